@@ -1,0 +1,13 @@
+/**
+ * Size limits shared by the legacy endpoint, GraphQL and `/uploads` (SPEC "Limits"), so every
+ * transport refuses the same inputs with the same numbers.
+ */
+
+/** Largest accepted image, in bytes (10 MiB). Larger images are PAYLOAD_TOO_LARGE (413). */
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+
+/** Most images one ticket may carry. More is BAD_INPUT (400). */
+export const MAX_IMAGES_PER_TICKET = 10;
+
+/** Longest ticket content or reply text, in characters. */
+export const MAX_CONTENT_LENGTH = 65_536;
