@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** Everything the server needs to run, read once from the environment (SPEC "Running it"). */
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  /** `postgres://…` for a PostgreSQL server; undefined for the embedded database. */
+  readonly databaseUrl?: string;
+  /** Embedded database and generated key live here. `undefined` in tests: in-memory PGlite. */
+  readonly dataDir?: string;
+  /** AES-256-GCM key of the credentials (32 bytes). */
+  readonly credentialKey: Buffer;
+  /** Where the key came from, for the start-up banner. */
+  readonly credentialKeySource: string;
+  readonly adminUsername: string;
+  /** Undefined: generated and printed once when the admin is created. */
+  readonly adminPassword?: string;
+  /** Base of absolute image URLs; undefined means `http://HOST:PORT` of the listening server. */
+  readonly publicUrl?: string;
+  readonly redisUrl?: string;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const KEY_FILE = 'credential.key';
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 4000;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+export function parseCredentialKey(hex: string, source: string): Buffer {
+  const trimmed = hex.trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(trimmed)) {
+    throw new ConfigError(`${source} must be 64 hexadecimal characters (a 256-bit key)`);
+  }
+  return Buffer.from(trimmed, 'hex');
+}
+
+/**
+ * The credential key: `CREDENTIAL_KEY` when set, else the one kept in `DATA_DIR`, generated on
+ * first start (mode 0600). Without a data directory (tests) a fresh random key is used.
+ */
+export function resolveCredentialKey(
+  env: NodeJS.ProcessEnv,
+  dataDir: string | undefined,
+  { create = true }: { create?: boolean } = {},
+): { key: Buffer; source: string } {
+  if (env.CREDENTIAL_KEY) return { key: parseCredentialKey(env.CREDENTIAL_KEY, 'CREDENTIAL_KEY'), source: 'CREDENTIAL_KEY' };
+  if (!dataDir) return { key: randomBytes(32), source: 'generated in memory' };
+  const file = path.join(dataDir, KEY_FILE);
+  if (existsSync(file)) return { key: parseCredentialKey(readFileSync(file, 'utf8'), file), source: file };
+  if (!create) throw new ConfigError(`No CREDENTIAL_KEY set and no key file at ${file}; start the server once first`);
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  return { key, source: file };
+}
+
+function parseDatabaseUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  return value;
+}
+
+function parsePublicUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`PUBLIC_URL must be an absolute http(s) URL, got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const dataDir = path.resolve(env.DATA_DIR || './data');
+  const databaseUrl = parseDatabaseUrl(env.DATABASE_URL);
+  const { key, source } = resolveCredentialKey(env, dataDir);
+  return {
+    port: parsePort(env.PORT),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl,
+    dataDir,
+    credentialKey: key,
+    credentialKeySource: source,
+    adminUsername: env.ADMIN_USERNAME || 'superadmin',
+    adminPassword: env.ADMIN_PASSWORD || undefined,
+    publicUrl: parsePublicUrl(env.PUBLIC_URL),
+    redisUrl: env.REDIS_URL || undefined,
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}

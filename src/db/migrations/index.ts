@@ -1,0 +1,10 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261128000000_initial } from './Migration20261128000000_initial';
+
+/**
+ * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
+ * works from TypeScript sources (tests) and compiled output (production).
+ */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261128000000_initial', class: Migration20261128000000_initial },
+];
