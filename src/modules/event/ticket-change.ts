@@ -1,0 +1,34 @@
+import type { EntityManager } from '@mikro-orm/core';
+
+/** What happened to a ticket; subscriptions push these (SPEC `TicketEventKind`). */
+export enum TicketEventKind {
+  CREATED = 'CREATED',
+  STATUS_CHANGED = 'STATUS_CHANGED',
+  EDITED = 'EDITED',
+  REPLY_ADDED = 'REPLY_ADDED',
+  REPLY_DELETED = 'REPLY_DELETED',
+}
+
+/** One committed change, as the services report it. */
+export interface TicketChange {
+  readonly kind: TicketEventKind;
+  readonly ticketId: string;
+  readonly actorId: number;
+  readonly replyId?: string;
+  readonly at: Date;
+}
+
+/**
+ * Where the services report changes. `record` runs inside the write transaction (so a change and
+ * its record commit or roll back together); `committed` runs after the commit, to publish.
+ */
+export interface ChangeSink {
+  record(em: EntityManager, change: TicketChange): Promise<void>;
+  committed(change: TicketChange): void;
+}
+
+/** For a core without live updates wired in (unit tests of the services). */
+export const DISCARD_CHANGES: ChangeSink = {
+  record: async () => undefined,
+  committed: () => undefined,
+};

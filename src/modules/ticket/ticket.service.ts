@@ -1,0 +1,144 @@
+import { EntityManager, LockMode } from '@mikro-orm/core';
+import { badInput, forbidden, notFound } from '../../shared/errors';
+import { parseUuid } from '../../shared/ids';
+import { validateText } from '../../shared/text';
+import { ChangeSink, TicketChange, TicketEventKind } from '../event/ticket-change';
+import { ImageService } from '../image/image.service';
+import type { ImageRef } from '../image/image-ref';
+import { Role } from '../user/role';
+import { User } from '../user/user.entity';
+import { Viewer } from '../user/viewer';
+import { HistoryEntry } from './history-entry.entity';
+import { Ticket } from './ticket.entity';
+import { STATUS_CODE, TicketStatus } from './ticket-status';
+import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
+
+export interface CreateTicketCommand {
+  readonly content: unknown;
+  readonly images?: readonly ImageRef[];
+}
+
+export interface EditTicketCommand {
+  /** Absent: unchanged. */
+  readonly content?: unknown;
+  /** Absent: unchanged; present: the new list, in order. */
+  readonly images?: readonly ImageRef[];
+}
+
+/** Operations that move a ticket to another status. */
+export type TransitionOperation = Exclude<TicketOperation, TicketOperation.EDIT | TicketOperation.REPLY>;
+
+/**
+ * Every write to a ticket. Each method validates, loads the ticket under a row lock, asks the
+ * rule table, changes it, appends history and records the change, all in one transaction; only
+ * after the commit is the change published. GraphQL and the legacy endpoint both call these.
+ */
+export class TicketService {
+  constructor(
+    private readonly images: ImageService,
+    private readonly changes: ChangeSink,
+  ) {}
+
+  async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand): Promise<string> {
+    if (!canCreate(viewer)) throw forbidden(MESSAGES.create);
+    const content = validateText(command.content, 'content');
+    return this.write(em, async (tem, changes) => {
+      const imageIds = await this.images.resolve(tem, viewer, command.images ?? [], [], 'images');
+      const ticket = tem.create(Ticket, { customerId: viewer.id, content, imageIds });
+      tem.persist(ticket);
+      this.appendHistory(tem, ticket, viewer, TicketStatus.NEW);
+      changes.push({ kind: TicketEventKind.CREATED, ticketId: ticket.id, actorId: viewer.id, at: ticket.createdAt });
+      return ticket.id;
+    });
+  }
+
+  /** Content and image edits; omitted fields stay as they are. Not a history entry (SPEC). */
+  async edit(em: EntityManager, viewer: Viewer, ticketId: string, command: EditTicketCommand): Promise<void> {
+    const id = parseUuid(ticketId, 'id');
+    const content = command.content === undefined ? undefined : validateText(command.content, 'content');
+    await this.write(em, async (tem, changes) => {
+      const ticket = await this.lock(tem, id);
+      assertCan(viewer, TicketOperation.EDIT, ticket);
+      let changed = false;
+      if (content !== undefined && content !== ticket.content) {
+        ticket.content = content;
+        changed = true;
+      }
+      if (command.images !== undefined) {
+        const imageIds = await this.images.resolve(tem, viewer, command.images, ticket.imageIds, 'images');
+        if (imageIds.join() !== ticket.imageIds.join()) {
+          ticket.imageIds = imageIds;
+          changed = true;
+        }
+      }
+      if (changed) {
+        ticket.updatedAt = new Date();
+        changes.push({ kind: TicketEventKind.EDITED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
+      }
+    });
+  }
+
+  /**
+   * Moves a ticket along the workflow. ASSIGN names the staff member (who must hold the staff
+   * role) and records the acting scheduler.
+   */
+  async transition(
+    em: EntityManager,
+    viewer: Viewer,
+    ticketId: string,
+    operation: TransitionOperation,
+    options: { staffId?: number } = {},
+  ): Promise<void> {
+    const id = parseUuid(ticketId, 'id');
+    const target = OPERATION_RULES[operation].to;
+    if (!target) throw new Error(`${operation} is not a transition`);
+    await this.write(em, async (tem, changes) => {
+      const ticket = await this.lock(tem, id);
+      assertCan(viewer, operation, ticket);
+      if (operation === TicketOperation.ASSIGN) {
+        ticket.staffId = await this.staffMember(tem, options.staffId);
+        ticket.schedulerId = viewer.id;
+      }
+      ticket.status = target;
+      ticket.updatedAt = new Date();
+      this.appendHistory(tem, ticket, viewer, target);
+      changes.push({ kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
+    });
+  }
+
+  /** Loads a ticket for change, holding its row lock until the transaction ends. */
+  async lock(tem: EntityManager, id: string): Promise<Ticket> {
+    const ticket = await tem.findOne(Ticket, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!ticket) throw notFound('Ticket not found');
+    return ticket;
+  }
+
+  /**
+   * Runs `work` in a transaction, records the changes it reports inside it and publishes them
+   * after the commit. Shared with the reply service so every write follows the same path.
+   */
+  async write<T>(em: EntityManager, work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>): Promise<T> {
+    const changes: TicketChange[] = [];
+    const result = await em.transactional(async (tem) => {
+      const value = await work(tem, changes);
+      await tem.flush();
+      for (const change of changes) await this.changes.record(tem, change);
+      return value;
+    });
+    for (const change of changes) this.changes.committed(change);
+    return result;
+  }
+
+  private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): void {
+    tem.persist(tem.create(HistoryEntry, { ticketId: ticket.id, actorId: viewer.id, status: STATUS_CODE[status] }));
+  }
+
+  private async staffMember(tem: EntityManager, staffId: number | undefined): Promise<number> {
+    if (staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
+    const user = await tem.findOne(User, { id: staffId }, { fields: ['id', 'roles'] });
+    if (!user || !user.roles.includes(Role.STAFF)) {
+      throw badInput('staffId', `User ${staffId} is not a staff member`);
+    }
+    return user.id;
+  }
+}
