@@ -1,5 +1,6 @@
-import { Entity, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { uuidv7 } from '../../shared/uuid';
+import { Ticket } from '../ticket/ticket.entity';
 
 /**
  * A message on a ticket. Deleting a reply marks it deleted rather than erasing it: the ticket
@@ -12,7 +13,8 @@ export class Reply {
   @PrimaryKey({ type: 'uuid' })
   id: string = uuidv7();
 
-  @Property({ type: 'uuid' })
+  /** A relation to MikroORM (so a new ticket is inserted before its history), an id to us. */
+  @ManyToOne(() => Ticket, { mapToPk: true, fieldName: 'ticket_id', type: 'uuid' })
   ticketId!: string;
 
   @Property({ type: 'integer' })

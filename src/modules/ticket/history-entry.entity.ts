@@ -1,5 +1,6 @@
-import { Entity, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { uuidv7 } from '../../shared/uuid';
+import { Ticket } from './ticket.entity';
 
 /** One line of a ticket's operating history: who moved it to which status, when. Append-only. */
 @Entity({ tableName: 'ticket_history' })
@@ -9,7 +10,8 @@ export class HistoryEntry {
   @PrimaryKey({ type: 'uuid' })
   id: string = uuidv7();
 
-  @Property({ type: 'uuid' })
+  /** A relation to MikroORM (so a new ticket is inserted before its history), an id to us. */
+  @ManyToOne(() => Ticket, { mapToPk: true, fieldName: 'ticket_id', type: 'uuid' })
   ticketId!: string;
 
   @Property({ type: 'integer' })

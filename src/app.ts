@@ -1,0 +1,149 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import fastifyMultipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { AppConfig } from './config';
+import { openDatabase, type Database } from './db/database';
+import { lazyViewer, credentialFromHeader, type RequestContext } from './graphql/context';
+import { createFormatError } from './graphql/errors';
+import { buildGraphQLSchema } from './graphql/schema';
+import { httpErrorHandler } from './http/errors';
+import { healthRoutes } from './http/health.routes';
+import { AuthService } from './modules/auth/auth.service';
+import { DISCARD_CHANGES, type ChangeSink } from './modules/event/ticket-change';
+import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
+import { imageRoutes } from './modules/image/image.routes';
+import { ImageService } from './modules/image/image.service';
+import { ReplyService } from './modules/reply/reply.service';
+import { TicketReader } from './modules/ticket/ticket.query';
+import { TicketService } from './modules/ticket/ticket.service';
+import { UserService } from './modules/user/user.service';
+import type { Services } from './services';
+
+/**
+ * JSON bodies may carry up to 10 inline images of 10 MiB, base64-encoded (4/3 larger), plus
+ * text: anything beyond is refused with 413 before it is parsed.
+ */
+export const MAX_JSON_BODY_BYTES = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_BYTES * 4) / 3) + 1024 * 1024;
+
+export interface AppOptions {
+  /** Every SQL statement, for tests that count them. */
+  onQuery?: (sql: string) => void;
+  /** Replaces the pino logger settings (tests pass false). */
+  logger?: boolean | { level: string };
+}
+
+export interface App {
+  readonly config: AppConfig;
+  readonly server: FastifyInstance;
+  readonly database: Database;
+  readonly services: Services;
+  /** Set when the bootstrap administrator was created with a generated password. */
+  readonly generatedAdminPassword?: string;
+  /** Starts listening on config.host:config.port; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Base URL of the listening server (after listen). */
+  readonly url: string;
+  /** Base of absolute image URLs: PUBLIC_URL, else the listening URL. */
+  readonly publicUrl: string;
+  /** Stops accepting work, drains in-flight requests, closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: database, domain services, GraphQL schema, HTTP routes. `main.ts` and
+ * the tests both build the server through here.
+ */
+export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onQuery });
+  const { orm } = database;
+  const fork = () => orm.em.fork();
+
+  const changes: ChangeSink = DISCARD_CHANGES;
+  const users = new UserService();
+  const images = new ImageService();
+  const tickets = new TicketService(images, changes);
+  const services: Services = {
+    auth: new AuthService({ key: config.credentialKey, users: users.lookup(fork) }),
+    users,
+    images,
+    tickets,
+    replies: new ReplyService(tickets),
+    reader: new TicketReader(),
+  };
+
+  let admin: { created: boolean; generatedPassword?: string };
+  try {
+    admin = await users.ensureAdmin(fork(), config.adminUsername, config.adminPassword);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const server = Fastify({
+    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
+    bodyLimit: MAX_JSON_BODY_BYTES,
+    // Behind a proxy the operator sets this; the throttle keys failed logins by client address.
+    trustProxy: false,
+  });
+  server.setErrorHandler(httpErrorHandler);
+  await server.register(fastifyMultipart, {
+    limits: { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 },
+  });
+
+  let listeningUrl = '';
+  const publicUrl = () => config.publicUrl ?? listeningUrl;
+
+  const schema = await buildGraphQLSchema();
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    formatError: createFormatError((error) => server.log.error({ err: error }, 'unhandled GraphQL error')),
+    includeStacktraceInErrorResponses: false,
+    plugins: [fastifyApolloDrainPlugin(server), ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+  await server.register(fastifyApollo(apollo), {
+    path: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    context: async (request) => ({
+      em: fork(),
+      services,
+      publicUrl: publicUrl(),
+      viewer: lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip),
+    }),
+  });
+  await server.register(healthRoutes, { database });
+  await server.register(imageRoutes, { services, fork, publicUrl });
+
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    server,
+    database,
+    services,
+    generatedAdminPassword: admin.generatedPassword,
+    get url() {
+      return listeningUrl;
+    },
+    get publicUrl() {
+      return publicUrl();
+    },
+    async listen() {
+      await server.listen({ port: config.port, host: config.host });
+      const address = server.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      listeningUrl = `http://${host}:${address.port}`;
+      return listeningUrl;
+    },
+    close() {
+      closed ??= (async () => {
+        await server.close();
+        await apollo.stop();
+        await database.close();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { unauthenticated } from '../shared/errors';
+import type { Services } from '../services';
+import type { Viewer } from '../modules/user/viewer';
+
+/** What every resolver receives: a fresh EntityManager fork, the services, and the viewer. */
+export interface RequestContext {
+  readonly em: EntityManager;
+  readonly services: Services;
+  /** Base of absolute image URLs. */
+  readonly publicUrl: string;
+  /** The authenticated viewer; rejects with UNAUTHENTICATED. Verified once per request. */
+  viewer(): Promise<Viewer>;
+}
+
+/** `Authorization: Credential <hex>` → the hex; undefined when absent or of another scheme. */
+export function credentialFromHeader(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value?.match(/^\s*Credential\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/** A memoised viewer lookup: authentication runs at most once per request or operation. */
+export function lazyViewer(services: Services, credential: unknown, clientAddress: string): () => Promise<Viewer> {
+  let viewer: Promise<Viewer> | undefined;
+  return () => {
+    if (credential === undefined || credential === null || credential === '') return Promise.reject(unauthenticated());
+    viewer ??= services.auth.authenticate(credential, clientAddress);
+    return viewer;
+  };
+}

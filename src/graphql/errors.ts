@@ -1,0 +1,57 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import { DomainError, ErrorCode } from '../shared/errors';
+
+/** `extensions.code` for each domain error code: exhaustive, so a new code cannot be forgotten. */
+export const GRAPHQL_CODE: Record<ErrorCode, string> = {
+  [ErrorCode.BAD_INPUT]: 'BAD_USER_INPUT',
+  [ErrorCode.UNAUTHENTICATED]: 'UNAUTHENTICATED',
+  [ErrorCode.FORBIDDEN]: 'FORBIDDEN',
+  [ErrorCode.NOT_FOUND]: 'NOT_FOUND',
+  [ErrorCode.CONFLICT]: 'CONFLICT',
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 'PAYLOAD_TOO_LARGE',
+  [ErrorCode.TOO_MANY_REQUESTS]: 'TOO_MANY_REQUESTS',
+  [ErrorCode.UNAVAILABLE]: 'SERVICE_UNAVAILABLE',
+};
+
+/** Codes GraphQL itself (parsing, validation, variable coercion) produces: safe to show. */
+const GRAPHQL_OWN_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'BAD_REQUEST',
+]);
+
+/** The GraphQL shape of a domain error. */
+export function formatDomainError(formatted: GraphQLFormattedError, error: DomainError): GraphQLFormattedError {
+  const extensions: Record<string, unknown> = { code: GRAPHQL_CODE[error.code] };
+  if (error.details.field) extensions.field = error.details.field;
+  if (error.details.retryAfterSeconds !== undefined) extensions.retryAfterSeconds = error.details.retryAfterSeconds;
+  return { message: error.message, locations: formatted.locations, path: formatted.path, extensions };
+}
+
+/**
+ * Apollo's formatError: domain errors keep their message and get their code; GraphQL's own
+ * errors pass; anything else is a bug, logged with its stack and shown only as an internal error.
+ */
+export function createFormatError(log: (error: unknown) => void) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) return formatDomainError(formatted, original);
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && GRAPHQL_OWN_CODES.has(code)) {
+      // Drop any stack trace Apollo might have attached.
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    }
+    log(original);
+    return {
+      message: 'Internal server error',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}

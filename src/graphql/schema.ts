@@ -1,0 +1,13 @@
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { ReplyResolver } from '../modules/reply/reply.resolver';
+import { TicketConnectionResolver, TicketResolver } from '../modules/ticket/ticket.resolver';
+import { UserResolver } from '../modules/user/user.resolver';
+
+/* eslint-disable-next-line @typescript-eslint/no-unsafe-function-type */
+export const RESOLVERS: NonEmptyArray<Function> = [UserResolver, TicketResolver, TicketConnectionResolver, ReplyResolver];
+
+/** The executable schema; `schema.graphql` at the repository root is its printed form. */
+export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
+  return buildSchema({ resolvers: RESOLVERS, validate: false });
+}

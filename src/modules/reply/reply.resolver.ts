@@ -1,0 +1,28 @@
+import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import type { RequestContext } from '../../graphql/context';
+import type { ReplyView } from '../ticket/ticket.query';
+import { ReplyType } from './reply.type';
+
+@Resolver(() => ReplyType)
+export class ReplyResolver {
+  @Mutation(() => ReplyType, { description: 'Replies to a ticket as the viewer.' })
+  async addReply(
+    @Arg('content', () => String) content: string,
+    @Arg('ticketId', () => ID) ticketId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ReplyView> {
+    const viewer = await ctx.viewer();
+    const reply = await ctx.services.replies.add(ctx.em, viewer, ticketId, content);
+    return {
+      ...reply,
+      author: { id: viewer.id, username: viewer.username, roles: [...viewer.roles] },
+    };
+  }
+
+  @Mutation(() => ID, { description: "Deletes one of the viewer's replies; returns its id." })
+  async deleteReply(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<string> {
+    const viewer = await ctx.viewer();
+    await ctx.services.replies.delete(ctx.em, viewer, id);
+    return id.toLowerCase();
+  }
+}

@@ -1,0 +1,135 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { createApp, type App, type AppOptions } from '../../src/app';
+import type { AppConfig } from '../../src/config';
+import { encodeCredential } from '../../src/modules/auth/credential';
+import { Role } from '../../src/modules/user/role';
+import { User } from '../../src/modules/user/user.entity';
+
+/**
+ * Test servers: the real app on a real database, listening on a loopback port. Every suite runs
+ * on the embedded database, and on the PostgreSQL server too when TEST_DATABASE_URL is set
+ * (each server gets a fresh database of its own there, dropped on close).
+ */
+export type DatabaseKind = 'embedded' | 'postgres';
+
+export const DATABASES: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded'];
+
+export const PASSWORD = 'correct horse battery';
+export const ADMIN = { username: 'admin', password: 'admin password 1' };
+
+export interface TestUser {
+  readonly id: number;
+  readonly username: string;
+  readonly roles: Role[];
+  readonly credential: string;
+}
+
+/** The fixed cast of every integration test. */
+export const FIXTURE_USERS = {
+  customer: [Role.CUSTOMER],
+  otherCustomer: [Role.CUSTOMER],
+  staff: [Role.STAFF],
+  otherStaff: [Role.STAFF],
+  scheduler: [Role.SCHEDULER],
+  multi: [Role.CUSTOMER, Role.STAFF],
+} satisfies Record<string, Role[]>;
+
+export type FixtureName = keyof typeof FIXTURE_USERS;
+
+export interface TestServer {
+  readonly app: App;
+  readonly url: string;
+  readonly kind: DatabaseKind;
+  readonly key: Buffer;
+  readonly users: Record<FixtureName | 'admin', TestUser>;
+  /** Every SQL statement sent since the last reset. */
+  readonly queries: string[];
+  credential(username: string, password: string): string;
+  close(): Promise<void>;
+}
+
+/** A fresh PostgreSQL database on the TEST_DATABASE_URL server; returns its URL and a dropper. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `helpdesk_test_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new Client({ connectionString: base });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    credentialKey: randomBytes(32),
+    credentialKeySource: 'test',
+    adminUsername: ADMIN.username,
+    adminPassword: ADMIN.password,
+    logLevel: 'silent',
+    ...overrides,
+  };
+}
+
+export interface StartOptions extends AppOptions {
+  config?: Partial<AppConfig>;
+  /** Skip creating the fixture users. */
+  bare?: boolean;
+}
+
+export async function startServer(kind: DatabaseKind, options: StartOptions = {}): Promise<TestServer> {
+  const database = kind === 'postgres' ? await createPostgresDatabase() : undefined;
+  const queries: string[] = [];
+  const config = testConfig({ databaseUrl: database?.url, ...options.config });
+  const app = await createApp(config, {
+    // TEST_LOG=error (or any pino level) shows the server's log while debugging a test.
+    logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
+    ...options,
+    onQuery: (sql) => {
+      queries.push(sql);
+      options.onQuery?.(sql);
+    },
+  });
+  const url = await app.listen();
+  const credential = (username: string, password: string) => encodeCredential(username, password, config.credentialKey);
+
+  const em = app.database.orm.em.fork();
+  const adminUser = await em.findOneOrFail(User, { username: ADMIN.username });
+  const users = {
+    admin: { id: adminUser.id, username: ADMIN.username, roles: adminUser.roles, credential: credential(ADMIN.username, ADMIN.password) },
+  } as Record<FixtureName | 'admin', TestUser>;
+  if (!options.bare) {
+    const adminViewer = { id: adminUser.id, username: ADMIN.username, roles: adminUser.roles, isAdmin: true };
+    for (const [name, roles] of Object.entries(FIXTURE_USERS) as Array<[FixtureName, Role[]]>) {
+      const user = await app.services.users.create(app.database.orm.em.fork(), adminViewer, { username: name, password: PASSWORD, roles });
+      users[name] = { id: user.id, username: name, roles, credential: credential(name, PASSWORD) };
+    }
+  }
+  return {
+    app,
+    url,
+    kind,
+    key: config.credentialKey,
+    users,
+    queries,
+    credential,
+    close: async () => {
+      await app.close();
+      await database?.drop();
+    },
+  };
+}
