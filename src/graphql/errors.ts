@@ -1,6 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '../shared/errors';
+import { asDomainError } from '../shared/unavailable';
 
 /** `extensions.code` for each domain error code: exhaustive, so a new code cannot be forgotten. */
 export const GRAPHQL_CODE: Record<ErrorCode, string> = {
@@ -40,7 +41,8 @@ export function formatDomainError(formatted: GraphQLFormattedError, error: Domai
 export function createFormatError(log: (error: unknown) => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    if (original instanceof DomainError) return formatDomainError(formatted, original);
+    const domain = asDomainError(original);
+    if (domain) return formatDomainError(formatted, domain);
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && GRAPHQL_OWN_CODES.has(code)) {
       // Drop any stack trace Apollo might have attached.

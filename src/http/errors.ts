@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, HTTP_STATUS } from '../shared/errors';
+import { asDomainError } from '../shared/unavailable';
 
 /** The body of every error answered by a plain HTTP route (legacy endpoint, uploads, images). */
 export interface HttpErrorBody {
@@ -50,8 +51,7 @@ function requestTooLargeMessage(error: FastifyError): string {
  * a bug, logged with its stack and answered 500 without details.
  */
 export function httpErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof DomainError) return sendDomainError(reply, error);
-  const domain = requestErrorToDomain(error);
+  const domain = asDomainError(error) ?? requestErrorToDomain(error);
   if (domain) return sendDomainError(reply, domain);
   request.log.error({ err: error }, 'unhandled error');
   return reply.status(500).send({ code: 500, message: 'Internal server error' } satisfies HttpErrorBody);

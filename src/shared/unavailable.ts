@@ -1,0 +1,33 @@
+import { ConnectionException } from '@mikro-orm/core';
+import { DomainError, ErrorCode } from './errors';
+
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * PostgreSQL SQLSTATEs that mean "the database is not there right now" rather than "your request
+ * is wrong": connection exceptions (class 08), operator intervention (57P01-57P03: shutdown,
+ * crash, cannot connect now), and too many connections.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
+
+const MESSAGE_PATTERNS = [/Connection terminated/i, /connect ECONNREFUSED/i, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/i];
+
+/**
+ * Whether an error means the database is unreachable. Such failures are answered with 503 (and
+ * GraphQL's SERVICE_UNAVAILABLE) so clients retry, instead of a 500 that reads like a bug.
+ */
+export function isUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 3) return false;
+  if (error instanceof ConnectionException) return true;
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
+  if (MESSAGE_PATTERNS.some((pattern) => pattern.test(error.message))) return true;
+  return isUnavailable((error as { cause?: unknown }).cause, depth + 1) || isUnavailable((error as { previous?: unknown }).previous, depth + 1);
+}
+
+export const unavailable = (): DomainError =>
+  new DomainError(ErrorCode.UNAVAILABLE, 'The service is temporarily unavailable, retry shortly');
+
+/** The domain error an infrastructure failure stands for, if it stands for one. */
+export const asDomainError = (error: unknown): DomainError | undefined =>
+  error instanceof DomainError ? error : isUnavailable(error) ? unavailable() : undefined;
