@@ -77,3 +77,172 @@ export async function upload(
   });
   return { status: response.status, body: await response.json() };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ticket lifecycle helpers: put tickets into any status through the API, and perform any
+// operation by name, so authorization, visibility and flag tests read as tables.
+// ---------------------------------------------------------------------------------------------
+
+export type StatusName =
+  | 'NEW'
+  | 'ASSIGNED'
+  | 'IN_PROCESSING'
+  | 'REQUEST_INFORMATION'
+  | 'FIXED'
+  | 'CLOSED'
+  | 'REOPEN'
+  | 'CANCEL';
+
+export const STATUS_NAMES: readonly StatusName[] = [
+  'NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION', 'FIXED', 'CLOSED', 'REOPEN', 'CANCEL',
+];
+
+/** Who drives a ticket: the customer who files it, the staff member it goes to, the scheduler. */
+export interface TicketActors {
+  readonly owner: Pick<TestUser, 'credential'>;
+  readonly staff: Pick<TestUser, 'id' | 'credential'>;
+  readonly scheduler: Pick<TestUser, 'credential'>;
+}
+
+/** The fixture cast as actors: `customer` files, `scheduler` assigns to `staff`. */
+export const defaultActors = (server: Pick<TestServer, 'users'>): TicketActors => ({
+  owner: server.users.customer,
+  staff: server.users.staff,
+  scheduler: server.users.scheduler,
+});
+
+type Step = readonly [actor: 'owner' | 'staff' | 'scheduler', mutation: string];
+const ASSIGN: Step = ['scheduler', 'assignTicket'];
+
+/**
+ * The shortest walk from NEW to each status. Every status but NEW goes through ASSIGNED, so the
+ * staff member stays on the ticket (and keeps the `assignee` relation) in FIXED, CLOSED, REOPEN
+ * and CANCEL too.
+ */
+export const WALKS: Readonly<Record<StatusName, readonly Step[]>> = {
+  NEW: [],
+  ASSIGNED: [ASSIGN],
+  IN_PROCESSING: [ASSIGN, ['staff', 'startProcessing']],
+  REQUEST_INFORMATION: [ASSIGN, ['staff', 'requestInformation']],
+  FIXED: [ASSIGN, ['staff', 'fixTicket']],
+  CLOSED: [ASSIGN, ['staff', 'fixTicket'], ['scheduler', 'closeTicket']],
+  REOPEN: [ASSIGN, ['staff', 'fixTicket'], ['owner', 'reopenTicket']],
+  CANCEL: [ASSIGN, ['owner', 'cancelTicket']],
+};
+
+/** Files a ticket as `owner`; returns its id. */
+export async function createTicketAs(
+  server: Pick<TestServer, 'url'>,
+  owner: Pick<TestUser, 'credential'>,
+  content = 'Something is broken',
+  images?: string[],
+): Promise<string> {
+  const data = await gqlOk(server, owner, 'mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }', {
+    input: { content, ...(images ? { images } : {}) },
+  });
+  return data.createTicket.id;
+}
+
+/** Moves a NEW ticket to `target` through the API, along {@link WALKS}. */
+export async function walkTo(server: Pick<TestServer, 'url'>, id: string, target: StatusName, actors: TicketActors): Promise<void> {
+  for (const [actor, mutation] of WALKS[target]) {
+    const user = actor === 'owner' ? actors.owner : actor === 'staff' ? actors.staff : actors.scheduler;
+    const args = mutation === 'assignTicket' ? ', staffId: $staffId' : '';
+    const vars = mutation === 'assignTicket' ? ', $staffId: ID!' : '';
+    await gqlOk(server, user, `mutation($id: ID!${vars}) { ${mutation}(id: $id${args}) { id } }`, {
+      id,
+      ...(mutation === 'assignTicket' ? { staffId: String(actors.staff.id) } : {}),
+    });
+  }
+}
+
+export interface TicketInOptions {
+  content?: string;
+  /** Add a reply by the owner while the ticket is still NEW; its id is returned. */
+  reply?: boolean;
+}
+
+/** A fresh ticket in `status`; with `reply`, the id of a reply its owner wrote on it too. */
+export async function ticketIn(
+  server: Pick<TestServer, 'url'>,
+  status: StatusName,
+  actors: TicketActors,
+  options: TicketInOptions = {},
+): Promise<{ id: string; replyId?: string }> {
+  const id = await createTicketAs(server, actors.owner, options.content ?? `A ticket that will be ${status}`);
+  let replyId: string | undefined;
+  if (options.reply) {
+    const data = await gqlOk(server, actors.owner, 'mutation($id: ID!) { addReply(ticketId: $id, content: "first reply") { id } }', { id });
+    replyId = data.addReply.id;
+  }
+  await walkTo(server, id, status, actors);
+  return { id, replyId };
+}
+
+/** The operations a viewer can attempt, by their permission-flag name (plus deleteReply). */
+export type OperationName =
+  | 'reply'
+  | 'edit'
+  | 'assign'
+  | 'startProcessing'
+  | 'requestInformation'
+  | 'fix'
+  | 'close'
+  | 'reopen'
+  | 'cancel'
+  | 'deleteReply';
+
+/** The GraphQL mutation each operation is. */
+export const MUTATION_OF: Readonly<Record<OperationName, string>> = {
+  reply: 'addReply',
+  edit: 'editTicket',
+  assign: 'assignTicket',
+  startProcessing: 'startProcessing',
+  requestInformation: 'requestInformation',
+  fix: 'fixTicket',
+  close: 'closeTicket',
+  reopen: 'reopenTicket',
+  cancel: 'cancelTicket',
+  deleteReply: 'deleteReply',
+};
+
+/**
+ * Attempts `operation` on a ticket as `user`. `assign` names `staffId` (required for it);
+ * `deleteReply` deletes `replyId`.
+ */
+export function attempt(
+  server: Pick<TestServer, 'url'>,
+  user: Pick<TestUser, 'credential'>,
+  operation: OperationName,
+  target: { id: string; staffId?: number; replyId?: string },
+): Promise<GraphQLResponse> {
+  switch (operation) {
+    case 'reply':
+      return gql(server, user, 'mutation($id: ID!) { addReply(ticketId: $id, content: "a reply") { id } }', { id: target.id });
+    case 'edit':
+      return gql(server, user, 'mutation($id: ID!) { editTicket(id: $id, input: { content: "edited content" }) { id } }', { id: target.id });
+    case 'assign':
+      return gql(server, user, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', {
+        id: target.id,
+        staffId: String(target.staffId),
+      });
+    case 'deleteReply':
+      return gql(server, user, 'mutation($id: ID!) { deleteReply(id: $id) }', { id: target.replyId });
+    default:
+      return gql(server, user, `mutation($id: ID!) { ${MUTATION_OF[operation]}(id: $id) { id } }`, { id: target.id });
+  }
+}
+
+/** Everything about a ticket a refused operation must leave alone (flags aside). */
+export const SNAPSHOT_FIELDS = `
+  id status content images createdAt updatedAt
+  customer { id } scheduler { id } staff { id }
+  replies { id content author { id } createdAt }
+  history { id status actor { id } at }
+`;
+
+/** The ticket as `viewer` (a scheduler sees every ticket) reads it, for before/after comparisons. */
+export async function snapshot(server: Pick<TestServer, 'url'>, viewer: Pick<TestUser, 'credential'>, id: string): Promise<Record<string, unknown>> {
+  const data = await gqlOk(server, viewer, `query($id: ID!) { ticket(id: $id) { ${SNAPSHOT_FIELDS} } }`, { id });
+  return data.ticket;
+}
