@@ -1,0 +1,348 @@
+import { badInput } from '../shared/errors';
+
+/**
+ * The legacy endpoint's JSON reader. Clients were written by copying requests out of the seed
+ * document, and the document is sloppy: single-quoted strings, trailing commas, `//` comments,
+ * credentials broken over several lines *inside* the quotes, and members on separate lines with
+ * the comma between them missing. json5 covers the first three but refuses the last two, so this
+ * is a small recursive-descent reader for JSON plus exactly those slips:
+ *
+ * - strings in `"` or `'`; raw line breaks and tabs inside them are kept as they are (the
+ *   credential decoder ignores whitespace; free text keeps what the client sent); JSON escapes
+ *   plus `\'`, `\v`, `\0`, a backslash-newline line continuation, and any other escaped
+ *   character standing for itself (JSON5's rule);
+ * - `// …` and `/* … *\/` comments wherever whitespace may go;
+ * - a trailing comma before `}` or `]`, or after the whole body;
+ * - a missing comma between two members or elements *on different lines* (on one line it is
+ *   still an error: that is a typo, not a copy-paste slip);
+ * - object keys without quotes when they are identifiers (`customer-id: 1`, as the seed's
+ *   sample responses print them);
+ * - numbers with a leading `+` or `.`, or a trailing `.`.
+ *
+ * Strict JSON goes through `JSON.parse` first (fast and native, it matters for bodies carrying
+ * megabytes of base64); only text it refuses is read by the tolerant parser, which gives the same
+ * result on everything JSON.parse accepts (property-tested).
+ */
+
+/** A body the tolerant reader cannot make sense of; line and column are 1-based. */
+export class LegacyJsonSyntaxError extends Error {
+  override name = 'LegacyJsonSyntaxError';
+
+  constructor(
+    readonly reason: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(`${reason} at line ${line}, column ${column}`);
+  }
+}
+
+/** Deepest nesting of objects and arrays the tolerant reader follows (no legacy body nests past 3). */
+export const MAX_LEGACY_JSON_DEPTH = 64;
+
+/**
+ * Parses a legacy body: strict JSON, or JSON with the seed document's slips (see the module
+ * comment). Returns any JSON value; callers check that it is an object.
+ *
+ * @throws LegacyJsonSyntaxError with the position of the first thing it cannot read.
+ */
+export function parseLegacyJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return new TolerantJsonReader(text).document();
+  }
+}
+
+/**
+ * The route's body parser: text in, a JSON value out, or BAD_INPUT naming `body` with the
+ * position of the problem (never a 500 for malformed input).
+ */
+export function parseLegacyBody(text: string): unknown {
+  if (text.trim().length === 0) throw badInput('body', 'The request body is empty: send a JSON object with an "action"');
+  try {
+    return parseLegacyJson(text);
+  } catch (error) {
+    if (error instanceof LegacyJsonSyntaxError) throw badInput('body', `Malformed JSON body: ${error.message}`);
+    throw error;
+  }
+}
+
+const Char = {
+  TAB: 0x09,
+  LF: 0x0a,
+  VT: 0x0b,
+  FF: 0x0c,
+  CR: 0x0d,
+  SPACE: 0x20,
+  DOUBLE_QUOTE: 0x22,
+  SINGLE_QUOTE: 0x27,
+  PLUS: 0x2b,
+  COMMA: 0x2c,
+  MINUS: 0x2d,
+  DOT: 0x2e,
+  SLASH: 0x2f,
+  DIGIT_0: 0x30,
+  DIGIT_9: 0x39,
+  COLON: 0x3a,
+  OPEN_BRACKET: 0x5b,
+  CLOSE_BRACKET: 0x5d,
+  OPEN_BRACE: 0x7b,
+  CLOSE_BRACE: 0x7d,
+  STAR: 0x2a,
+  BOM: 0xfeff,
+  LINE_SEPARATOR: 0x2028,
+  PARAGRAPH_SEPARATOR: 0x2029,
+} as const;
+
+const isLineBreak = (code: number): boolean =>
+  code === Char.LF || code === Char.CR || code === Char.LINE_SEPARATOR || code === Char.PARAGRAPH_SEPARATOR;
+
+const UNICODE_SPACE = /\s/;
+
+function isWhitespace(code: number): boolean {
+  if (code === Char.SPACE || code === Char.TAB || code === Char.LF || code === Char.CR) return true;
+  if (code === Char.VT || code === Char.FF || code === Char.BOM) return true;
+  // Non-breaking and full-width spaces turn up in text copied out of a word-processed document.
+  return code > 0x7f && UNICODE_SPACE.test(String.fromCharCode(code));
+}
+
+const IDENTIFIER_START = /[A-Za-z_$]/;
+const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$-]*/y;
+const NUMBER = /[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
+const HEX4 = /^[0-9A-Fa-f]{4}$/;
+const DOUBLE_QUOTED_STOP = /["\\]/g;
+const SINGLE_QUOTED_STOP = /['\\]/g;
+
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '0': '\0',
+};
+
+/** One pass over the text; `pos` only moves forward, so the work is linear in the body size. */
+class TolerantJsonReader {
+  private pos = 0;
+
+  constructor(private readonly text: string) {}
+
+  document(): unknown {
+    this.skipTrivia();
+    if (this.pos >= this.text.length) throw this.fail('the body is empty');
+    const value = this.value(0);
+    this.skipTrivia();
+    // A comma after the last brace comes with text copied out of a list of examples.
+    if (this.text.charCodeAt(this.pos) === Char.COMMA) {
+      this.pos += 1;
+      this.skipTrivia();
+    }
+    if (this.pos < this.text.length) throw this.fail(`unexpected ${this.describeHere()} after the end of the JSON value`);
+    return value;
+  }
+
+  private value(depth: number): unknown {
+    const code = this.text.charCodeAt(this.pos);
+    if (code === Char.OPEN_BRACE) return this.object(depth + 1);
+    if (code === Char.OPEN_BRACKET) return this.array(depth + 1);
+    if (code === Char.DOUBLE_QUOTE || code === Char.SINGLE_QUOTE) return this.string();
+    if (code === Char.MINUS || code === Char.PLUS || code === Char.DOT || (code >= Char.DIGIT_0 && code <= Char.DIGIT_9)) {
+      return this.number();
+    }
+    if (IDENTIFIER_START.test(this.text[this.pos] ?? '')) {
+      const start = this.pos;
+      const word = this.identifier();
+      if (word === 'true') return true;
+      if (word === 'false') return false;
+      if (word === 'null') return null;
+      this.pos = start;
+      throw this.fail(`unexpected word "${abbreviate(word)}" (strings need quotes)`);
+    }
+    throw this.fail(`expected a value but found ${this.describeHere()}`);
+  }
+
+  private object(depth: number): Record<string, unknown> {
+    if (depth > MAX_LEGACY_JSON_DEPTH) throw this.fail(`nesting deeper than ${MAX_LEGACY_JSON_DEPTH} levels`);
+    const open = this.pos;
+    this.pos += 1;
+    const result: Record<string, unknown> = {};
+    let afterMember = false;
+    for (;;) {
+      const crossedLine = this.skipTrivia();
+      if (this.pos >= this.text.length) throw this.failAt(open, 'this object is never closed with "}"');
+      const code = this.text.charCodeAt(this.pos);
+      if (code === Char.CLOSE_BRACE) {
+        this.pos += 1;
+        return result;
+      }
+      if (afterMember) {
+        if (code === Char.COMMA) {
+          this.pos += 1;
+          afterMember = false;
+          continue;
+        }
+        // The seed's slip: `"operator": "scheduler"⏎ "status": "ALL"`.
+        if (!crossedLine) throw this.fail(`expected "," or "}" but found ${this.describeHere()}`);
+      }
+      const key = this.key();
+      this.skipTrivia();
+      if (this.text.charCodeAt(this.pos) !== Char.COLON) {
+        throw this.fail(`expected ":" after the key "${abbreviate(key)}" but found ${this.describeHere()}`);
+      }
+      this.pos += 1;
+      this.skipTrivia();
+      if (this.pos >= this.text.length) throw this.fail(`the value of "${abbreviate(key)}" is missing`);
+      // defineProperty, not assignment: a "__proto__" key becomes an own property as with JSON.parse.
+      Object.defineProperty(result, key, { value: this.value(depth), enumerable: true, writable: true, configurable: true });
+      afterMember = true;
+    }
+  }
+
+  private array(depth: number): unknown[] {
+    if (depth > MAX_LEGACY_JSON_DEPTH) throw this.fail(`nesting deeper than ${MAX_LEGACY_JSON_DEPTH} levels`);
+    const open = this.pos;
+    this.pos += 1;
+    const result: unknown[] = [];
+    let afterElement = false;
+    for (;;) {
+      const crossedLine = this.skipTrivia();
+      if (this.pos >= this.text.length) throw this.failAt(open, 'this array is never closed with "]"');
+      const code = this.text.charCodeAt(this.pos);
+      if (code === Char.CLOSE_BRACKET) {
+        this.pos += 1;
+        return result;
+      }
+      if (afterElement) {
+        if (code === Char.COMMA) {
+          this.pos += 1;
+          afterElement = false;
+          continue;
+        }
+        if (!crossedLine) throw this.fail(`expected "," or "]" but found ${this.describeHere()}`);
+      }
+      result.push(this.value(depth));
+      afterElement = true;
+    }
+  }
+
+  private key(): string {
+    const code = this.text.charCodeAt(this.pos);
+    if (code === Char.DOUBLE_QUOTE || code === Char.SINGLE_QUOTE) return this.string();
+    if (IDENTIFIER_START.test(this.text[this.pos] ?? '')) return this.identifier();
+    throw this.fail(`expected a key but found ${this.describeHere()}`);
+  }
+
+  private identifier(): string {
+    IDENTIFIER.lastIndex = this.pos;
+    const match = IDENTIFIER.exec(this.text);
+    // Callers check IDENTIFIER_START first, so there is always a match.
+    const word = match ? match[0] : '';
+    this.pos += word.length;
+    return word;
+  }
+
+  private string(): string {
+    const open = this.pos;
+    const quote = this.text.charCodeAt(open);
+    const stop = quote === Char.DOUBLE_QUOTE ? DOUBLE_QUOTED_STOP : SINGLE_QUOTED_STOP;
+    let result = '';
+    let chunkStart = open + 1;
+    for (;;) {
+      stop.lastIndex = chunkStart;
+      const found = stop.exec(this.text);
+      if (!found) throw this.failAt(open, 'this string is never closed');
+      const at = found.index;
+      result += this.text.slice(chunkStart, at);
+      if (this.text.charCodeAt(at) === quote) {
+        this.pos = at + 1;
+        return result;
+      }
+      const [text, next] = this.escape(at);
+      result += text;
+      chunkStart = next;
+    }
+  }
+
+  /** The escape sequence whose backslash is at `at`: its text and the index after it. */
+  private escape(at: number): [string, number] {
+    const letter = this.text[at + 1];
+    if (letter === undefined) throw this.failAt(at, 'a backslash ends the body');
+    if (letter === 'u') {
+      const hex = this.text.slice(at + 2, at + 6);
+      if (!HEX4.test(hex)) throw this.failAt(at, 'expected four hexadecimal digits after "\\u"');
+      return [String.fromCharCode(parseInt(hex, 16)), at + 6];
+    }
+    const simple = SIMPLE_ESCAPES[letter];
+    if (simple !== undefined) return [simple, at + 2];
+    if (letter === '\r' && this.text[at + 2] === '\n') return ['', at + 3];
+    if (isLineBreak(letter.charCodeAt(0))) return ['', at + 2];
+    return [letter, at + 2];
+  }
+
+  private number(): number {
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
+    if (!match) throw this.fail(`expected a number but found ${this.describeHere()}`);
+    const end = this.pos + match[0].length;
+    // `12abc` is neither a number nor a word.
+    if (/[A-Za-z0-9_$]/.test(this.text[end] ?? '')) {
+      this.pos = end;
+      throw this.fail(`unexpected ${this.describeHere()} in a number`);
+    }
+    this.pos = end;
+    return Number(match[0]);
+  }
+
+  /** Skips whitespace and comments; true when a line break was among them. */
+  private skipTrivia(): boolean {
+    const text = this.text;
+    let crossedLine = false;
+    while (this.pos < text.length) {
+      const code = text.charCodeAt(this.pos);
+      if (isWhitespace(code)) {
+        if (isLineBreak(code)) crossedLine = true;
+        this.pos += 1;
+      } else if (code === Char.SLASH && text.charCodeAt(this.pos + 1) === Char.SLASH) {
+        this.pos += 2;
+        while (this.pos < text.length && !isLineBreak(text.charCodeAt(this.pos))) this.pos += 1;
+      } else if (code === Char.SLASH && text.charCodeAt(this.pos + 1) === Char.STAR) {
+        const end = text.indexOf('*/', this.pos + 2);
+        if (end < 0) throw this.fail('this comment is never closed with "*/"');
+        if (/[\n\r\u2028\u2029]/.test(text.slice(this.pos, end))) crossedLine = true;
+        this.pos = end + 2;
+      } else {
+        break;
+      }
+    }
+    return crossedLine;
+  }
+
+  private describeHere(): string {
+    if (this.pos >= this.text.length) return 'the end of the body';
+    const char = String.fromCodePoint(this.text.codePointAt(this.pos) ?? 0);
+    return JSON.stringify(char);
+  }
+
+  private fail(reason: string): LegacyJsonSyntaxError {
+    return this.failAt(this.pos, reason);
+  }
+
+  private failAt(offset: number, reason: string): LegacyJsonSyntaxError {
+    let line = 1;
+    let lineStart = 0;
+    const end = Math.min(offset, this.text.length);
+    for (let index = 0; index < end; index++) {
+      const code = this.text.charCodeAt(index);
+      if (code === Char.LF || (code === Char.CR && this.text.charCodeAt(index + 1) !== Char.LF)) {
+        line += 1;
+        lineStart = index + 1;
+      }
+    }
+    return new LegacyJsonSyntaxError(reason, line, end - lineStart + 1);
+  }
+}
+
+const abbreviate = (text: string): string => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
