@@ -1,5 +1,6 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import type { RequestContext } from '../../graphql/context';
+import { parseUuid } from '../../shared/ids';
 import type { ReplyView } from '../ticket/ticket.query';
 import { ReplyType } from './reply.type';
 
@@ -22,7 +23,9 @@ export class ReplyResolver {
   @Mutation(() => ID, { description: "Deletes one of the viewer's replies; returns its id." })
   async deleteReply(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<string> {
     const viewer = await ctx.viewer();
-    await ctx.services.replies.delete(ctx.em, viewer, id);
-    return id.toLowerCase();
+    // Parsed here so a malformed id names this argument (`id`), not the service's `replyId`.
+    const replyId = parseUuid(id, 'id');
+    await ctx.services.replies.delete(ctx.em, viewer, replyId);
+    return replyId;
   }
 }
