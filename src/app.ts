@@ -11,6 +11,7 @@ import { createFormatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { httpErrorHandler } from './http/errors';
 import { healthRoutes } from './http/health.routes';
+import { legacyRoutes } from './legacy/legacy.routes';
 import { AuthService } from './modules/auth/auth.service';
 import { DISCARD_CHANGES, type ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
@@ -116,6 +117,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
+  await server.register(legacyRoutes, { services, fork, publicUrl });
 
   let closed: Promise<void> | undefined;
   return {
