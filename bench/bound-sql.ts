@@ -1,0 +1,79 @@
+/**
+ * The SQL bound: one hand-written statement that returns, as text, exactly the JSON response of
+ * the GraphQL list page (`queries.ts` LIST_PAGE) for one viewer, permission flags included.
+ * Served over bare node:http it is as fast as this page can be with this schema and database:
+ * no GraphQL, no resolvers, no ORM, JSON built by PostgreSQL. It lives in the benchmark only.
+ *
+ * The permission flags repeat the rule table (ticket.rules.ts) in SQL. That duplication is
+ * acceptable here because the benchmark compares this statement's answer with the server's
+ * before measuring, so a drift shows up as a mismatch instead of a flattering number.
+ *
+ * Parameters: $1 viewer id, $2 viewer roles (a text[] literal such as `{SCHEDULER}`),
+ * $3 base of image URLs, $4 page size.
+ */
+
+const user = (alias: string): string =>
+  `json_build_object('id', ${alias}.id::text, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
+
+/** GraphQLDateTime's form: ISO 8601 in UTC with milliseconds. */
+const iso = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** Status codes to GraphQL enum names (SPEC "Statuses"). */
+const STATUS_NAMES = `(array['NEW','ASSIGNED','FIXED','CLOSED','REOPEN','REQUEST_INFORMATION','CANCEL','IN_PROCESSING'])`;
+
+/** The API's opaque cursor: base64url of `ticket:<id>`, without padding. */
+const cursor = (id: string): string => `translate(encode(convert_to('ticket:' || ${id}::text, 'UTF8'), 'base64'), '+/=', '-_')`;
+
+const NODE = `json_build_object(
+  'id', t.id,
+  'status', ${STATUS_NAMES}[t.status],
+  'content', t.content,
+  'images', (select coalesce(json_agg($3::text || '/images/' || i.id order by i.n), '[]'::json)
+             from unnest(t.image_ids) with ordinality as i(id, n)),
+  'customer', ${user('c')},
+  'scheduler', case when s.id is null then null else ${user('s')} end,
+  'staff', case when st.id is null then null else ${user('st')} end,
+  'createdAt', ${iso('t.created_at')},
+  'updatedAt', ${iso('t.updated_at')},
+  'replies', (select coalesce(json_agg(json_build_object(
+                 'id', r.id, 'content', r.content, 'author', ${user('ra')}, 'createdAt', ${iso('r.created_at')}) order by r.id), '[]'::json)
+              from replies r join users ra on ra.id = r.author_id
+              where r.ticket_id = t.id and r.deleted_at is null),
+  'history', (select coalesce(json_agg(json_build_object(
+                 'id', h.id, 'status', ${STATUS_NAMES}[h.status], 'actor', ${user('ha')}, 'at', ${iso('h.at')}) order by h.id), '[]'::json)
+              from ticket_history h join users ha on ha.id = h.actor_id
+              where h.ticket_id = t.id),
+  'permissions', json_build_object(
+    'reply', rel.reader and t.status not in (4, 7),
+    'edit', rel.owner and t.status in (1, 5, 6),
+    'assign', rel.scheduler and t.status in (1, 5, 2, 8, 6),
+    'startProcessing', rel.assignee and t.status in (2, 6),
+    'requestInformation', (rel.assignee or rel.scheduler) and t.status in (2, 8),
+    'fix', rel.assignee and t.status in (2, 8),
+    'close', rel.scheduler and t.status = 3,
+    'reopen', rel.owner and t.status in (3, 4),
+    'cancel', (rel.owner or rel.scheduler) and t.status in (1, 2, 5, 6, 8)))`;
+
+/** The list page for a viewer who sees every ticket (a scheduler), newest first. */
+export const BOUND_PAGE_SQL = `
+with page as (select * from tickets order by id desc limit $4::int + 1),
+shown as (select * from page order by id desc limit $4::int)
+select json_build_object('data', json_build_object('tickets', json_build_object(
+  'edges', coalesce((
+    select json_agg(json_build_object('cursor', ${cursor('t.id')}, 'node', ${NODE}) order by t.id desc)
+    from shown t
+    join users c on c.id = t.customer_id
+    left join users s on s.id = t.scheduler_id
+    left join users st on st.id = t.staff_id
+    cross join lateral (
+      select 'CUSTOMER' = any($2::text[]) and t.customer_id = $1::int as owner,
+             'STAFF' = any($2::text[]) and t.staff_id = $1::int as assignee,
+             'SCHEDULER' = any($2::text[]) as scheduler,
+             'SCHEDULER' = any($2::text[])
+               or ('CUSTOMER' = any($2::text[]) and t.customer_id = $1::int)
+               or ('STAFF' = any($2::text[]) and t.staff_id = $1::int and t.status <> 1) as reader
+    ) rel), '[]'::json),
+  'pageInfo', json_build_object(
+    'hasNextPage', (select count(*) > $4::int from page),
+    'endCursor', (select ${cursor('id')} from shown order by id limit 1))
+)))::text as body`;

@@ -1,0 +1,342 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Client } from 'pg';
+import { openDatabase } from '../src/db/database';
+import { measureColdStarts, type ColdStartResult } from './cold-start';
+import { ServerProcess } from './ipc';
+import { load } from './load';
+import { readOptions, type BenchOptions } from './options';
+import { coldStartTable, median, resultsTable, targetList, type RoundResult, type TargetSummary } from './report';
+import { seedDatabase, type SeedResult } from './seed';
+import { buildTargets, send, type Target } from './targets';
+
+/**
+ * `npm run bench`: seeds a data set, then measures each target alone with autocannon from this
+ * process while the server runs in another, warm-up first, in rounds where the SQL bound and the
+ * product take turns going first. Prints one table; see docs/performance.md.
+ */
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const MAIN_SCRIPT = path.join(REPO_ROOT, 'dist', 'main.js');
+const APP_SERVER = path.join(__dirname, 'app-server.js');
+const BOUND_SERVER = path.join(__dirname, 'bound-server.js');
+
+const log = (line = '') => process.stdout.write(`${line}\n`);
+
+/** Servers alive right now, killed on any way out. */
+const running = new Set<ServerProcess>();
+/** Removes the temporary database; also run when the benchmark is interrupted. */
+let cleanupEnvironment: (() => Promise<void>) | undefined;
+
+/** Kills the servers and removes the temporary database, within a few seconds at most. */
+async function abandon(): Promise<void> {
+  for (const server of running) server.kill();
+  const cleanup = cleanupEnvironment;
+  cleanupEnvironment = undefined;
+  if (cleanup) await Promise.race([cleanup().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+}
+
+interface Environment {
+  readonly kind: 'embedded' | 'postgres';
+  readonly databaseUrl?: string;
+  readonly dataDir: string;
+  readonly describe: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh database: a new one on the PostgreSQL server, or a temporary PGlite directory. */
+async function createEnvironment(options: BenchOptions): Promise<Environment> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'helpdesk-bench-'));
+  const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
+  if (!options.databaseUrl) {
+    return { kind: 'embedded', dataDir, describe: `embedded PGlite in ${dataDir}`, cleanup: options.keep ? async () => undefined : removeDir };
+  }
+  const name = `helpdesk_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new Client({ connectionString: options.databaseUrl });
+  await admin.connect();
+  const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(options.databaseUrl);
+  url.pathname = `/${name}`;
+  return {
+    kind: 'postgres',
+    databaseUrl: url.toString(),
+    dataDir,
+    describe: `PostgreSQL ${version}, fresh database ${name} at ${url.host}`,
+    async cleanup() {
+      await removeDir();
+      if (options.keep) return;
+      const client = new Client({ connectionString: options.databaseUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+function machineNotes(): string {
+  const cpus = os.cpus();
+  const pglite = JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')) as { version: string };
+  return [
+    `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
+    `${Math.round(os.totalmem() / 1024 ** 3)} GiB RAM`,
+    `Linux ${os.release()}`,
+    `Node ${process.version}`,
+    `PGlite ${pglite.version}`,
+  ].join(', ');
+}
+
+const firstDifference = (a: unknown, b: unknown, at = '$'): string | undefined => {
+  if (isDeepStrictEqual(a, b)) return undefined;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return `${at}: ${JSON.stringify(a)?.slice(0, 120)} ≠ ${JSON.stringify(b)?.slice(0, 120)}`;
+  }
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) {
+    const difference = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${at}.${key}`);
+    if (difference) return difference;
+  }
+  return `${at}: differs`;
+};
+
+interface Measurement {
+  readonly result?: RoundResult;
+  readonly skipped?: string;
+  /** The body of the first request, for the bound-versus-page check. */
+  readonly sample?: string;
+}
+
+/** Warm-up, measured run, then a sequential pass that counts SQL statements per request. */
+async function measure(server: ServerProcess, target: Target, round: number, options: BenchOptions): Promise<Measurement> {
+  const skip = await target.prepare?.(server.url);
+  if (skip) return { skipped: skip };
+  const probe = await send(server.url, target);
+  if (!target.isSuccess(probe.status, probe.body)) {
+    return { skipped: `failed: HTTP ${probe.status} ${probe.body.slice(0, 200)}` };
+  }
+  if (options.warmup > 0) await load(server.url, target, options.warmup, options.connections);
+  await target.prepare?.(server.url);
+  await server.send({ type: 'memory', reset: true });
+  const run = await load(server.url, target, options.duration, options.connections);
+  const memory = await server.send({ type: 'memory', reset: false });
+
+  await target.prepare?.(server.url);
+  await server.send({ type: 'count', enabled: true });
+  let countFailures = 0;
+  for (let i = 0; i < options.countRequests; i++) {
+    const response = await send(server.url, target);
+    if (!target.isSuccess(response.status, response.body)) countFailures++;
+  }
+  const { queries = Number.NaN } = await server.send({ type: 'count', enabled: false });
+  return {
+    sample: probe.body,
+    result: {
+      round,
+      requestsPerSecond: run.requestsPerSecond,
+      p50: run.p50,
+      p99: run.p99,
+      peakRss: memory.peakRss ?? Number.NaN,
+      statementsPerRequest: queries / options.countRequests,
+      requests: run.requests,
+      failed: run.failed + countFailures,
+    },
+  };
+}
+
+async function startServer(kind: Target['server'], env: NodeJS.ProcessEnv, options: BenchOptions): Promise<ServerProcess> {
+  const execArgv = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir, kind)}`] : [];
+  const server = await ServerProcess.start(kind === 'app' ? APP_SERVER : BOUND_SERVER, env, { execArgv });
+  running.add(server);
+  return server;
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  await server.stop();
+  running.delete(server);
+}
+
+async function run(options: BenchOptions): Promise<void> {
+  const benchStarted = performance.now();
+  log(`Help desk benchmark, ${new Date().toISOString()}`);
+  log(`Machine: ${machineNotes()}`);
+  const environment = await createEnvironment(options);
+  cleanupEnvironment = () => environment.cleanup();
+  log(`Database: ${environment.describe}`);
+
+  try {
+    const seedStarted = performance.now();
+    const database = await openDatabase({ databaseUrl: environment.databaseUrl, dataDir: environment.databaseUrl ? undefined : environment.dataDir });
+    let seed: SeedResult;
+    try {
+      seed = await seedDatabase(database.orm.em.fork(), options.tickets);
+    } finally {
+      await database.close();
+    }
+    const { counts } = seed;
+    log(
+      `Seeded ${counts.users} users, ${counts.tickets} tickets, ${counts.replies} replies, ${counts.history} history entries ` +
+        `in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`,
+    );
+
+    const key = randomBytes(32);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'production',
+      DATA_DIR: environment.dataDir,
+      CREDENTIAL_KEY: key.toString('hex'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_PASSWORD: 'bench administrator password',
+      LOG_LEVEL: 'silent',
+      BOUND_VIEWER_ID: String(seed.scheduler.id),
+      BOUND_VIEWER_ROLES: seed.scheduler.roles.join(','),
+    };
+    if (environment.databaseUrl) env.DATABASE_URL = environment.databaseUrl;
+    else delete env.DATABASE_URL;
+
+    const targets = buildTargets(seed, key).filter(
+      (target) => options.targets.length === 0 || options.targets.some((wanted) => target.name.includes(wanted)),
+    );
+    if (targets.length === 0) throw new Error(`No target matches --targets=${options.targets.join(',')}`);
+    log(
+      `Each target alone: ${options.warmup} s warm-up, ${options.duration} s measured, ${options.connections} connections, ` +
+        `${options.rounds} rounds; then ${options.countRequests} sequential requests to count SQL statements`,
+    );
+    log();
+
+    const summaries: TargetSummary[] = targets.map((target) => ({ name: target.name, description: target.description, rounds: [] }));
+    const samples = new Map<string, string>();
+    for (let round = 1; round <= options.rounds; round++) {
+      // PGlite allows one process per data directory, so the bound and the app never overlap;
+      // which goes first alternates, so neither always gets the cooler machine.
+      const order: Array<Target['server']> = round % 2 === 1 ? ['bound', 'app'] : ['app', 'bound'];
+      for (const kind of order) {
+        const group = targets.filter((target) => target.server === kind);
+        if (group.length === 0) continue;
+        const server = await startServer(kind, env, options);
+        try {
+          for (const target of group) {
+            const summary = summaries.find((candidate) => candidate.name === target.name)!;
+            if (summary.skipped) continue;
+            const measurement = await measure(server, target, round, options);
+            if (measurement.skipped) {
+              summary.skipped = measurement.skipped;
+              log(`[round ${round}] ${target.name}: skipped, ${measurement.skipped}`);
+              continue;
+            }
+            if (measurement.sample && !samples.has(target.name)) samples.set(target.name, measurement.sample);
+            const r = measurement.result!;
+            summary.rounds.push(r);
+            log(
+              `[round ${round}] ${target.name.padEnd(22)} ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
+                `p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ` +
+                `RSS ${Math.round(r.peakRss / 1024 / 1024)} MB  ${r.statementsPerRequest.toFixed(1)} SQL/req` +
+                (r.failed ? `  ${r.failed} FAILED` : ''),
+            );
+          }
+        } finally {
+          await stopServer(server);
+        }
+      }
+    }
+
+    const bound = samples.get('sql-bound');
+    const page = samples.get('gql-list-scheduler');
+    let sameJson = 'not checked (run sql-bound and gql-list-scheduler together)';
+    if (bound && page) {
+      const difference = firstDifference(JSON.parse(bound), JSON.parse(page));
+      sameJson = difference
+        ? `NO — first difference ${difference}`
+        : `yes (${Buffer.byteLength(page)} bytes, ${JSON.parse(page).data.tickets.edges.length} tickets)`;
+    }
+
+    let coldStarts: ColdStartResult[] = [];
+    if (options.coldRuns > 0) {
+      log();
+      log(`Cold start: ${options.coldRuns} runs per kind of node dist/main.js on the embedded database...`);
+      coldStarts = await measureColdStarts(
+        MAIN_SCRIPT,
+        options.coldRuns,
+        environment.kind === 'embedded' ? { dataDir: environment.dataDir, env: { CREDENTIAL_KEY: env.CREDENTIAL_KEY } } : undefined,
+      );
+    }
+
+    log();
+    log(`## Results (${environment.kind === 'embedded' ? 'embedded PGlite' : 'PostgreSQL'}, ${new Date().toISOString().slice(0, 10)})`);
+    log();
+    log(`Machine: ${machineNotes()}. Database: ${environment.describe.replace(/ in \/.*$/, '')}.`);
+    log(
+      `Data: ${counts.users} users, ${counts.tickets} tickets, ${counts.replies} replies, ${counts.history} history entries. ` +
+        `${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s per target, ${options.rounds} rounds; ` +
+        `medians over rounds, × bound = median of per-round ratios.`,
+    );
+    log();
+    log(resultsTable(summaries));
+    log();
+    log(targetList(summaries));
+    log();
+    log(`SQL bound returns the same JSON as gql-list-scheduler: ${sameJson}`);
+    const gqlList = summaries.find((summary) => summary.name === 'gql-list-scheduler');
+    const boundSummary = summaries.find((summary) => summary.name === 'sql-bound');
+    if (gqlList?.rounds.length && boundSummary?.rounds.length) {
+      const ratios = gqlList.rounds.map((r) => r.requestsPerSecond / boundSummary.rounds.find((b) => b.round === r.round)!.requestsPerSecond);
+      log(`GraphQL list page / SQL bound: ${median(ratios).toFixed(2)}× (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}; goal ≥ 0.30)`);
+    }
+    if (coldStarts.length) {
+      log();
+      log(coldStartTable(coldStarts));
+    }
+    log();
+    log(`Total benchmark time ${((performance.now() - benchStarted) / 1000).toFixed(0)} s.`);
+    if (options.jsonFile) {
+      writeFileSync(
+        options.jsonFile,
+        `${JSON.stringify({ date: new Date().toISOString(), machine: machineNotes(), database: environment.describe, counts, options, summaries, sameJson, coldStarts }, null, 2)}\n`,
+      );
+      log(`Results written to ${options.jsonFile}`);
+    }
+  } finally {
+    if (options.keep) log(`Kept: ${environment.databaseUrl ?? environment.dataDir}`);
+    cleanupEnvironment = undefined;
+    await environment.cleanup();
+  }
+}
+
+function main(): void {
+  let options: BenchOptions;
+  try {
+    options = readOptions();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  // Bounded: however the servers behave, the benchmark ends by itself.
+  const perRound = 10 * (options.warmup + options.duration + 10) + 60;
+  const limitMs = (options.rounds * perRound + options.coldRuns * 3 * 60 + 600) * 1000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`Benchmark exceeded ${Math.round(limitMs / 1000)} s; stopping.\n`);
+    void abandon().finally(() => process.exit(1));
+  }, limitMs);
+  watchdog.unref();
+  const interrupt = () => void abandon().finally(() => process.exit(130));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+
+  run(options).then(
+    () => {
+      clearTimeout(watchdog);
+      process.exit(0);
+    },
+    (error) => {
+      process.stderr.write(`Benchmark failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+      void abandon().finally(() => process.exit(1));
+    },
+  );
+}
+
+main();

@@ -1,0 +1,94 @@
+import type { ColdStartResult } from './cold-start';
+
+/** One target in one round. */
+export interface RoundResult {
+  readonly round: number;
+  readonly requestsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** Peak resident set size of the server process during the measured run, bytes. */
+  readonly peakRss: number;
+  /** SQL statements per request, from the counting pass after the run. */
+  readonly statementsPerRequest: number;
+  readonly requests: number;
+  readonly failed: number;
+}
+
+export interface TargetSummary {
+  readonly name: string;
+  readonly description: string;
+  /** Why it did not run, when it did not. */
+  skipped?: string;
+  readonly rounds: RoundResult[];
+}
+
+export const median = (values: readonly number[]): number => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/**
+ * Ratio of a target to the SQL bound: per round (the two ran minutes apart on the same machine),
+ * then the median over rounds, which is steadier on a noisy shared machine than a ratio of medians.
+ */
+export function boundRatio(target: TargetSummary, bound: TargetSummary | undefined): number {
+  if (!bound) return Number.NaN;
+  const ratios = target.rounds.flatMap((result) => {
+    const boundRound = bound.rounds.find((candidate) => candidate.round === result.round);
+    return boundRound ? [result.requestsPerSecond / boundRound.requestsPerSecond] : [];
+  });
+  return median(ratios);
+}
+
+const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '—');
+const mb = (bytes: number): string => (Number.isFinite(bytes) ? `${Math.round(bytes / 1024 / 1024)}` : '—');
+
+function table(header: string[], rows: string[][], rightAligned: Set<number>): string {
+  const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((width, i) => (rightAligned.has(i) ? `${'-'.repeat(width + 1)}:` : '-'.repeat(width + 2))).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** The results table (Markdown, so it can go into docs/performance.md as printed). */
+export function resultsTable(summaries: readonly TargetSummary[]): string {
+  const bound = summaries.find((summary) => summary.name === 'sql-bound' && !summary.skipped);
+  const rows = summaries.map((summary) => {
+    if (summary.skipped) {
+      const reason = summary.skipped.length > 70 ? `${summary.skipped.slice(0, 69)}…` : summary.skipped;
+      return [summary.name, '—', '—', '—', '—', '—', '—', '—', reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')];
+    }
+    const rounds = summary.rounds;
+    return [
+      summary.name,
+      fixed(median(rounds.map((r) => r.requestsPerSecond)), 0),
+      fixed(median(rounds.map((r) => r.p50)), 1),
+      fixed(median(rounds.map((r) => r.p99)), 1),
+      mb(Math.max(...rounds.map((r) => r.peakRss))),
+      fixed(boundRatio(summary, bound), 2),
+      fixed(median(rounds.map((r) => r.statementsPerRequest)), 1),
+      String(rounds.reduce((sum, r) => sum + r.failed, 0)),
+      rounds.map((r) => fixed(r.requestsPerSecond, 0)).join(' / '),
+    ];
+  });
+  return table(
+    ['target', 'req/s', 'p50 ms', 'p99 ms', 'RSS MB', '× bound', 'SQL/req', 'failed', 'req/s per round'],
+    rows,
+    new Set([1, 2, 3, 4, 5, 6, 7]),
+  );
+}
+
+export function targetList(summaries: readonly TargetSummary[]): string {
+  return summaries.map((summary) => `- \`${summary.name}\`: ${summary.description}`).join('\n');
+}
+
+export function coldStartTable(results: readonly ColdStartResult[]): string {
+  return table(
+    ['embedded database, process start → /readyz 200', 'median ms', 'runs ms'],
+    results.map((result) => [result.kind, fixed(median(result.runs), 0), result.runs.map((ms) => fixed(ms, 0)).join(' / ')]),
+    new Set([1]),
+  );
+}

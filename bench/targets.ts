@@ -1,0 +1,186 @@
+import { encodeCredential } from '../src/modules/auth/credential';
+import { ADD_REPLY, DETAIL, graphqlBody, LIST_PAGE, PAGE_SIZE, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
+import { BENCH_PASSWORD, type BenchUser, type SeedResult } from './seed';
+
+/**
+ * What the benchmark measures, one target at a time. A target is one kind of request sent over
+ * and over by `connections` clients; targets that write generate a fresh, valid request each
+ * time (the workflow must accept every one of them, or the number would measure refusals).
+ */
+export interface Target {
+  /** Short, stable name (the table's first column and the `--targets` filter). */
+  readonly name: string;
+  readonly description: string;
+  /** Which process serves it. */
+  readonly server: 'bound' | 'app';
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  /** The next request body. */
+  nextBody(): string;
+  /** Whether bodies differ from request to request (writes); reads send one fixed body. */
+  readonly dynamic?: boolean;
+  /** Whether a response body is a success (GraphQL errors come with HTTP 200). */
+  isSuccess(status: number, body: string): boolean;
+  /**
+   * Run before each warm-up and counting pass, against the listening server: brings generated
+   * requests in line with the database, or returns why the target cannot run here.
+   */
+  prepare?(url: string): Promise<string | undefined>;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+const graphqlSuccess = (status: number, body: string): boolean => status === 200 && body.startsWith('{"data":');
+
+/** Sends one request of a target, as the load generator would. */
+export async function send(url: string, target: Target, body = target.nextBody()): Promise<{ status: number; body: string }> {
+  const response = await fetch(url + target.path, { method: 'POST', headers: target.headers, body });
+  return { status: response.status, body: await response.text() };
+}
+
+/** A GraphQL request outside the measurement (preparation); throws on any error. */
+async function graphql<T>(url: string, credential: string, query: string): Promise<T> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, authorization: `Credential ${credential}` },
+    body: graphqlBody(query),
+  });
+  const result = (await response.json()) as { data?: T; errors?: Array<{ message: string }> };
+  if (!result.data || result.errors) throw new Error(`GraphQL preparation failed: ${JSON.stringify(result.errors ?? result)}`);
+  return result.data;
+}
+
+function graphqlTarget(
+  name: string,
+  description: string,
+  credential: string,
+  nextBody: () => string,
+  { prepare, dynamic = false }: Pick<Target, 'prepare' | 'dynamic'> = {},
+): Target {
+  return {
+    name,
+    description,
+    server: 'app',
+    path: '/graphql',
+    headers: { ...JSON_HEADERS, authorization: `Credential ${credential}` },
+    nextBody,
+    dynamic,
+    isSuccess: graphqlSuccess,
+    prepare,
+  };
+}
+
+/** The legacy endpoint may not exist yet in this checkout: then the target says so and is skipped. */
+function legacyTarget(name: string, description: string, fields: Record<string, unknown>): Target {
+  const body = JSON.stringify({ ...fields, status: 'ALL', page: 1, 'page-size': PAGE_SIZE });
+  return {
+    name,
+    description,
+    server: 'app',
+    path: '/api/ticket',
+    headers: JSON_HEADERS,
+    nextBody: () => body,
+    isSuccess: (status, text) => status === 200 && text.startsWith('{"count":'),
+    async prepare(url) {
+      const response = await fetch(`${url}/api/ticket`, { method: 'POST', headers: JSON_HEADERS, body });
+      if (response.status === 404) return `not available: POST /api/ticket answers 404 (${(await response.text()).slice(0, 80)})`;
+      return undefined;
+    },
+  };
+}
+
+type TransitionName = 'requestInformation' | 'startProcessing';
+
+/**
+ * requestInformation and startProcessing, alternately, on the old tickets assigned to one staff
+ * member, as that staff member: ASSIGNED/IN_PROCESSING → REQUEST_INFORMATION → IN_PROCESSING →
+ * … always legal. The pool is walked round-robin and is much larger than the number of
+ * connections, so a ticket's previous transition has completed before its next one is sent.
+ */
+function transitionTarget(user: BenchUser, credential: string, pool: readonly string[]): Target {
+  const next = new Map<string, TransitionName>();
+  let position = 0;
+  return graphqlTarget(
+    'mutation-transition',
+    `requestInformation / startProcessing as ${user.username}, ${pool.length} tickets round-robin`,
+    credential,
+    () => {
+      const id = pool[position++ % pool.length]!;
+      const operation = next.get(id) ?? 'requestInformation';
+      next.set(id, operation === 'requestInformation' ? 'startProcessing' : 'requestInformation');
+      return graphqlBody(operation === 'requestInformation' ? REQUEST_INFORMATION : START_PROCESSING, { id });
+    },
+    {
+      dynamic: true,
+      async prepare(url) {
+        // Read where each ticket is now (a failed request would otherwise desynchronise the walk).
+        for (let offset = 0; offset < pool.length; offset += 10) {
+          const ids = pool.slice(offset, offset + 10);
+          const data = await graphql<Record<string, { id: string; status: string }>>(url, credential, statusesQuery(ids));
+          for (const ticket of Object.values(data)) {
+            next.set(ticket.id, ticket.status === 'REQUEST_INFORMATION' ? 'startProcessing' : 'requestInformation');
+          }
+        }
+        return undefined;
+      },
+    },
+  );
+}
+
+function replyTarget(user: BenchUser, credential: string, pool: readonly string[]): Target {
+  let position = 0;
+  return graphqlTarget(
+    'mutation-addReply',
+    `addReply as ${user.username} on their ${pool.length} old open tickets`,
+    credential,
+    () => {
+      const n = position++;
+      return graphqlBody(ADD_REPLY, {
+        ticketId: pool[n % pool.length],
+        content: `Benchmark reply ${n}: still happening after the update, see the attached log.`,
+      });
+    },
+    { dynamic: true },
+  );
+}
+
+/** Every target, in the order the table lists them. */
+export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
+  const credential = (user: BenchUser) => encodeCredential(user.username, BENCH_PASSWORD, key);
+  const page = graphqlBody(LIST_PAGE);
+  const detail = graphqlBody(DETAIL, { id: seed.detailTicketId });
+  const scheduler = credential(seed.scheduler);
+  return [
+    {
+      name: 'sql-bound',
+      description: `one hand-written json_agg statement over node:http (list page as ${seed.scheduler.username})`,
+      server: 'bound',
+      path: '/graphql',
+      headers: JSON_HEADERS,
+      nextBody: () => page,
+      // PostgreSQL's json_build_object writes `"data" : {`: the same JSON, a few more bytes.
+      isSuccess: (status, body) => status === 200 && /^\{\s*"data"\s*:/.test(body),
+    },
+    graphqlTarget('gql-list-scheduler', `tickets(first: ${PAGE_SIZE}) as ${seed.scheduler.username}`, scheduler, () => page),
+    graphqlTarget('gql-list-customer', `tickets(first: ${PAGE_SIZE}) as ${seed.customer.username}`, credential(seed.customer), () => page),
+    graphqlTarget('gql-list-staff', `tickets(first: ${PAGE_SIZE}) as ${seed.staff.username}`, credential(seed.staff), () => page),
+    graphqlTarget('gql-detail', `ticket(id) of the newest ticket as ${seed.scheduler.username}`, scheduler, () => detail),
+    legacyTarget('legacy-scheduler-list', `scheduler-list, page 1 of ${PAGE_SIZE}, as ${seed.scheduler.username}`, {
+      action: 'scheduler-list',
+      credential: scheduler,
+      operator: 'scheduler',
+    }),
+    legacyTarget('legacy-list-customer', `list as customer, page 1 of ${PAGE_SIZE}, as ${seed.customer.username}`, {
+      action: 'list',
+      credential: credential(seed.customer),
+      operator: 'customer',
+    }),
+    legacyTarget('legacy-list-staff', `list as staff, page 1 of ${PAGE_SIZE}, as ${seed.staff.username}`, {
+      action: 'list',
+      credential: credential(seed.staff),
+      operator: 'staff',
+    }),
+    transitionTarget(seed.opsStaff, credential(seed.opsStaff), seed.transitionPool),
+    replyTarget(seed.opsCustomer, credential(seed.opsCustomer), seed.replyPool),
+  ];
+}
