@@ -13,16 +13,24 @@ import { announceReady, serveCommands } from './ipc';
  */
 async function main(): Promise<void> {
   let queries = 0;
-  const app = await createApp(loadConfig(process.env), { logger: false, onQuery: () => void queries++ });
-  const logger = app.database.orm.config.getLogger();
-  logger.setDebugMode(false);
+  // BENCH_LOG_SQL=1 prints what the counting passes count.
+  const print = process.env.BENCH_LOG_SQL === '1';
+  const onQuery = (sql: string) => {
+    queries++;
+    if (print) process.stderr.write(`[sql] ${sql.slice(0, 160)}\n`);
+  };
+  const app = await createApp(loadConfig(process.env), { logger: false, onQuery });
+  // Through the configuration, not the logger: MikroORM re-applies `debug` to its logger on
+  // every fork, so only the option itself stays switched.
+  const { config } = app.database.orm;
+  config.set('debug', false);
   const url = await app.listen();
 
   serveCommands({
     count(enabled) {
       const counted = queries;
       queries = 0;
-      logger.setDebugMode(enabled ? ['query'] : false);
+      config.set('debug', enabled ? ['query'] : false);
       return counted;
     },
     stop: () => app.close(),

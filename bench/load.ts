@@ -10,6 +10,8 @@ export interface LoadResult {
   readonly p99: number;
   /** Requests that failed: transport errors, timeouts, non-2xx and GraphQL `errors` bodies. */
   readonly failed: number;
+  /** The start of the first unsuccessful response body, to say what went wrong. */
+  readonly firstFailure?: string;
 }
 
 /**
@@ -17,6 +19,7 @@ export interface LoadResult {
  * in this process: the server under test runs in another one).
  */
 export async function load(url: string, target: Target, seconds: number, connections: number): Promise<LoadResult> {
+  let firstFailure: string | undefined;
   const result = await autocannon({
     url,
     connections,
@@ -27,13 +30,19 @@ export async function load(url: string, target: Target, seconds: number, connect
         method: 'POST',
         path: target.path,
         headers: target.headers,
-        body: target.nextBody(),
-        // Only writes need a new body per request; rebuilding costs the load generator time.
-        ...(target.dynamic ? { setupRequest: (request: autocannon.Request) => ({ ...request, body: target.nextBody() }) } : {}),
+        // Only writes need a new body per request (rebuilding costs the load generator time); a
+        // write's body is made only when autocannon asks, so none is generated and never sent.
+        ...(target.dynamic
+          ? { setupRequest: (request: autocannon.Request) => ({ ...request, body: target.nextBody() }) }
+          : { body: target.nextBody() }),
       },
     ],
     // A non-2xx body fails this too, so mismatches count every unsuccessful response once.
-    verifyBody: (body) => target.isSuccess(200, body),
+    verifyBody: (body) => {
+      const ok = target.isSuccess(200, body);
+      if (!ok) firstFailure ??= body.slice(0, 300);
+      return ok;
+    },
   });
   const failedHttp = Object.entries(result.statusCodeStats)
     .filter(([status]) => !status.startsWith('2'))
@@ -44,5 +53,6 @@ export async function load(url: string, target: Target, seconds: number, connect
     p50: result.latency.p50,
     p99: result.latency.p99,
     failed: Math.max(result.mismatches, failedHttp) + result.errors,
+    firstFailure,
   };
 }

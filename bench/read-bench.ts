@@ -119,18 +119,26 @@ async function measure(server: ServerProcess, target: Target, round: number, opt
   if (!target.isSuccess(probe.status, probe.body)) {
     return { skipped: `failed: HTTP ${probe.status} ${probe.body.slice(0, 200)}` };
   }
-  if (options.warmup > 0) await load(server.url, target, options.warmup, options.connections);
+  if (options.warmup > 0) {
+    const warmup = await load(server.url, target, options.warmup, options.connections);
+    if (warmup.firstFailure) log(`  ${target.name} warm-up: ${warmup.failed} failed, first: ${warmup.firstFailure}`);
+  }
   await target.prepare?.(server.url);
   await server.send({ type: 'memory', reset: true });
   const run = await load(server.url, target, options.duration, options.connections);
+  if (run.firstFailure) log(`  ${target.name}: ${run.failed} failed, first: ${run.firstFailure}`);
   const memory = await server.send({ type: 'memory', reset: false });
 
+  // Let requests still in flight when the load stopped finish before counting starts.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   await target.prepare?.(server.url);
   await server.send({ type: 'count', enabled: true });
   let countFailures = 0;
   for (let i = 0; i < options.countRequests; i++) {
     const response = await send(server.url, target);
-    if (!target.isSuccess(response.status, response.body)) countFailures++;
+    if (!target.isSuccess(response.status, response.body)) {
+      if (countFailures++ === 0) log(`  ${target.name} counting pass failed: HTTP ${response.status} ${response.body.slice(0, 300)}`);
+    }
   }
   const { queries = Number.NaN } = await server.send({ type: 'count', enabled: false });
   return {
