@@ -13,7 +13,7 @@ import { httpErrorHandler } from './http/errors';
 import { healthRoutes } from './http/health.routes';
 import { legacyRoutes } from './legacy/legacy.routes';
 import { AuthService } from './modules/auth/auth.service';
-import { DISCARD_CHANGES, type ChangeSink } from './modules/event/ticket-change';
+import type { ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
 import { imageRoutes } from './modules/image/image.routes';
 import { ImageService } from './modules/image/image.service';
@@ -21,6 +21,7 @@ import { ReplyService } from './modules/reply/reply.service';
 import { TicketReader } from './modules/ticket/ticket.query';
 import { TicketService } from './modules/ticket/ticket.service';
 import { UserService } from './modules/user/user.service';
+import { createLiveUpdates, type LiveUpdates } from './realtime/live-updates';
 import type { Services } from './services';
 
 /**
@@ -41,6 +42,8 @@ export interface App {
   readonly server: FastifyInstance;
   readonly database: Database;
   readonly services: Services;
+  /** Live updates: event log sink, bus, fan-out hub and the graphql-ws server. */
+  readonly live: LiveUpdates;
   /** Set when the bootstrap administrator was created with a generated password. */
   readonly generatedAdminPassword?: string;
   /** Starts listening on config.host:config.port; resolves to the base URL. */
@@ -62,7 +65,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const { orm } = database;
   const fork = () => orm.em.fork();
 
-  const changes: ChangeSink = DISCARD_CHANGES;
+  const live = await createLiveUpdates(config, database).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
+  const changes: ChangeSink = live.changes;
   const users = new UserService();
   const images = new ImageService();
   const tickets = new TicketService(images, changes);
@@ -79,6 +86,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   try {
     admin = await users.ensureAdmin(fork(), config.adminUsername, config.adminPassword);
   } catch (error) {
+    await live.bus.close();
     await database.close();
     throw error;
   }
@@ -117,6 +125,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
+  await live.attach(server, { schema, services, publicUrl });
   await server.register(legacyRoutes, { services, fork, publicUrl });
 
   let closed: Promise<void> | undefined;
@@ -125,6 +134,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     server,
     database,
     services,
+    live,
     generatedAdminPassword: admin.generatedPassword,
     get url() {
       return listeningUrl;
@@ -141,7 +151,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     },
     close() {
       closed ??= (async () => {
-        await server.close();
+        // Sockets close (1001) after in-flight requests finish and their events are delivered.
+        await live.close(() => server.close());
         await apollo.stop();
         await database.close();
       })();

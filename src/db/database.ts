@@ -11,9 +11,10 @@ import { Ticket } from '../modules/ticket/ticket.entity';
 import { HistoryEntry } from '../modules/ticket/history-entry.entity';
 import { Reply } from '../modules/reply/reply.entity';
 import { StoredImage } from '../modules/image/image.entity';
+import { TicketEventRecord } from '../modules/event/ticket-event.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [User, Ticket, HistoryEntry, Reply, StoredImage];
+export const ENTITIES = [User, Ticket, HistoryEntry, Reply, StoredImage, TicketEventRecord];
 
 export type DatabaseKind = 'embedded' | 'postgres';
 

@@ -1,13 +1,14 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { NO_TOPICS, TicketEventResolver } from '../modules/event/ticket-event.resolver';
 import { ReplyResolver } from '../modules/reply/reply.resolver';
 import { TicketConnectionResolver, TicketResolver } from '../modules/ticket/ticket.resolver';
 import { UserResolver } from '../modules/user/user.resolver';
 
 /* eslint-disable-next-line @typescript-eslint/no-unsafe-function-type */
-export const RESOLVERS: NonEmptyArray<Function> = [UserResolver, TicketResolver, TicketConnectionResolver, ReplyResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [UserResolver, TicketResolver, TicketConnectionResolver, ReplyResolver, TicketEventResolver];
 
 /** The executable schema; `schema.graphql` at the repository root is its printed form. */
 export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: RESOLVERS, validate: false });
+  return buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_TOPICS });
 }

@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000000_initial } from './Migration20261128000000_initial';
+import { Migration20261201000000_ticket_events } from './Migration20261201000000_ticket_events';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -7,4 +8,5 @@ import { Migration20261128000000_initial } from './Migration20261128000000_initi
  */
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261128000000_initial', class: Migration20261128000000_initial },
+  { name: 'Migration20261201000000_ticket_events', class: Migration20261201000000_ticket_events },
 ];

@@ -1,0 +1,124 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { ReplyView, UserSummary } from '../ticket/ticket.query';
+import { TicketChange, TicketEventKind } from './ticket-change';
+
+/**
+ * The event log: every committed change to a ticket, in commit order.
+ *
+ * Why commit order needs care: `seq` comes from a sequence, and PostgreSQL hands out sequence
+ * values when a row is inserted, not when its transaction commits. Two concurrent writers can take
+ * 41 and 42 and commit 42 first; a reader that saw 42 and moved on would never see 41. So every
+ * writer takes one transaction-scoped advisory lock in the same statement that inserts its event,
+ * right before the commit (the services record changes after their last flush). The lock is held
+ * until the transaction ends, so the next writer draws its `seq` only after the previous one has
+ * committed or rolled back: seq order is commit order, and "everything after N" read at any moment
+ * is complete up to the newest committed event. A rolled-back writer leaves a gap, never a late
+ * arrival. What it costs: writers serialise for the last statement and the commit (about one
+ * round trip each); the rest of their transactions still run concurrently. On the embedded
+ * database there is one connection, so transactions are serial anyway and the lock is free.
+ */
+
+/** Advisory lock key of the event-order lock ("evnt"); the migration lock uses another. */
+export const EVENT_ORDER_LOCK_KEY = 0x65766e74;
+
+/** One event as read back from the log, with its actor and (reply events) its reply. */
+export interface LoggedEvent {
+  readonly seq: number;
+  readonly kind: TicketEventKind;
+  readonly ticketId: string;
+  readonly actor: UserSummary;
+  /** For REPLY_ADDED and REPLY_DELETED: the reply, deleted or not. */
+  readonly reply: ReplyView | null;
+  /** When the change happened, in ms since the epoch. */
+  readonly at: number;
+}
+
+export interface ReadAfterOptions {
+  /** Only events of this ticket. */
+  readonly ticketId?: string;
+  /** Most events to return. */
+  readonly limit: number;
+}
+
+interface EventRow {
+  seq: string | number;
+  kind: TicketEventKind;
+  ticket_id: string;
+  at: number;
+  actor: UserSummary | string;
+  reply: ReplyView | string | null;
+}
+
+const parsedJson = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
+
+const userJson = (alias: string): string =>
+  `json_build_object('id', ${alias}.id, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
+
+/**
+ * Events with their actor and reply in one statement. The reply comes from the replies table
+ * whether or not it has been deleted since: a REPLY_DELETED event still says which reply went.
+ */
+const SELECT_EVENTS = `select e.seq, e.kind, e.ticket_id, (extract(epoch from e.at) * 1000)::float8 as at,
+    ${userJson('a')} as actor,
+    case when r.id is null then null else json_build_object(
+      'id', r.id, 'ticketId', r.ticket_id, 'content', r.content,
+      'createdAt', (extract(epoch from r.created_at) * 1000)::float8, 'author', ${userJson('ra')}) end as reply
+  from ticket_events e
+  join users a on a.id = e.actor_id
+  left join replies r on r.id = e.reply_id
+  left join users ra on ra.id = r.author_id`;
+
+function toEvent(row: EventRow): LoggedEvent {
+  return {
+    seq: Number(row.seq),
+    kind: row.kind,
+    ticketId: row.ticket_id,
+    actor: parsedJson(row.actor),
+    reply: row.reply === null ? null : parsedJson(row.reply),
+    at: Number(row.at),
+  };
+}
+
+/** Appends to and reads the event log. Stateless: every call takes an EntityManager. */
+export class EventLog {
+  /**
+   * Appends a change inside the writer's transaction (`tem`) and returns its seq. Takes the
+   * event-order lock first (see above); the CTE makes PostgreSQL take it before drawing the seq.
+   */
+  async append(tem: EntityManager, change: TicketChange): Promise<number> {
+    const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
+      `with ordered as (select pg_advisory_xact_lock(?::bigint))
+       insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
+       select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered
+       returning seq`,
+      [EVENT_ORDER_LOCK_KEY, change.kind, change.ticketId, change.actorId, change.replyId ?? null, change.at],
+      'all',
+      tem.getTransactionContext(),
+    );
+    const seq = Number(rows[0]?.seq);
+    if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
+    return seq;
+  }
+
+  /** Events after `seq`, oldest first. */
+  async readAfter(em: EntityManager, seq: number, options: ReadAfterOptions): Promise<LoggedEvent[]> {
+    const params: unknown[] = [seq];
+    let sql = `${SELECT_EVENTS} where e.seq > ?`;
+    if (options.ticketId !== undefined) {
+      sql += ' and e.ticket_id = ?';
+      params.push(options.ticketId);
+    }
+    sql += ' order by e.seq limit ?';
+    params.push(options.limit);
+    const rows = await em.getConnection().execute<EventRow[]>(sql, params, 'all');
+    return rows.map(toEvent);
+  }
+
+  /** The newest seq in the log; 0 when it is empty. */
+  async lastSeq(em: EntityManager): Promise<number> {
+    const rows = await em
+      .getConnection()
+      .execute<Array<{ seq: string | number | null }>>('select max(seq) as seq from ticket_events', [], 'all');
+    return Number(rows[0]?.seq ?? 0);
+  }
+}

@@ -1,0 +1,78 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, ID, Resolver, Root, Subscription, type PubSub } from 'type-graphql';
+import { selectedFields } from '../../graphql/selection';
+import { badInput, forbidden, notFound } from '../../shared/errors';
+import { parseUuid } from '../../shared/ids';
+import { canView, MESSAGES } from '../ticket/ticket.rules';
+import { decodeEventCursor } from './event-cursor';
+import type { LiveContext, TicketEventPayload } from './ticket-event.feed';
+import { TicketEventType } from './ticket-event.type';
+
+/**
+ * type-graphql insists on a PubSub once a schema has a subscription, even though `ticketEvents`
+ * brings its own source (`subscribe`) and no topic is ever published: events come from the
+ * event log through the hub (realtime/event-hub.ts), never from here.
+ */
+export const NO_TOPICS: PubSub = {
+  publish: () => {
+    throw new Error('Ticket events are published through the event log, not type-graphql topics');
+  },
+  subscribe: () => {
+    throw new Error('Ticket events are subscribed through the event hub, not type-graphql topics');
+  },
+};
+
+interface TicketEventsArgs {
+  readonly ticketId?: string | null;
+  readonly after?: string | null;
+}
+
+/**
+ * Validates a `ticketEvents` subscription and opens its stream. Everything that can refuse it
+ * happens here, before the first event: a malformed `ticketId` or `after` is BAD_USER_INPUT, a
+ * ticket that does not exist NOT_FOUND, and one the viewer may not see right now FORBIDDEN (as
+ * `Query.ticket` answers). Once open, a single-ticket stream stays open: if the viewer loses
+ * sight of the ticket (a reassignment) events stop, and resume if they regain it.
+ */
+export async function ticketEventsFor(ctx: LiveContext, args: TicketEventsArgs, info: GraphQLResolveInfo): Promise<AsyncIterable<TicketEventPayload>> {
+  const feed = ctx.feed;
+  if (!feed) throw badInput('ticketEvents', 'Subscriptions run over the graphql-ws WebSocket protocol on /graphql');
+  const viewer = await ctx.viewer();
+  const ticketId = args.ticketId == null ? undefined : parseUuid(args.ticketId, 'ticketId');
+  const after = args.after == null ? undefined : decodeEventCursor(args.after, 'after');
+  if (ticketId !== undefined) {
+    const ticket = await ctx.services.reader.findById(ctx.em, ticketId, {});
+    if (!ticket) throw notFound('Ticket not found');
+    if (!canView(viewer, ticket)) throw forbidden(MESSAGES.view);
+  }
+  // A seq beyond the log's end was never issued (another database's cursor, or a forged one):
+  // accepting it would silently skip the events up to it.
+  if (after !== undefined && after > (await feed.lastSeq())) {
+    throw badInput('after', 'after is not an event cursor this API returned');
+  }
+  const fields = selectedFields(info, ['ticket']);
+  return feed.subscribe(viewer, {
+    ticketId,
+    after,
+    include: { replies: fields.has('replies'), history: fields.has('history') },
+    beforeEach: () => ctx.renew?.(),
+  });
+}
+
+@Resolver(() => TicketEventType)
+export class TicketEventResolver {
+  @Subscription(() => TicketEventType, {
+    description:
+      'Changes to every ticket the viewer may see, or to one ticket, as they commit. `after` (a ' +
+      'cursor) first replays what happened since that event, with nothing missed and nothing repeated.',
+    subscribe: ({ args, context, info }) => ticketEventsFor(context as LiveContext, args as TicketEventsArgs, info),
+  })
+  ticketEvents(
+    @Root() event: TicketEventPayload,
+    // type-graphql prints arguments in reverse parameter order: this prints (ticketId, after).
+    @Arg('after', () => String, { nullable: true, description: 'The cursor of the last event received.' }) _after?: string | null,
+    @Arg('ticketId', () => ID, { nullable: true, description: 'Only this ticket.' }) _ticketId?: string | null,
+  ): TicketEventPayload {
+    return event;
+  }
+}

@@ -1,0 +1,39 @@
+import { GraphQLDateTime } from 'graphql-scalars';
+import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { ReplyType } from '../reply/reply.type';
+import { TicketType } from '../ticket/ticket.type';
+import { UserType } from '../user/user.type';
+import { TicketEventKind } from './ticket-change';
+
+registerEnumType(TicketEventKind, {
+  name: 'TicketEventKind',
+  description: 'What happened to a ticket.',
+  valuesConfig: {
+    CREATED: { description: 'A customer filed it.' },
+    STATUS_CHANGED: { description: 'It moved along the workflow (assignment included).' },
+    EDITED: { description: 'Its content or images changed.' },
+    REPLY_ADDED: { description: 'Someone replied; `reply` is the new reply.' },
+    REPLY_DELETED: { description: 'A reply was deleted; `reply` is the reply that went.' },
+  },
+});
+
+@ObjectType('TicketEvent', { description: 'A committed change to a ticket the subscriber may see.' })
+export class TicketEventType {
+  @Field({ description: 'Pass as `after` to resume right after this event, even after a reconnect.' })
+  cursor!: string;
+
+  @Field(() => TicketEventKind)
+  kind!: TicketEventKind;
+
+  @Field(() => TicketType, { description: 'The ticket as the subscriber sees it now, permissions included.' })
+  ticket!: TicketType;
+
+  @Field(() => ReplyType, { nullable: true, description: 'For REPLY_ADDED and REPLY_DELETED.' })
+  reply!: ReplyType | null;
+
+  @Field(() => UserType, { description: 'Who made the change.' })
+  actor!: UserType;
+
+  @Field(() => GraphQLDateTime)
+  at!: number;
+}

@@ -1,0 +1,78 @@
+import type { EntityManager } from '@mikro-orm/core';
+
+/**
+ * How server processes tell each other "the event log has grown". A note carries only the seq
+ * (and ticket id) of the new event: receivers read the event itself from the log, so a note
+ * that is lost, duplicated or late costs latency at worst, never an event (the hub reads
+ * everything after the last seq it has seen, whatever note woke it).
+ */
+export interface EventNote {
+  readonly seq: number;
+  readonly ticketId: string;
+}
+
+/**
+ * Called for every note from any process sharing the database, this one included; called with
+ * no note when notes may have been missed (a reconnect), so the receiver reads the log anyway.
+ */
+export type NoteListener = (note?: EventNote) => void;
+
+/** Logs what a bus cannot throw to anyone (a lost connection, a failed publish). */
+export interface BusLogger {
+  warn(object: object, message: string): void;
+  info(object: object, message: string): void;
+}
+
+/**
+ * One interface, three implementations: in-process (the embedded database, one process),
+ * PostgreSQL LISTEN/NOTIFY (`DATABASE_URL`), Redis pub/sub (`REDIS_URL`).
+ */
+export interface EventBus {
+  readonly kind: 'in-process' | 'postgres' | 'redis';
+  /**
+   * Inside the writing transaction, after the event row is written. PostgreSQL queues a NOTIFY
+   * here: the server delivers it only if and when the transaction commits.
+   */
+  announceInTransaction(tem: EntityManager, note: EventNote): Promise<void>;
+  /** After the commit. Every bus also wakes this process's own listeners here, at once. */
+  announceCommitted(note: EventNote): void;
+  /** Registers the (single) receiver of notes. */
+  listen(listener: NoteListener): void;
+  /** Resolves once the bus receives notes from other processes (connected and subscribed). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The part every implementation shares: the local listener and its immediate wake-up. */
+export abstract class BaseEventBus implements EventBus {
+  abstract readonly kind: EventBus['kind'];
+  private listener: NoteListener = () => undefined;
+
+  listen(listener: NoteListener): void {
+    this.listener = listener;
+  }
+
+  protected deliver(note?: EventNote): void {
+    this.listener(note);
+  }
+
+  async announceInTransaction(_tem: EntityManager, _note: EventNote): Promise<void> {}
+
+  announceCommitted(note: EventNote): void {
+    this.deliver(note);
+  }
+
+  async ready(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+/** Parses a note's wire form `<seq>:<ticketId>`; undefined for anything else. */
+export function parseNote(payload: string): EventNote | undefined {
+  const match = /^([1-9][0-9]{0,15}):([0-9a-f-]{36})$/.exec(payload);
+  if (!match) return undefined;
+  const seq = Number(match[1]);
+  return Number.isSafeInteger(seq) ? { seq, ticketId: match[2] } : undefined;
+}
+
+export const formatNote = (note: EventNote): string => `${note.seq}:${note.ticketId}`;

@@ -1,0 +1,297 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { encodeEventCursor } from '../modules/event/event-cursor';
+import type { EventLog, LoggedEvent } from '../modules/event/event-log';
+import type { FeedRequest, TicketEventFeed, TicketEventPayload } from '../modules/event/ticket-event.feed';
+import type { TicketInclude, TicketReader, TicketView } from '../modules/ticket/ticket.query';
+import { visibilityScope } from '../modules/ticket/ticket.rules';
+import type { Viewer } from '../modules/user/viewer';
+import type { BusLogger, EventBus, EventNote } from './event-bus';
+import { LiveSubscription } from './live-subscription';
+
+export interface EventHubOptions {
+  readonly fork: () => EntityManager;
+  readonly log: EventLog;
+  readonly reader: TicketReader;
+  readonly bus: EventBus;
+  readonly logger: BusLogger & { error(object: object, message: string): void };
+  /** Events read from the log per statement. */
+  readonly batchSize?: number;
+  /** Reads the log this often even without notes (0: never); bounds the delay of a lost note. */
+  readonly pollIntervalMs?: number;
+  /** A subscriber that falls this many events behind is cut off with its resume cursor. */
+  readonly maxBacklog?: number;
+}
+
+export interface EventHubStats {
+  readonly subscribers: number;
+  /** The newest seq this process has read and fanned out. */
+  readonly seq: number;
+  /** Log reads (each returns a batch of events) since start. */
+  readonly logReads: number;
+  /** Ticket reads by the fan-out since start: one per ticket per batch, whatever the subscribers. */
+  readonly ticketReads: number;
+  readonly eventsFannedOut: number;
+}
+
+const RETRY_AFTER_ERROR_MS = 1_000;
+const REPLAY_PAGE = 200;
+
+/**
+ * The fan-out hub of one process: the only reader of new events from the log, however many
+ * subscribers the process serves.
+ *
+ * Notes from the bus only wake it. It then reads every event after the last seq it has seen
+ * (one statement per batch), reads each affected ticket once (as it is now, after the commit),
+ * and offers one shared payload per event to the subscribers that might see it. Reading "after
+ * the last seq" rather than "the seq in the note" is what makes a lost, repeated or reordered
+ * note harmless: a note for N+2 reads N+1 too, a note for a seq already read reads nothing.
+ *
+ * Candidates come from an index built with the rule table's own `visibilityScope` (schedulers:
+ * every ticket; others: tickets whose customer or assigned staff member they are), so an event
+ * costs work only for subscribers related to its ticket; each candidate then decides with
+ * `canView` on the current ticket (LiveSubscription.deliver).
+ */
+export class TicketEventHub implements TicketEventFeed {
+  private readonly fork: () => EntityManager;
+  private readonly log: EventLog;
+  private readonly reader: TicketReader;
+  private readonly bus: EventBus;
+  private readonly logger: EventHubOptions['logger'];
+  private readonly batchSize: number;
+  private readonly maxBacklog: number;
+  private readonly pollIntervalMs: number;
+
+  private seq = 0;
+  private started = false;
+  private closed = false;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  private readonly subscriptions = new Set<LiveSubscription>();
+  /** Subscribers who see every ticket. */
+  private readonly seeingAll = new Set<LiveSubscription>();
+  /** Subscribers who see the tickets they filed or are assigned, by their user id. */
+  private readonly byUser = new Map<number, Set<LiveSubscription>>();
+  /** How many subscribers want each nested collection: the fan-out reads it only if someone does. */
+  private readonly wanted = { replies: 0, history: 0 };
+  private readonly counters = { logReads: 0, ticketReads: 0, eventsFannedOut: 0 };
+
+  constructor(options: EventHubOptions) {
+    this.fork = options.fork;
+    this.log = options.log;
+    this.reader = options.reader;
+    this.bus = options.bus;
+    this.logger = options.logger;
+    this.batchSize = options.batchSize ?? 500;
+    this.maxBacklog = options.maxBacklog ?? 1_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 0;
+  }
+
+  /** Starts after the newest event already in the log (older ones are for replay only). */
+  async start(): Promise<void> {
+    this.seq = await this.log.lastSeq(this.fork());
+    this.started = true;
+    this.bus.listen((note) => this.wake(note));
+    if (this.pollIntervalMs > 0) {
+      this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs);
+      this.pollTimer.unref();
+    }
+    // Anything committed between reading the last seq and listening.
+    this.wake();
+  }
+
+  stats(): EventHubStats {
+    return { subscribers: this.subscriptions.size, seq: this.seq, ...this.counters };
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.log.lastSeq(this.fork());
+  }
+
+  subscribe(viewer: Viewer, request: FeedRequest): LiveSubscription {
+    if (this.closed) throw new Error('The event hub is closed');
+    const subscription = new LiveSubscription({
+      viewer,
+      ticketId: request.ticketId,
+      include: request.include,
+      after: request.after ?? 0,
+      maxQueue: this.maxBacklog,
+      beforeEach: request.beforeEach,
+      onEnd: (ended) => this.unregister(ended),
+    });
+    this.register(subscription);
+    if (request.after !== undefined) {
+      // Live first, then the log: whatever commits meanwhile is held, none of it is missed.
+      subscription.beginReplay();
+      this.replay(subscription, request.after).then(
+        () => subscription.endReplay(),
+        (error: unknown) => {
+          this.logger.error({ err: error }, 'replaying the event log failed');
+          subscription.fail(error);
+        },
+      );
+    }
+    return subscription;
+  }
+
+  /** Reads the log now (a note arrived, or a reconnect or poll asks for it). */
+  wake(note?: EventNote): void {
+    if (!this.started || this.closed) return;
+    if (note && note.seq <= this.seq) return;
+    void this.pump();
+  }
+
+  /**
+   * Resolves when everything committed so far has been fanned out and handed to the subscribers
+   * (or `timeoutMs` passed): shutdown waits for this before closing sockets.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await Promise.race([this.pump(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    } catch {
+      // Logged by the pump; shutdown goes on.
+    }
+    while (Date.now() < deadline && [...this.subscriptions].some((subscription) => subscription.backlog > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Ends every subscription and stops reading. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pollTimer);
+    for (const subscription of [...this.subscriptions]) void subscription.return();
+  }
+
+  private register(subscription: LiveSubscription): void {
+    this.subscriptions.add(subscription);
+    const scope = visibilityScope(subscription.viewer);
+    if (scope.all) this.seeingAll.add(subscription);
+    else if (scope.customerId !== undefined || scope.assignedStaffId !== undefined) {
+      const set = this.byUser.get(subscription.viewer.id) ?? new Set();
+      set.add(subscription);
+      this.byUser.set(subscription.viewer.id, set);
+    }
+    if (subscription.include.replies) this.wanted.replies++;
+    if (subscription.include.history) this.wanted.history++;
+  }
+
+  private unregister(subscription: LiveSubscription): void {
+    if (!this.subscriptions.delete(subscription)) return;
+    this.seeingAll.delete(subscription);
+    const set = this.byUser.get(subscription.viewer.id);
+    if (set?.delete(subscription) && set.size === 0) this.byUser.delete(subscription.viewer.id);
+    if (subscription.include.replies) this.wanted.replies--;
+    if (subscription.include.history) this.wanted.history--;
+  }
+
+  /** One pump at a time; a wake during a pump makes it read once more when done. */
+  private pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return this.pumping;
+    }
+    this.pumping = (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          await this.fanOutNewEvents();
+        } while (this.pumpAgain && !this.closed);
+      } catch (error) {
+        this.logger.error({ err: error }, 'reading the event log failed; retrying');
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.wake(), RETRY_AFTER_ERROR_MS);
+        this.retryTimer.unref();
+        throw error;
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+    this.pumping.catch(() => undefined);
+    return this.pumping;
+  }
+
+  private async fanOutNewEvents(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const em = this.fork();
+      const events = await this.log.readAfter(em, this.seq, { limit: this.batchSize });
+      this.counters.logReads++;
+      if (!events.length) return;
+      if (this.subscriptions.size === 0) {
+        this.seq = events[events.length - 1].seq;
+      } else {
+        const include = { replies: this.wanted.replies > 0, history: this.wanted.history > 0 };
+        const tickets = await this.readTickets(em, events, include);
+        for (const event of events) {
+          // A payload built here is shared by every subscriber of this process.
+          const ticket = tickets.get(event.ticketId);
+          if (ticket) this.fanOut(payloadOf(event, ticket));
+          this.seq = event.seq;
+        }
+      }
+      if (events.length < this.batchSize) return;
+    }
+  }
+
+  private fanOut(payload: TicketEventPayload): void {
+    this.counters.eventsFannedOut++;
+    const { customerId, staffId } = payload.ticket;
+    for (const subscription of this.seeingAll) subscription.offer(payload);
+    const owners = this.byUser.get(customerId);
+    if (owners) for (const subscription of owners) subscription.offer(payload);
+    if (staffId !== null && staffId !== customerId) {
+      const assignees = this.byUser.get(staffId);
+      if (assignees) for (const subscription of assignees) subscription.offer(payload);
+    }
+  }
+
+  /** Each ticket of a batch once, as it is now. */
+  private async readTickets(em: EntityManager, events: readonly LoggedEvent[], include: TicketInclude): Promise<Map<string, TicketView>> {
+    const ids = [...new Set(events.map((event) => event.ticketId))];
+    this.counters.ticketReads += ids.length;
+    const views = await Promise.all(ids.map((id) => this.reader.findById(em, id, include)));
+    const tickets = new Map<string, TicketView>();
+    for (const view of views) if (view) tickets.set(view.id, view);
+    return tickets;
+  }
+
+  /**
+   * A resume: the log after `after`, page by page, each page's tickets read fresh (who may see an
+   * old event is decided by the ticket as it is now, like a live one). Pages wait for the
+   * subscriber to take the previous one, so a long replay holds one page in memory.
+   */
+  private async replay(subscription: LiveSubscription, after: number): Promise<void> {
+    let seq = after;
+    for (;;) {
+      if (subscription.isEnded) return;
+      const em = this.fork();
+      const events = await this.log.readAfter(em, seq, { ticketId: subscription.ticketId, limit: REPLAY_PAGE });
+      if (!events.length) return;
+      const tickets = await this.readTickets(em, events, subscription.include);
+      for (const event of events) {
+        const ticket = tickets.get(event.ticketId);
+        if (ticket) subscription.deliver(payloadOf(event, ticket));
+        seq = event.seq;
+      }
+      if (events.length < REPLAY_PAGE) return;
+      await subscription.whenBacklogAtMost(REPLAY_PAGE / 2);
+    }
+  }
+}
+
+function payloadOf(event: LoggedEvent, ticket: TicketView): TicketEventPayload {
+  return {
+    seq: event.seq,
+    cursor: encodeEventCursor(event.seq),
+    kind: event.kind,
+    ticket,
+    reply: event.reply,
+    actor: event.actor,
+    at: event.at,
+  };
+}

@@ -1,0 +1,190 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { createFormatError } from '../graphql/errors';
+import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
+import type { Viewer } from '../modules/user/viewer';
+import type { Services } from '../services';
+
+export interface GraphQLWebSocketOptions {
+  readonly schema: GraphQLSchema;
+  readonly services: Services;
+  readonly feed: TicketEventFeed;
+  readonly fork: () => EntityManager;
+  readonly publicUrl: () => string;
+  readonly logger: { error(object: object, message: string): void };
+  /** The HTTP path upgrades are accepted on. */
+  readonly path?: string;
+  readonly maxSubscriptionsPerConnection?: number;
+  /** Ping interval; a socket that does not answer within the same time is dropped. */
+  readonly keepAliveMs?: number;
+  /** Largest message a client may send (subscribe messages are small). */
+  readonly maxPayloadBytes?: number;
+}
+
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 25;
+const DEFAULT_KEEP_ALIVE_MS = 12_000;
+const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
+/** After the 1001 close frame, how long a socket gets to answer before it is dropped. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** graphql-ws close code for "going away" on shutdown (RFC 6455). */
+export const CLOSE_GOING_AWAY = 1001;
+
+/**
+ * The context of one operation on a socket: the connection's viewer, authenticated once in
+ * `onConnect`, and an EntityManager fork that is replaced before every event (`renew`), so a
+ * subscription that lives for hours does not grow one identity map. The fork is made lazily:
+ * most events are served from the hub's shared reads and never touch it.
+ */
+class SocketOperationContext implements LiveContext {
+  private current: EntityManager | undefined;
+  private readonly viewerPromise: Promise<Viewer>;
+
+  constructor(
+    private readonly fork: () => EntityManager,
+    readonly services: Services,
+    readonly publicUrl: string,
+    readonly feed: TicketEventFeed,
+    viewer: Viewer,
+  ) {
+    this.viewerPromise = Promise.resolve(viewer);
+  }
+
+  get em(): EntityManager {
+    return (this.current ??= this.fork());
+  }
+
+  viewer(): Promise<Viewer> {
+    return this.viewerPromise;
+  }
+
+  renew(): void {
+    this.current = undefined;
+  }
+}
+
+function clientAddress(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? 'unknown';
+}
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/**
+ * graphql-ws on the HTTP server's own port and path: GET /graphql with an Upgrade header goes
+ * here, every other request stays with Fastify (Apollo keeps GET and POST /graphql).
+ *
+ * - The credential travels in `connectionParams.credential`; without a valid one the socket is
+ *   closed with 4403 Forbidden before any operation runs (graphql-ws refuses operations before
+ *   the acknowledgement with 4401).
+ * - Keep-alive pings every `keepAliveMs`; at most `maxSubscriptionsPerConnection` operations at
+ *   once per socket; errors carry `extensions.code` like the HTTP transport's.
+ */
+export class GraphQLWebSocketServer {
+  private readonly wss: WebSocketServer;
+  private readonly path: string;
+  /** The viewer of each acknowledged socket, by its graphql-ws context. */
+  private readonly viewers = new WeakMap<object, Viewer>();
+  private accepting = true;
+
+  constructor(
+    private readonly httpServer: HttpServer,
+    options: GraphQLWebSocketOptions,
+  ) {
+    const path = options.path ?? '/graphql';
+    const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+    const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
+    const format = (error: GraphQLError): GraphQLFormattedError => formatError(error.toJSON(), error);
+
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
+    httpServer.on('upgrade', this.onUpgrade);
+    this.path = path;
+
+    useServer<Record<string, unknown>>(
+      {
+        schema: options.schema,
+        // Internal errors close sockets with a generic reason, never their message.
+        isProd: true,
+        onConnect: async (ctx) => {
+          const credential = ctx.connectionParams?.credential;
+          if (typeof credential !== 'string' || credential === '') return false;
+          try {
+            this.viewers.set(ctx, await options.services.auth.authenticate(credential, clientAddress(ctx.extra.request)));
+            return true;
+          } catch {
+            // Any failure (malformed, wrong, throttled) is the same refusal: no user enumeration.
+            return false;
+          }
+        },
+        onSubscribe: (ctx) => {
+          if (!this.accepting) {
+            return [new GraphQLError('The server is shutting down', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+          }
+          // graphql-ws has already counted this operation in ctx.subscriptions.
+          if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
+            return [
+              new GraphQLError(`At most ${maxSubscriptions} operations at once per connection`, {
+                extensions: { code: 'TOO_MANY_REQUESTS' },
+              }),
+            ];
+          }
+          return undefined;
+        },
+        context: (ctx) => {
+          const viewer = this.viewers.get(ctx);
+          if (!viewer) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
+          return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, viewer);
+        },
+        onNext: (_ctx, _id, _payload, _args, result) =>
+          result.errors ? { ...result, errors: result.errors.map(format) } : undefined,
+        onError: (_ctx, _id, _payload, errors) => errors.map(format),
+      },
+      this.wss,
+      options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+    );
+  }
+
+  /** Open sockets. */
+  get connections(): number {
+    return this.wss.clients.size;
+  }
+
+  /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Closes every socket with 1001 (going away) and resolves when they are gone. */
+  async close(): Promise<void> {
+    this.stopAccepting();
+    const sockets = [...this.wss.clients];
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState === socket.CLOSED) return resolve();
+            const timer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+            socket.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            socket.close(CLOSE_GOING_AWAY, 'Server shutting down');
+          }),
+      ),
+    );
+    this.httpServer.off('upgrade', this.onUpgrade);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const pathname = (request.url ?? '/').split('?')[0];
+    if (pathname !== this.path) return refuseUpgrade(socket, 404, 'Not Found');
+    if (!this.accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
+  };
+}

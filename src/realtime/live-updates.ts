@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { AppConfig } from '../config';
+import type { Database } from '../db/database';
+import { EventLog } from '../modules/event/event-log';
+import type { ChangeSink } from '../modules/event/ticket-change';
+import type { Services } from '../services';
+import type { BusLogger, EventBus } from './event-bus';
+import { EventLogSink } from './event-log.sink';
+import { TicketEventHub } from './event-hub';
+import { GraphQLWebSocketServer } from './graphql-ws.server';
+import { InProcessEventBus } from './in-process.event-bus';
+import { PostgresEventBus } from './postgres.event-bus';
+import { RedisEventBus } from './redis.event-bus';
+
+/** How often a hub on a shared database reads the log without a note (bounds a lost note). */
+const SHARED_POLL_INTERVAL_MS = 2_000;
+/** Shutdown: longest wait for in-flight HTTP requests, then for their events to be delivered. */
+const DRAIN_TIMEOUT_MS = 10_000;
+const SETTLE_TIMEOUT_MS = 5_000;
+
+type Logger = BusLogger & { error(object: object, message: string): void };
+
+const SILENT: Logger = { warn: () => undefined, info: () => undefined, error: () => undefined };
+
+/** Live updates of one server process: the change sink, the bus, the hub and the WebSocket server. */
+export interface LiveUpdates {
+  /** What TicketService records changes into. */
+  readonly changes: ChangeSink;
+  readonly bus: EventBus;
+  /** Set by `attach`. */
+  readonly hub: TicketEventHub | undefined;
+  readonly sockets: GraphQLWebSocketServer | undefined;
+  /** Starts the hub and serves graphql-ws on the server's /graphql. */
+  attach(server: FastifyInstance, options: { schema: GraphQLSchema; services: Services; publicUrl: () => string }): Promise<void>;
+  /**
+   * Shuts down in order: stop accepting sockets and operations, `closeHttp` (Fastify stops
+   * listening and finishes in-flight requests), deliver what those requests committed, close the
+   * sockets with 1001, and only then release the bus.
+   */
+  close(closeHttp: () => Promise<void>): Promise<void>;
+}
+
+/** The bus the configuration asks for: Redis if REDIS_URL, else PostgreSQL if DATABASE_URL, else in-process. */
+async function createBus(config: AppConfig, database: Database, logger: Logger): Promise<EventBus> {
+  if (config.redisUrl) {
+    // One channel per database: servers of different databases may share a Redis.
+    const name =
+      database.kind === 'postgres'
+        ? String(
+            (await database.orm.em.fork().getConnection().execute<Array<{ name: string }>>('select current_database() as name'))[0]
+              .name,
+          )
+        : `embedded-${randomUUID()}`;
+    return new RedisEventBus(config.redisUrl, `helpdesk:ticket-events:${name}`, logger);
+  }
+  if (config.databaseUrl) return new PostgresEventBus(config.databaseUrl, logger);
+  return new InProcessEventBus();
+}
+
+/**
+ * Builds the live-update machinery for `createApp`. Fails (after releasing what it opened) when
+ * the configured bus cannot be reached: a server that would silently not deliver events to other
+ * processes should not start.
+ */
+export async function createLiveUpdates(config: AppConfig, database: Database): Promise<LiveUpdates> {
+  let logger: Logger = SILENT;
+  const forwardingLogger: Logger = {
+    warn: (object, message) => logger.warn(object, message),
+    info: (object, message) => logger.info(object, message),
+    error: (object, message) => logger.error(object, message),
+  };
+  const bus = await createBus(config, database, forwardingLogger);
+  try {
+    await bus.ready();
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  const log = new EventLog();
+  const fork = () => database.orm.em.fork();
+
+  let hub: TicketEventHub | undefined;
+  let sockets: GraphQLWebSocketServer | undefined;
+  let server: FastifyInstance | undefined;
+  let inFlight = 0;
+  let idle: Array<() => void> = [];
+
+  return {
+    changes: new EventLogSink(log, bus),
+    bus,
+    get hub() {
+      return hub;
+    },
+    get sockets() {
+      return sockets;
+    },
+
+    async attach(fastify, { schema, services, publicUrl }) {
+      server = fastify;
+      logger = fastify.log;
+      hub = new TicketEventHub({
+        fork,
+        log,
+        reader: services.reader,
+        bus,
+        logger: forwardingLogger,
+        pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
+      });
+      await hub.start();
+      sockets = new GraphQLWebSocketServer(fastify.server, { schema, services, feed: hub, fork, publicUrl, logger: forwardingLogger });
+      // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
+      fastify.server.on('request', (_request, response) => {
+        inFlight++;
+        response.once('close', () => {
+          inFlight--;
+          if (inFlight === 0) for (const wake of idle.splice(0)) wake();
+        });
+      });
+    },
+
+    async close(closeHttp) {
+      sockets?.stopAccepting();
+      const httpClosed = closeHttp();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+          timer.unref();
+          idle.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      // Keep-alive connections that were busy when closing began are idle now; without this the
+      // HTTP server would wait for their keep-alive timeout.
+      server?.server.closeIdleConnections();
+      await hub?.settle(SETTLE_TIMEOUT_MS);
+      await sockets?.close();
+      await httpClosed;
+      hub?.close();
+      await bus.close();
+      idle = [];
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { Redis } from 'ioredis';
+import { BaseEventBus, BusLogger, EventNote, formatNote, parseNote } from './event-bus';
+
+/** How long start-up waits for Redis before refusing to start. */
+const READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Redis pub/sub, for deployments that outgrow one database's notification channel. Two
+ * connections, because a connection in subscriber mode can do nothing else: one publishes after
+ * each commit, one subscribes. ioredis reconnects and resubscribes by itself; each time the
+ * subscriber is ready again the hub is woken once, since notes published meanwhile are gone
+ * (the events are not: they are in the log).
+ *
+ * Pub/sub delivers at most once, and a process that dies between its commit and its publish
+ * announces nothing: the hub's periodic poll of the log bounds how late such an event can be.
+ */
+export class RedisEventBus extends BaseEventBus {
+  readonly kind = 'redis' as const;
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly subscribed: Promise<void>;
+  private closed = false;
+
+  constructor(
+    url: string,
+    /** Per database, so servers of different databases sharing a Redis do not wake each other. */
+    private readonly channel: string,
+    private readonly log: BusLogger,
+  ) {
+    super();
+    const options = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'helpdesk-events' };
+    this.publisher = new Redis(url, options);
+    this.subscriber = new Redis(url, options);
+    for (const connection of [this.publisher, this.subscriber]) {
+      connection.on('error', (error: Error) => {
+        if (!this.closed) this.log.warn({ err: error }, 'redis event bus connection error');
+      });
+    }
+    this.subscriber.on('message', (channel: string, payload: string) => {
+      if (channel === this.channel) this.deliver(parseNote(payload));
+    });
+    this.subscribed = this.connect();
+    this.subscribed.catch(() => undefined);
+  }
+
+  override ready(): Promise<void> {
+    return this.subscribed;
+  }
+
+  override announceCommitted(note: EventNote): void {
+    super.announceCommitted(note);
+    this.publisher.publish(this.channel, formatNote(note)).catch((error: unknown) => {
+      this.log.warn({ err: error, seq: note.seq }, 'could not publish an event note to redis');
+    });
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.publisher.quit().catch(() => undefined), this.subscriber.quit().catch(() => undefined)]);
+    this.publisher.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private async connect(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([
+        (async () => {
+          await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
+          await this.subscriber.subscribe(this.channel);
+        })(),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    // Later 'ready' events are reconnects (ioredis resubscribes by itself): read the log once.
+    this.subscriber.on('ready', () => {
+      if (this.closed) return;
+      this.log.info({}, 'redis event bus reconnected');
+      this.deliver();
+    });
+  }
+}
