@@ -4,10 +4,11 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { createFormatError } from '../graphql/errors';
+import { createFormatError, formatDomainError } from '../graphql/errors';
 import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
+import { DomainError, ErrorCode } from '../shared/errors';
 
 export interface GraphQLWebSocketOptions {
   readonly schema: GraphQLSchema;
@@ -67,6 +68,10 @@ class SocketOperationContext implements LiveContext {
   }
 }
 
+/** A refusal in the shape every transport maps (extensions.code from the domain code). */
+const refusal = (code: ErrorCode, message: string): GraphQLError =>
+  new GraphQLError(message, { originalError: new DomainError(code, message) });
+
 function clientAddress(request: IncomingMessage): string {
   return request.socket.remoteAddress ?? 'unknown';
 }
@@ -99,7 +104,12 @@ export class GraphQLWebSocketServer {
     const path = options.path ?? '/graphql';
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
-    const format = (error: GraphQLError): GraphQLFormattedError => formatError(error.toJSON(), error);
+    // Errors graphql-ws raises outside a resolver (refusals, a stream that failed) carry no path,
+    // so Apollo's unwrapping does not see their domain error: unwrap it here.
+    const format = (error: GraphQLError): GraphQLFormattedError =>
+      error.originalError instanceof DomainError
+        ? formatDomainError(error.toJSON(), error.originalError)
+        : formatError(error.toJSON(), error);
 
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
     httpServer.on('upgrade', this.onUpgrade);
@@ -122,16 +132,10 @@ export class GraphQLWebSocketServer {
           }
         },
         onSubscribe: (ctx) => {
-          if (!this.accepting) {
-            return [new GraphQLError('The server is shutting down', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
-          }
+          if (!this.accepting) return [refusal(ErrorCode.UNAVAILABLE, 'The server is shutting down')];
           // graphql-ws has already counted this operation in ctx.subscriptions.
           if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
-            return [
-              new GraphQLError(`At most ${maxSubscriptions} operations at once per connection`, {
-                extensions: { code: 'TOO_MANY_REQUESTS' },
-              }),
-            ];
+            return [refusal(ErrorCode.TOO_MANY_REQUESTS, `At most ${maxSubscriptions} operations at once per connection`)];
           }
           return undefined;
         },

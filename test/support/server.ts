@@ -92,7 +92,8 @@ export interface StartOptions extends AppOptions {
 }
 
 export async function startServer(kind: DatabaseKind, options: StartOptions = {}): Promise<TestServer> {
-  const database = kind === 'postgres' ? await createPostgresDatabase() : undefined;
+  // A given databaseUrl is reused as it is (a restart, a second process): neither created nor dropped here.
+  const database = kind === 'postgres' && !options.config?.databaseUrl ? await createPostgresDatabase() : undefined;
   const queries: string[] = [];
   const config = testConfig({ databaseUrl: database?.url, ...options.config });
   const app = await createApp(config, {
