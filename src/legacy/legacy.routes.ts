@@ -54,6 +54,13 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
     const result = await action.run({ em: fork(), services, viewer, publicUrl: publicUrl() }, input);
     return reply.send(result);
   });
+
+  // Legacy clients only POST; any other method is told so in the endpoint's own error shape.
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    url: '/api/ticket',
+    handler: async (_request, reply) => reply.status(405).header('allow', 'POST').send({ code: 405, message: 'Use POST for /api/ticket' }),
+  });
 }
 
 /**
@@ -66,21 +73,25 @@ async function readForm(request: FastifyRequest): Promise<LegacyInput> {
   const images: Array<{ bytes: Buffer } | { text: unknown }> = [];
   const duplicates: string[] = [];
   let truncated: string | undefined;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      const bytes = await part.toBuffer();
-      // A browser sends an unused file input as an empty part without a file name.
-      if (bytes.length === 0 && !part.filename) continue;
-      images.push({ bytes });
-    } else if (part.valueTruncated) {
-      truncated ??= part.fieldname;
-    } else if (IMAGES_PART.test(part.fieldname)) {
-      images.push({ text: part.value });
-    } else if (Object.hasOwn(fields, part.fieldname)) {
-      duplicates.push(part.fieldname);
-    } else {
-      fields[part.fieldname] = part.value;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        const bytes = await part.toBuffer();
+        // A browser sends an unused file input as an empty part without a file name.
+        if (bytes.length === 0 && !part.filename) continue;
+        images.push({ bytes });
+      } else if (part.valueTruncated) {
+        truncated ??= part.fieldname;
+      } else if (IMAGES_PART.test(part.fieldname)) {
+        images.push({ text: part.value });
+      } else if (Object.hasOwn(fields, part.fieldname)) {
+        duplicates.push(part.fieldname);
+      } else {
+        fields[part.fieldname] = part.value;
+      }
     }
+  } catch (error) {
+    throw malformedForm(error);
   }
   if (truncated !== undefined) throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The form field ${truncated} is too large`, { field: truncated });
   if (duplicates.length) throw badInput(duplicates[0] as string, `${duplicates[0]} is sent more than once`);
@@ -91,4 +102,17 @@ async function readForm(request: FastifyRequest): Promise<LegacyInput> {
     return parseImageRef(image.text, field, { allowBareBase64: true });
   });
   return { fields, multipart: true, partImages: images.length ? partImages : undefined };
+}
+
+/**
+ * The multipart parser's limits come with an HTTP status (413 and the like) and are answered as
+ * such; anything else it throws (no boundary, a form cut short) is the client's malformed body,
+ * not a server fault.
+ */
+function malformedForm(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return badInput('body', `Malformed multipart/form-data body: ${reason}`);
 }

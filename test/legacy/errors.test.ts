@@ -77,6 +77,37 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       expectError(await postRaw(server, JSON.stringify({ ...body, credential: server.users.customer.credential })), 400, message);
     });
 
+    it.each([
+      ['no boundary', 'multipart/form-data', 'garbage'],
+      ['no parts', 'multipart/form-data; boundary=xyz', 'garbage'],
+      ['a form cut short', 'multipart/form-data; boundary=xyz', '--xyz\r\nContent-Disposition: form-data; name="action"\r\n\r\ncreate-ticket\r\n--xyz'],
+      ['a prototype field name', 'multipart/form-data; boundary=xyz', '--xyz\r\nContent-Disposition: form-data; name="constructor"\r\n\r\nx\r\n--xyz--\r\n'],
+    ])('a malformed multipart body: %s', async (_name, contentType, body) => {
+      expectError(await postRaw(server, body, contentType), 400, /^(Malformed multipart\/form-data body: \w|prototype property is not allowed)/);
+    });
+
+    it.each([['text/plain'], ['application/x-www-form-urlencoded'], ['application/json; charset=utf-8'], [null]])(
+      'JSON sent as %s is read as JSON',
+      async (contentType) => {
+        const answer = await postRaw(server, `{'action': 'permission-check', 'credential': '${server.users.customer.credential}',}`, contentType);
+        expect(answer.body).toEqual({ userid: String(server.users.customer.id), operator: ['customer'] });
+      },
+    );
+
+    it('only on this route: GraphQL keeps strict JSON', async () => {
+      const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: "{'query': '{ me { id } }'}" });
+      expect(response.status).toBe(400);
+    });
+
+    it('other methods than POST: 405 in the same shape', async () => {
+      const response = await fetch(`${server.url}/api/ticket`);
+      expect({ status: response.status, allow: response.headers.get('allow'), body: await response.json() }).toEqual({
+        status: 405,
+        allow: 'POST',
+        body: { code: 405, message: 'Use POST for /api/ticket' },
+      });
+    });
+
     it('multipart for an action that takes JSON', async () => {
       expectError(await postForm(server, { action: 'list', credential: server.users.customer.credential, operator: 'customer' }), 400, /^list takes a JSON body/);
     });
