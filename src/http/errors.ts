@@ -56,3 +56,16 @@ export function httpErrorHandler(error: FastifyError, request: FastifyRequest, r
   request.log.error({ err: error }, 'unhandled error');
   return reply.status(500).send({ code: 500, message: 'Internal server error' } satisfies HttpErrorBody);
 }
+
+/**
+ * What an error thrown while reading a multipart body stands for. The parser's limits come with
+ * an HTTP status (413 and the like) and are answered as such; anything else it throws (no
+ * boundary, a form cut short) is the client's malformed body, not a server fault.
+ */
+export function malformedMultipart(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new DomainError(ErrorCode.BAD_INPUT, `Malformed multipart/form-data body: ${reason}`, { field: 'body' });
+}

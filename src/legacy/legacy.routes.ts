@@ -8,6 +8,7 @@ import { assertImage } from '../modules/image/image-type';
 import { findLegacyAction, type LegacyInput } from './legacy-actions';
 import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
+import { malformedMultipart } from '../http/errors';
 
 export interface LegacyRoutesOptions {
   services: Services;
@@ -91,7 +92,7 @@ async function readForm(request: FastifyRequest): Promise<LegacyInput> {
       }
     }
   } catch (error) {
-    throw malformedForm(error);
+    throw malformedMultipart(error);
   }
   if (truncated !== undefined) throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The form field ${truncated} is too large`, { field: truncated });
   if (duplicates.length) throw badInput(duplicates[0] as string, `${duplicates[0]} is sent more than once`);
@@ -102,17 +103,4 @@ async function readForm(request: FastifyRequest): Promise<LegacyInput> {
     return parseImageRef(image.text, field, { allowBareBase64: true });
   });
   return { fields, multipart: true, partImages: images.length ? partImages : undefined };
-}
-
-/**
- * The multipart parser's limits come with an HTTP status (413 and the like) and are answered as
- * such; anything else it throws (no boundary, a form cut short) is the client's malformed body,
- * not a server fault.
- */
-function malformedForm(error: unknown): unknown {
-  if (error instanceof DomainError) return error;
-  const status = (error as { statusCode?: unknown }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return badInput('body', `Malformed multipart/form-data body: ${reason}`);
 }

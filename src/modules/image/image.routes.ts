@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { credentialFromHeader } from '../../graphql/context';
+import { malformedMultipart } from '../../http/errors';
 import { badInput, unauthenticated } from '../../shared/errors';
 import { isUuid } from '../../shared/uuid';
 import type { Services } from '../../services';
@@ -28,12 +29,16 @@ export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOpti
     const viewer = await services.auth.authenticate(credential, request.ip);
     if (!request.isMultipart()) throw badInput('body', 'Send images as multipart/form-data file parts');
     const images: CheckedImage[] = [];
-    for await (const part of request.parts()) {
-      if (part.type !== 'file') continue;
-      const field = `${part.fieldname}[${images.length}]`;
-      if (images.length >= MAX_IMAGES_PER_TICKET) throw badInput(field, `At most ${MAX_IMAGES_PER_TICKET} images per upload`);
-      const bytes = await part.toBuffer();
-      images.push({ bytes, mime: assertImage(bytes, field) });
+    try {
+      for await (const part of request.parts()) {
+        if (part.type !== 'file') continue;
+        const field = `${part.fieldname}[${images.length}]`;
+        if (images.length >= MAX_IMAGES_PER_TICKET) throw badInput(field, `At most ${MAX_IMAGES_PER_TICKET} images per upload`);
+        const bytes = await part.toBuffer();
+        images.push({ bytes, mime: assertImage(bytes, field) });
+      }
+    } catch (error) {
+      throw malformedMultipart(error);
     }
     if (images.length === 0) throw badInput('images', 'No image file parts in the upload');
     const ids = await services.images.store(fork(), viewer.id, images);
