@@ -10,14 +10,16 @@ import { fork, type ChildProcess } from 'node:child_process';
 export type Command =
   /** Start (`enabled`) or stop counting SQL statements; answers the count since the last start. */
   | { type: 'count'; enabled: boolean }
-  /** Current and peak resident set size; `reset` starts a new peak. */
-  | { type: 'memory'; reset: boolean }
+  /** Resident set size (current and peak: `reset` starts a new peak) and CPU time used so far. */
+  | { type: 'sample'; reset: boolean }
   | { type: 'stop' };
 
 export interface Answer {
   readonly queries?: number;
   readonly rss?: number;
   readonly peakRss?: number;
+  /** User + system CPU time of the process since it started, microseconds. */
+  readonly cpuMicros?: number;
 }
 
 interface Envelope {
@@ -48,10 +50,11 @@ export function serveCommands(handlers: {
     const reply = (answer: Answer) => process.send?.({ id: message.id, answer });
     const { command } = message;
     if (command.type === 'count') reply({ queries: handlers.count(command.enabled) });
-    else if (command.type === 'memory') {
+    else if (command.type === 'sample') {
       const rss = process.memoryUsage.rss();
       peakRss = Math.max(peakRss, rss);
-      reply({ rss, peakRss });
+      const cpu = process.cpuUsage();
+      reply({ rss, peakRss, cpuMicros: cpu.user + cpu.system });
       if (command.reset) peakRss = rss;
     } else if (command.type === 'stop') {
       handlers.stop().then(

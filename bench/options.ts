@@ -25,6 +25,8 @@ export interface BenchOptions {
   readonly keep: boolean;
   /** Also write the results as JSON to this file. */
   readonly jsonFile?: string;
+  /** Extra Node.js flags for the product's server process only (e.g. `--max-semi-space-size=64`). */
+  readonly appNodeArgs: readonly string[];
 }
 
 const HELP = `npm run bench [-- --name=value ...]   (or BENCH_NAME=value in the environment)
@@ -40,6 +42,7 @@ const HELP = `npm run bench [-- --name=value ...]   (or BENCH_NAME=value in the 
   --cpu-prof=DIR    write V8 CPU profiles of the server processes to DIR
   --keep=1          keep the temporary data directory / database
   --json=FILE       also write the results as JSON
+  --app-node-args="--flag ..."   extra Node.js flags for the product's server process only
 
   DATABASE_URL=postgres://user@host:port/db   run on that PostgreSQL server: the benchmark creates
                     a fresh database there (helpdesk_bench_<random>) and drops it afterwards.
@@ -83,7 +86,7 @@ function positive(name: string, text: string | undefined, fallback: number, { al
 export function readOptions(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const args = readArgs(argv);
   const get = (name: string): string | undefined => args.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = new Set(['duration', 'warmup', 'rounds', 'connections', 'tickets', 'targets', 'count', 'cold', 'cpu-prof', 'keep', 'json']);
+  const known = new Set(['duration', 'warmup', 'rounds', 'connections', 'tickets', 'targets', 'count', 'cold', 'cpu-prof', 'keep', 'json', 'app-node-args']);
   for (const name of args.keys()) if (!known.has(name)) throw new Error(`Unknown option --${name} (try --help)`);
 
   const databaseUrl = env.DATABASE_URL || undefined;
@@ -103,5 +106,6 @@ export function readOptions(argv: readonly string[] = process.argv.slice(2), env
     cpuProfDir: get('cpu-prof') || undefined,
     keep: ['1', 'true', 'yes'].includes((get('keep') ?? '').toLowerCase()),
     jsonFile: get('json') || undefined,
+    appNodeArgs: (get('app-node-args') ?? '').split(/\s+/).filter(Boolean),
   };
 }

@@ -104,6 +104,19 @@ const firstDifference = (a: unknown, b: unknown, at = '$'): string | undefined =
   return `${at}: differs`;
 };
 
+/** How many tickets a response carries (a page that silently shrank would flatter the numbers). */
+function ticketsIn(body: string): number | undefined {
+  try {
+    const parsed = JSON.parse(body) as {
+      data?: { tickets?: { edges?: unknown[] }; ticket?: unknown };
+      tickets?: unknown[];
+    };
+    return parsed.data?.tickets?.edges?.length ?? parsed.tickets?.length ?? (parsed.data?.ticket ? 1 : undefined);
+  } catch {
+    return undefined;
+  }
+}
+
 interface Measurement {
   readonly result?: RoundResult;
   readonly skipped?: string;
@@ -119,15 +132,19 @@ async function measure(server: ServerProcess, target: Target, round: number, opt
   if (!target.isSuccess(probe.status, probe.body)) {
     return { skipped: `failed: HTTP ${probe.status} ${probe.body.slice(0, 200)}` };
   }
+  if (round === 1) {
+    const tickets = ticketsIn(probe.body);
+    log(`  ${target.name}: ${Buffer.byteLength(probe.body)} bytes per response${tickets === undefined ? '' : `, ${tickets} ticket(s)`}`);
+  }
   if (options.warmup > 0) {
     const warmup = await load(server.url, target, options.warmup, options.connections);
     if (warmup.firstFailure) log(`  ${target.name} warm-up: ${warmup.failed} failed, first: ${warmup.firstFailure}`);
   }
   await target.prepare?.(server.url);
-  await server.send({ type: 'memory', reset: true });
+  const before = await server.send({ type: 'sample', reset: true });
   const run = await load(server.url, target, options.duration, options.connections);
   if (run.firstFailure) log(`  ${target.name}: ${run.failed} failed, first: ${run.firstFailure}`);
-  const memory = await server.send({ type: 'memory', reset: false });
+  const after = await server.send({ type: 'sample', reset: false });
 
   // Let requests still in flight when the load stopped finish before counting starts.
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -148,7 +165,8 @@ async function measure(server: ServerProcess, target: Target, round: number, opt
       requestsPerSecond: run.requestsPerSecond,
       p50: run.p50,
       p99: run.p99,
-      peakRss: memory.peakRss ?? Number.NaN,
+      peakRss: after.peakRss ?? Number.NaN,
+      cpuMsPerRequest: ((after.cpuMicros ?? Number.NaN) - (before.cpuMicros ?? Number.NaN)) / 1000 / run.requests,
       statementsPerRequest: queries / options.countRequests,
       requests: run.requests,
       failed: run.failed + countFailures,
@@ -158,6 +176,7 @@ async function measure(server: ServerProcess, target: Target, round: number, opt
 
 async function startServer(kind: Target['server'], env: NodeJS.ProcessEnv, options: BenchOptions): Promise<ServerProcess> {
   const execArgv = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir, kind)}`] : [];
+  if (kind === 'app') execArgv.push(...options.appNodeArgs);
   const server = await ServerProcess.start(kind === 'app' ? APP_SERVER : BOUND_SERVER, env, { execArgv });
   running.add(server);
   return server;
@@ -213,7 +232,8 @@ async function run(options: BenchOptions): Promise<void> {
     if (targets.length === 0) throw new Error(`No target matches --targets=${options.targets.join(',')}`);
     log(
       `Each target alone: ${options.warmup} s warm-up, ${options.duration} s measured, ${options.connections} connections, ` +
-        `${options.rounds} rounds; then ${options.countRequests} sequential requests to count SQL statements`,
+        `${options.rounds} rounds; then ${options.countRequests} sequential requests to count SQL statements` +
+        (options.appNodeArgs.length ? `; product server runs with ${options.appNodeArgs.join(' ')}` : ''),
     );
     log();
 
@@ -243,7 +263,8 @@ async function run(options: BenchOptions): Promise<void> {
             log(
               `[round ${round}] ${target.name.padEnd(22)} ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
                 `p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ` +
-                `RSS ${Math.round(r.peakRss / 1024 / 1024)} MB  ${r.statementsPerRequest.toFixed(1)} SQL/req` +
+                `CPU ${r.cpuMsPerRequest.toFixed(2).padStart(6)} ms/req  RSS ${Math.round(r.peakRss / 1024 / 1024)} MB  ` +
+                `${r.statementsPerRequest.toFixed(1)} SQL/req` +
                 (r.failed ? `  ${r.failed} FAILED` : ''),
             );
           }

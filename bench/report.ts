@@ -8,6 +8,12 @@ export interface RoundResult {
   readonly p99: number;
   /** Peak resident set size of the server process during the measured run, bytes. */
   readonly peakRss: number;
+  /**
+   * CPU time (user + system) the server process spent per request during the run. Less sensitive
+   * than req/s to other work on a shared machine; for the bound on PostgreSQL it leaves out the
+   * database server's own CPU, which runs in another process.
+   */
+  readonly cpuMsPerRequest: number;
   /** SQL statements per request, from the counting pass after the run. */
   readonly statementsPerRequest: number;
   readonly requests: number;
@@ -59,7 +65,7 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
   const rows = summaries.map((summary) => {
     if (summary.skipped) {
       const reason = summary.skipped.length > 70 ? `${summary.skipped.slice(0, 69)}…` : summary.skipped;
-      return [summary.name, '—', '—', '—', '—', '—', '—', '—', reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')];
+      return [summary.name, '—', '—', '—', '—', '—', '—', '—', '—', reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')];
     }
     const rounds = summary.rounds;
     return [
@@ -67,6 +73,7 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
       fixed(median(rounds.map((r) => r.requestsPerSecond)), 0),
       fixed(median(rounds.map((r) => r.p50)), 1),
       fixed(median(rounds.map((r) => r.p99)), 1),
+      fixed(median(rounds.map((r) => r.cpuMsPerRequest)), 2),
       mb(Math.max(...rounds.map((r) => r.peakRss))),
       fixed(boundRatio(summary, bound), 2),
       fixed(median(rounds.map((r) => r.statementsPerRequest)), 1),
@@ -75,9 +82,9 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
     ];
   });
   return table(
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'RSS MB', '× bound', 'SQL/req', 'failed', 'req/s per round'],
+    ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'RSS MB', '× bound', 'SQL/req', 'failed', 'req/s per round'],
     rows,
-    new Set([1, 2, 3, 4, 5, 6, 7]),
+    new Set([1, 2, 3, 4, 5, 6, 7, 8]),
   );
 }
 
