@@ -31,6 +31,8 @@ export interface EventHubStats {
   /** Ticket reads by the fan-out since start: one per ticket per batch, whatever the subscribers. */
   readonly ticketReads: number;
   readonly eventsFannedOut: number;
+  /** Wake-ups by a note newer than what was read (from this process or another). */
+  readonly noteWakes: number;
 }
 
 const RETRY_AFTER_ERROR_MS = 1_000;
@@ -62,6 +64,8 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly pollIntervalMs: number;
 
   private seq = 0;
+  /** The newest seq read from the log, fanned out or about to be (a note at or below it is old news). */
+  private readUpTo = 0;
   private started = false;
   private closed = false;
   private pumping: Promise<void> | undefined;
@@ -76,7 +80,7 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly byUser = new Map<number, Set<LiveSubscription>>();
   /** How many subscribers want each nested collection: the fan-out reads it only if someone does. */
   private readonly wanted = { replies: 0, history: 0 };
-  private readonly counters = { logReads: 0, ticketReads: 0, eventsFannedOut: 0 };
+  private readonly counters = { logReads: 0, ticketReads: 0, eventsFannedOut: 0, noteWakes: 0 };
 
   constructor(options: EventHubOptions) {
     this.fork = options.fork;
@@ -139,7 +143,10 @@ export class TicketEventHub implements TicketEventFeed {
   /** Reads the log now (a note arrived, or a reconnect or poll asks for it). */
   wake(note?: EventNote): void {
     if (!this.started || this.closed) return;
-    if (note && note.seq <= this.seq) return;
+    if (note) {
+      if (note.seq <= Math.max(this.seq, this.readUpTo)) return;
+      this.counters.noteWakes++;
+    }
     void this.pump();
   }
 
@@ -222,6 +229,7 @@ export class TicketEventHub implements TicketEventFeed {
       const events = await this.log.readAfter(em, this.seq, { limit: this.batchSize });
       this.counters.logReads++;
       if (!events.length) return;
+      this.readUpTo = Math.max(this.readUpTo, events[events.length - 1].seq);
       if (this.subscriptions.size === 0) {
         this.seq = events[events.length - 1].seq;
       } else {

@@ -20,15 +20,24 @@ export class RedisEventBus extends BaseEventBus {
   private readonly subscriber: Redis;
   private readonly subscribed: Promise<void>;
   private closed = false;
+  private connectedOnce = false;
 
   constructor(
     url: string,
     /** Per database, so servers of different databases sharing a Redis do not wake each other. */
     private readonly channel: string,
     private readonly log: BusLogger,
+    /** Shown by Redis' CLIENT LIST. */
+    connectionName = 'helpdesk-events',
   ) {
     super();
-    const options = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'helpdesk-events' };
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      connectionName,
+      // Start-up fails at once when Redis is not there; once up, lost connections are retried forever.
+      retryStrategy: (attempt: number) => (this.connectedOnce ? Math.min(attempt * 100, 2_000) : null),
+    };
     this.publisher = new Redis(url, options);
     this.subscriber = new Redis(url, options);
     for (const connection of [this.publisher, this.subscriber]) {
@@ -56,9 +65,14 @@ export class RedisEventBus extends BaseEventBus {
 
   override async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.publisher.quit().catch(() => undefined), this.subscriber.quit().catch(() => undefined)]);
-    this.publisher.disconnect();
-    this.subscriber.disconnect();
+    await Promise.all(
+      [this.publisher, this.subscriber].map(async (connection) => {
+        // QUIT lets a live connection finish what it sends; one that is down just stops retrying.
+        if (connection.status === 'ready') await connection.quit().catch(() => undefined);
+        // (disconnecting an ended connection would hold the process open for two seconds)
+        if (connection.status !== 'end') connection.disconnect();
+      }),
+    );
   }
 
   private async connect(): Promise<void> {
@@ -77,6 +91,7 @@ export class RedisEventBus extends BaseEventBus {
     } finally {
       clearTimeout(timer);
     }
+    this.connectedOnce = true;
     // Later 'ready' events are reconnects (ioredis resubscribes by itself): read the log once.
     this.subscriber.on('ready', () => {
       if (this.closed) return;

@@ -158,7 +158,7 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     await subscribers(server, 0);
   });
 
-  it('asks for replies and history only when selected, and serves them without a query per subscriber', async () => {
+  it('serves replies, history and images when the selection asks for them', async () => {
     const { users } = server;
     const client = connect(server, users.customer);
     clients.push(client);

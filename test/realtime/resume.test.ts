@@ -129,9 +129,8 @@ describe.each(DATABASES)('resuming ticket events (%s)', (kind) => {
         .transactional((tem) => log.append(tem, { kind: TicketEventKind.EDITED, ticketId: id, actorId: customer.id, at }));
     const quiet = await append();
     const noted = await append();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(stream.events).toEqual([]);
-    // ... then a note for the second only: both arrive, in order.
+    // ... then a note for the second only: both arrive, in order. (On PostgreSQL the hub's
+    // periodic poll may find them first; either way none is lost or repeated.)
     server.app.live.bus.announceCommitted({ seq: noted, ticketId: id });
     await stream.count(2);
     expect(stream.events.map((event) => seqOf(event.cursor))).toEqual([quiet, noted]);

@@ -1,0 +1,67 @@
+import { gqlOk } from '../support/http';
+import { DATABASES, startServer, type TestServer } from '../support/server';
+import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+
+/**
+ * Cost per event: a process reads an event and its ticket once, however many subscribers it
+ * serves; per subscriber there is only visibility, flags and selection, no SQL.
+ */
+describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
+  let server: TestServer;
+  const clients: LiveClient[] = [];
+  beforeAll(async () => {
+    server = await startServer(kind);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()));
+    await server?.close();
+  });
+
+  const SELECTION = `subscription { ticketEvents {
+    cursor kind actor { username } reply { content author { username } }
+    ticket { id status images customer { id } staff { id } replies { content author { username } } history { status actor { username } }
+      permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } }
+  } }`;
+
+  /** SQL statements sent while one reply is added and delivered to `count` schedulers (each on its own socket). */
+  async function statementsFor(count: number, ticketId: string): Promise<{ total: number; eventReads: number; ticketReads: number; hubTicketReads: number }> {
+    const streams = Array.from({ length: count }, () => {
+      const client = connect(server, server.users.scheduler);
+      clients.push(client);
+      return new EventStream(client.client, {}, SELECTION);
+    });
+    await subscribers(server, count);
+    await settled(server);
+    const before = server.app.live.hub!.stats();
+    server.queries.length = 0;
+    await gqlOk(server, server.users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "count me") { id } }', { id: ticketId });
+    await Promise.all(streams.map((stream) => stream.count(1)));
+    const statements = [...server.queries];
+    await settled(server);
+    for (const stream of streams) {
+      expect(stream.errors).toEqual([]);
+      expect(stream.events[0].reply?.content).toBe('count me');
+      stream.stop();
+    }
+    await subscribers(server, 0);
+    // Reads of the log are counted apart: on PostgreSQL the hub also polls it every 2 s.
+    const eventReads = statements.filter((sql) => sql.includes('from ticket_events e')).length;
+    return {
+      total: statements.length - eventReads,
+      eventReads,
+      ticketReads: statements.filter((sql) => sql.includes('from tickets t')).length,
+      hubTicketReads: server.app.live.hub!.stats().ticketReads - before.ticketReads,
+    };
+  }
+
+  it('reads the event and its ticket once per process, whether 1 or 40 subscribers receive it', async () => {
+    const { createTicket } = await gqlOk(server, server.users.customer, 'mutation { createTicket(input: { content: "fan out" }) { id } }');
+    const one = await statementsFor(1, createTicket.id);
+    const many = await statementsFor(40, createTicket.id);
+    expect(one.hubTicketReads).toBe(1);
+    expect(many.hubTicketReads).toBe(1);
+    expect(many.ticketReads).toBe(1);
+    expect(many.total).toBe(one.total);
+    expect(many.eventReads).toBeLessThanOrEqual(2);
+  });
+});
