@@ -144,6 +144,23 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
     expect(JSON.stringify(result.errors)).not.toMatch(/stacktrace|at .*\.ts:\d+/i);
   });
 
+  it('racing transitions on one ticket: exactly one wins, the others are CONFLICT, history has one entry', async () => {
+    const actors = defaultActors(server);
+    const { id } = await ticketIn(server, 'ASSIGNED', actors);
+    // Whichever lands first, every other one is then from CANCEL or FIXED: not allowed.
+    const racers = [
+      ...[1, 2, 3].map(() => attempt(server, user('owner'), 'cancel', { id })),
+      ...[1, 2].map(() => attempt(server, user('scheduler'), 'cancel', { id })),
+      ...[1, 2].map(() => attempt(server, user('assignee'), 'fix', { id })),
+    ];
+    const results = await Promise.all(racers);
+    const winners = results.filter((result) => !result.errors);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((result) => result.errors).map(errorCode).filter((code) => code !== 'CONFLICT')).toEqual([]);
+    const after = await snapshot(server, server.users.scheduler, id);
+    expect((after.history as Array<{ status: string }>).map((entry) => entry.status)).toEqual(['NEW', 'ASSIGNED', after.status]);
+  });
+
   it('a refusal changes nothing: status, history, replies, content and updatedAt stay as they were', async () => {
     const after = Object.fromEntries(
       await Promise.all(STATUS_NAMES.map(async (status) => [status, await snapshot(server, server.users.scheduler, tickets[status].id)])),
