@@ -2,6 +2,7 @@ import { EntityManager, LockMode } from '@mikro-orm/core';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
+import { uuidv7 } from '../../shared/uuid';
 import { ChangeSink, TicketChange, TicketEventKind } from '../event/ticket-change';
 import { ImageService } from '../image/image.service';
 import type { ImageRef } from '../image/image-ref';
@@ -9,6 +10,7 @@ import { Role } from '../user/role';
 import { User } from '../user/user.entity';
 import { Viewer } from '../user/viewer';
 import { HistoryEntry } from './history-entry.entity';
+import { claimIdempotencyKey, createFingerprint, parseIdempotencyKey } from './idempotency';
 import { Ticket } from './ticket.entity';
 import { STATUS_CODE, TicketStatus } from './ticket-status';
 import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
@@ -16,6 +18,14 @@ import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from
 export interface CreateTicketCommand {
   readonly content: unknown;
   readonly images?: readonly ImageRef[];
+}
+
+export interface CreateTicketOptions {
+  /**
+   * The request's `Idempotency-Key` header, unvalidated (see idempotency.ts): a retry with the
+   * same key and the same command returns the first create's ticket id instead of a new ticket.
+   */
+  readonly idempotencyKey?: unknown;
 }
 
 export interface EditTicketCommand {
@@ -39,12 +49,21 @@ export class TicketService {
     private readonly changes: ChangeSink,
   ) {}
 
-  async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand): Promise<string> {
+  /** Files a ticket; with `options.idempotencyKey`, a retry returns the first ticket's id. */
+  async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand, options: CreateTicketOptions = {}): Promise<string> {
     if (!canCreate(viewer)) throw forbidden(MESSAGES.create);
     const content = validateText(command.content, 'content');
+    const key = parseIdempotencyKey(options.idempotencyKey);
     return this.write(em, async (tem, changes) => {
+      const id = uuidv7();
+      if (key !== undefined) {
+        // First statement of the transaction, so a replay stores no images and writes nothing.
+        const fingerprint = createFingerprint(content, command.images ?? []);
+        const claim = await claimIdempotencyKey(tem, { userId: viewer.id, key, fingerprint }, id);
+        if (!claim.claimed) return claim.ticketId;
+      }
       const imageIds = await this.images.resolve(tem, viewer, command.images ?? [], [], 'images');
-      const ticket = tem.create(Ticket, { customerId: viewer.id, content, imageIds });
+      const ticket = tem.create(Ticket, { id, customerId: viewer.id, content, imageIds });
       tem.persist(ticket);
       this.appendHistory(tem, ticket, viewer, TicketStatus.NEW);
       changes.push({ kind: TicketEventKind.CREATED, ticketId: ticket.id, actorId: viewer.id, at: ticket.createdAt });
