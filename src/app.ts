@@ -18,6 +18,7 @@ import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.li
 import { imageRoutes } from './modules/image/image.routes';
 import { ImageService } from './modules/image/image.service';
 import { ReplyService } from './modules/reply/reply.service';
+import { idempotencyKeyHeader } from './modules/ticket/idempotency';
 import { TicketReader } from './modules/ticket/ticket.query';
 import { TicketService } from './modules/ticket/ticket.service';
 import { UserService } from './modules/user/user.service';
@@ -121,6 +122,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       services,
       publicUrl: publicUrl(),
       viewer: lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip),
+      idempotencyKey: idempotencyKeyHeader(request.raw.rawHeaders),
     }),
   });
   await server.register(healthRoutes, { database });

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { unauthenticated } from '../shared/errors';
 import type { Services } from '../services';
+import type { IdempotencyKeyHeader } from '../modules/ticket/idempotency';
 import type { Viewer } from '../modules/user/viewer';
 
 /** What every resolver receives: a fresh EntityManager fork, the services, and the viewer. */
@@ -11,6 +12,8 @@ export interface RequestContext {
   readonly publicUrl: string;
   /** The authenticated viewer; rejects with UNAUTHENTICATED. Verified once per request. */
   viewer(): Promise<Viewer>;
+  /** The `Idempotency-Key` header (HTTP only), validated by the create that uses it. */
+  readonly idempotencyKey?: IdempotencyKeyHeader;
 }
 
 /** `Authorization: Credential <hex>` → the hex; undefined when absent or of another scheme. */

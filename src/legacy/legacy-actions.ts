@@ -5,6 +5,7 @@ import { parseUserId } from '../shared/ids';
 import { parseImageRefs, type ImageRef } from '../modules/image/image-ref';
 import { INCLUDE_ALL } from '../modules/ticket/ticket.query';
 import { canView, MESSAGES, TicketOperation } from '../modules/ticket/ticket.rules';
+import type { IdempotencyKeyHeader } from '../modules/ticket/idempotency';
 import { Role } from '../modules/user/role';
 import type { Viewer } from '../modules/user/viewer';
 import {
@@ -37,6 +38,8 @@ export interface LegacyContext {
   readonly viewer: Viewer;
   /** Base of absolute image URLs. */
   readonly publicUrl: string;
+  /** The `Idempotency-Key` header, for create-ticket. */
+  readonly idempotencyKey?: IdempotencyKeyHeader;
 }
 
 /** A request's content, from a JSON body or a multipart form. */
@@ -91,12 +94,12 @@ const ACTIONS: readonly LegacyAction[] = [
   {
     name: 'create-ticket',
     multipart: true,
-    run: async ({ em, services, viewer }, input) => {
+    run: async ({ em, services, viewer, idempotencyKey }, input) => {
       const { fields } = input;
       checkCreateStatus(fields);
       const content = requireField(fields, 'content');
       const images = readImages(input) ?? [];
-      const uuid = await withLegacyFieldNames(TICKET_FIELD_NAMES, () => services.tickets.create(em, viewer, { content, images }));
+      const uuid = await withLegacyFieldNames(TICKET_FIELD_NAMES, () => services.tickets.create(em, viewer, { content, images }, { idempotencyKey }));
       return { uuid };
     },
   },

@@ -5,6 +5,7 @@ import { badInput, DomainError, ErrorCode } from '../shared/errors';
 import { parseImageRef, type ImageRef } from '../modules/image/image-ref';
 import { MAX_IMAGES_PER_TICKET } from '../modules/image/image.limits';
 import { assertImage } from '../modules/image/image-type';
+import { idempotencyKeyHeader } from '../modules/ticket/idempotency';
 import { findLegacyAction, type LegacyInput } from './legacy-actions';
 import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
@@ -52,7 +53,8 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
     }
     // Authentication comes after the body is understood, so malformed requests cost no scrypt.
     const viewer = await services.auth.authenticate(input.fields.credential, request.ip);
-    const result = await action.run({ em: fork(), services, viewer, publicUrl: publicUrl() }, input);
+    const idempotencyKey = idempotencyKeyHeader(request.raw.rawHeaders);
+    const result = await action.run({ em: fork(), services, viewer, publicUrl: publicUrl(), idempotencyKey }, input);
     return reply.send(result);
   });
 

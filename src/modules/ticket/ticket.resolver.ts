@@ -93,7 +93,7 @@ export class TicketResolver {
     const id = await ctx.services.tickets.create(ctx.em, viewer, {
       content: input.content,
       images: input.images ? parseImageRefs(input.images, 'images') : [],
-    });
+    }, { idempotencyKey: ctx.idempotencyKey });
     return this.reload(ctx, id, info);
   }
 
