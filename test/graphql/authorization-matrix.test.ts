@@ -144,6 +144,14 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
     expect(JSON.stringify(result.errors)).not.toMatch(/stacktrace|at .*\.ts:\d+/i);
   });
 
+  it.each([['CLOSED'], ['CANCEL']] as const)('the author deletes their reply on a %s ticket (SPEC sets no status rule for it)', async (status) => {
+    const { id, replyId } = await ticketIn(server, status, defaultActors(server), { reply: true });
+    const result = await attempt(server, user('owner'), 'deleteReply', { id, replyId });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.deleteReply).toBe(replyId);
+    expect((await snapshot(server, server.users.scheduler, id)).replies).toEqual([]);
+  });
+
   it('racing transitions on one ticket: exactly one wins, the others are CONFLICT, history has one entry', async () => {
     const actors = defaultActors(server);
     const { id } = await ticketIn(server, 'ASSIGNED', actors);
