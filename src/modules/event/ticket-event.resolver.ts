@@ -73,6 +73,8 @@ export class TicketEventResolver {
     @Arg('after', () => String, { nullable: true, description: 'The cursor of the last event received.' }) _after?: string | null,
     @Arg('ticketId', () => ID, { nullable: true, description: 'Only this ticket.' }) _ticketId?: string | null,
   ): TicketEventPayload {
+    // Over HTTP, GraphQL executes a subscription like a query, without `subscribe`: no event.
+    if (event === undefined) throw badInput('ticketEvents', 'Subscriptions run over the graphql-ws WebSocket protocol on /graphql');
     return event;
   }
 }
