@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -68,6 +68,46 @@ class SocketOperationContext implements LiveContext {
   }
 }
 
+/** Longest query text whose parsed document is kept for reuse. */
+const MAX_CACHED_QUERY_LENGTH = 8 * 1024;
+const MAX_CACHED_DOCUMENTS = 500;
+
+/**
+ * Parsed and validated documents by query text. Thousands of dashboards send the same
+ * subscription; parsing it once instead of per subscription saves parse + validate and, above
+ * all, memory: a live subscription keeps its document for as long as it lives, so identical
+ * queries now share one. Least recently used entries go first.
+ */
+class DocumentCache {
+  private readonly documents = new Map<string, DocumentNode>();
+
+  /** The document, or the errors graphql-ws sends back as an `error` message for this operation. */
+  get(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[] {
+    const cached = this.documents.get(query);
+    if (cached) {
+      this.documents.delete(query);
+      this.documents.set(query, cached);
+      return cached;
+    }
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (error) {
+      // graphql-ws would let a syntax error escape as an internal error that closes the whole
+      // socket (4500): refuse just this operation, as Apollo does on HTTP.
+      if (!(error instanceof GraphQLError)) throw error;
+      return [new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+    }
+    const errors = validate(schema, document);
+    if (errors.length) return [...errors];
+    if (query.length <= MAX_CACHED_QUERY_LENGTH) {
+      this.documents.set(query, document);
+      if (this.documents.size > MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
+    }
+    return document;
+  }
+}
+
 /** A refusal in the shape every transport maps (extensions.code from the domain code). */
 const refusal = (code: ErrorCode, message: string): GraphQLError =>
   new GraphQLError(message, { originalError: new DomainError(code, message) });
@@ -105,12 +145,20 @@ export class GraphQLWebSocketServer {
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
     // Errors graphql-ws raises outside a resolver (refusals, a stream that failed) carry no path,
-    // so Apollo's unwrapping does not see their domain error: unwrap it here.
-    const format = (error: GraphQLError): GraphQLFormattedError =>
-      error.originalError instanceof DomainError
-        ? formatDomainError(error.toJSON(), error.originalError)
-        : formatError(error.toJSON(), error);
+    // so Apollo's unwrapping does not see their domain error: unwrap it here. GraphQL's own
+    // refusals (a document that does not validate, variables of the wrong type) carry no code and
+    // at most another GraphQLError as their origin: Apollo tags them on HTTP, `ownCode` tags them
+    // the same way here.
+    const format = (error: GraphQLError, ownCode?: string): GraphQLFormattedError => {
+      if (error.originalError instanceof DomainError) return formatDomainError(error.toJSON(), error.originalError);
+      if (ownCode !== undefined && (!error.originalError || error.originalError instanceof GraphQLError)) {
+        const code = typeof error.extensions.code === 'string' ? error.extensions.code : ownCode;
+        return { message: error.message, locations: error.locations, path: error.path, extensions: { code } };
+      }
+      return formatError(error.toJSON(), error);
+    };
 
+    const documents = new DocumentCache();
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
     httpServer.on('upgrade', this.onUpgrade);
     this.path = path;
@@ -131,22 +179,31 @@ export class GraphQLWebSocketServer {
             return false;
           }
         },
-        onSubscribe: (ctx) => {
+        onSubscribe: (ctx, _id, payload) => {
           if (!this.accepting) return [refusal(ErrorCode.UNAVAILABLE, 'The server is shutting down')];
           // graphql-ws has already counted this operation in ctx.subscriptions.
           if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
             return [refusal(ErrorCode.TOO_MANY_REQUESTS, `At most ${maxSubscriptions} operations at once per connection`)];
           }
-          return undefined;
+          // Parsed and validated here (once per distinct query), so graphql-ws does neither.
+          const document = documents.get(options.schema, payload.query);
+          if (!('kind' in document)) return document;
+          return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
         },
         context: (ctx) => {
           const viewer = this.viewers.get(ctx);
           if (!viewer) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
           return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, viewer);
         },
-        onNext: (_ctx, _id, _payload, _args, result) =>
-          result.errors ? { ...result, errors: result.errors.map(format) } : undefined,
-        onError: (_ctx, _id, _payload, errors) => errors.map(format),
+        // A result without `data` is a request error (variables that do not coerce): the client's.
+        onNext: (_ctx, _id, _payload, _args, result) => {
+          const { errors } = result;
+          if (!errors) return undefined;
+          const ownCode = 'data' in result ? undefined : 'BAD_USER_INPUT';
+          return { ...result, errors: errors.map((error) => format(error, ownCode)) };
+        },
+        // Errors before execution: the document does not validate, or names no operation.
+        onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error, 'GRAPHQL_VALIDATION_FAILED')),
       },
       this.wss,
       options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
