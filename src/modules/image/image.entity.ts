@@ -1,5 +1,6 @@
 import { Entity, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { uuidv7 } from '../../shared/uuid';
+import { Base64ByteaType } from '../../db/base64-bytea.type';
 
 /**
  * An uploaded image. The bytes live in the database so that every server process sharing it can
@@ -22,7 +23,7 @@ export class StoredImage {
   @Property({ type: 'integer' })
   size!: number;
 
-  @Property({ type: 'blob', columnType: 'bytea', lazy: true })
+  @Property({ type: Base64ByteaType, columnType: 'bytea', lazy: true })
   data!: Buffer;
 
   @Property({ type: 'datetime', columnType: 'timestamptz(3)' })

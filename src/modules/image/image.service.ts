@@ -70,11 +70,12 @@ export class ImageService {
 
   /** The bytes and type of a stored image, or null. */
   async read(em: EntityManager, id: string): Promise<ImageContent | null> {
+    // base64 on the wire: see Base64ByteaType for why.
     const rows = await em
       .getConnection()
-      .execute<Array<{ mime: string; data: Buffer | Uint8Array }>>('select mime, data from images where id = ?', [id], 'all');
+      .execute<Array<{ mime: string; data: string }>>("select mime, encode(data, 'base64') as data from images where id = ?", [id], 'all');
     const row = rows[0];
     if (!row) return null;
-    return { mime: row.mime, data: Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data) };
+    return { mime: row.mime, data: Buffer.from(row.data, 'base64') };
   }
 }
