@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '../shared/errors';
 import { asDomainError } from '../shared/unavailable';
 
@@ -26,6 +26,16 @@ const GRAPHQL_OWN_CODES = new Set([
   'BAD_REQUEST',
 ]);
 
+/**
+ * Apollo's own refusals of a malformed request (a persisted-query hash that does not match its
+ * query, an unsupported persisted-query version) carry an HTTP 4xx status but no code.
+ */
+function isRequestRefusal(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.originalError) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /** The GraphQL shape of a domain error. */
 export function formatDomainError(formatted: GraphQLFormattedError, error: DomainError): GraphQLFormattedError {
   const extensions: Record<string, unknown> = { code: GRAPHQL_CODE[error.code] };
@@ -47,6 +57,9 @@ export function createFormatError(log: (error: unknown) => void) {
     if (typeof code === 'string' && GRAPHQL_OWN_CODES.has(code)) {
       // Drop any stack trace Apollo might have attached.
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    }
+    if (isRequestRefusal(original)) {
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_REQUEST' } };
     }
     log(original);
     return {
