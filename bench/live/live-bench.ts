@@ -21,19 +21,27 @@ import { wallClock, type Command, type Ready, type Reply, type SeedResult, type 
  * phase bounded, and the whole run stops by itself.
  *
  * Options: --subscribers 1000,5000,10000 (the counts, ascending; connections are added between
- * steps), --rate 20 (events per second), --duration 10 (seconds measured per step).
+ * steps), --rate 20 (events per second), --duration 10 (seconds measured per step), --unshared
+ * (each socket sends a distinct query text, as if every socket were a different viewer with a
+ * different selection: nothing is parsed or executed once for several sockets; the worst case).
  */
 
 interface Options {
   subscribers: number[];
+  /** Every socket sends a distinct query text: no shared document, no shared execution (worst case). */
+  unshared: boolean;
   rate: number;
   duration: number;
   warmup: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { subscribers: [1_000, 5_000, 10_000], rate: 20, duration: 10, warmup: 2 };
+  const options: Options = { subscribers: [1_000, 5_000, 10_000], unshared: false, rate: 20, duration: 10, warmup: 2 };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--unshared') {
+      options.unshared = true;
+      continue;
+    }
     const [flag, inline] = argv[i].split('=');
     const value = inline ?? argv[++i];
     const number = (max: number) => {
@@ -171,7 +179,9 @@ async function main(): Promise<void> {
     process.stdout.write(
       `Seeded ${pools.customer.length} customers, ${pools.staff.length} staff, ${pools.scheduler.length} schedulers, ${seeded.tickets.length} assigned tickets; ` +
         `subscribers ${MIX.customer * 100}% customers, ${MIX.staff * 100}% staff, ${MIX.scheduler * 100}% schedulers; ` +
-        `${options.rate} events/s for ${options.duration} s per step\n\n`,
+        `${options.rate} events/s for ${options.duration} s per step` +
+        (options.unshared ? '; every socket a distinct query (nothing shared)' : '') +
+        '\n\n',
     );
 
     const baseline = await server.ask<ServerSample>({ type: 'sample', gc: true });
@@ -197,7 +207,7 @@ async function main(): Promise<void> {
         });
         (subscriber as { client: Client }).client = client;
         client.subscribe<{ ticketEvents: { cursor: string } }>(
-          { query: DASHBOARD },
+          { query: options.unshared ? `# socket ${subscribers.length}\n${DASHBOARD}` : DASHBOARD },
           {
             next: (result) => {
               if (!measuring || !result.data) return;
@@ -308,7 +318,7 @@ async function main(): Promise<void> {
     };
 
     const rows: string[][] = [];
-    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'ticket reads/event'];
+    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'ticket reads/event', 'executions/event'];
     for (const count of options.subscribers) {
       await openUpTo(count);
       const memory = await server.ask<ServerSample>({ type: 'sample', gc: true });
@@ -358,6 +368,7 @@ async function main(): Promise<void> {
         `${kib((memory.heapUsed + memory.external - baseline.heapUsed - baseline.external) / count).toFixed(1)} KiB`,
         `${(((after.cpuMicros - before.cpuMicros) / 1000 / elapsedMs) * 100).toFixed(0)}%`,
         (fanOuts ? (after.ticketReads - before.ticketReads) / fanOuts : 0).toFixed(2),
+        (fanOuts ? (after.executions - before.executions) / fanOuts : 0).toFixed(1),
       ]);
       process.stdout.write(
         `${count} subscribers: p99 ${percentile(sorted, 99).toFixed(1)} ms over ${latencies.length} deliveries of ${committed.size} events` +

@@ -39,6 +39,8 @@ export interface ServerSample {
   readonly logReads: number;
   readonly ticketReads: number;
   readonly eventsFannedOut: number;
+  /** Per-event GraphQL executions so far (one per distinct viewer and selection, not per socket). */
+  readonly executions: number;
   /** User + system CPU time of the process so far, in µs. */
   readonly cpuMicros: number;
 }

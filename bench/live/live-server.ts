@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config';
 import { hashPassword } from '../../src/modules/auth/password';
 import { TicketOperation } from '../../src/modules/ticket/ticket.rules';
 import { Role } from '../../src/modules/user/role';
+import { sharedExecutionStats } from '../../src/realtime/shared-execution';
 import type { Viewer } from '../../src/modules/user/viewer';
 import { wallClock, type Command, type Envelope, type Ready, type SeedRequest, type SeedResult, type SeededTicket, type SeededUser } from './live-ipc';
 
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
           logReads: hub.logReads,
           ticketReads: hub.ticketReads,
           eventsFannedOut: hub.eventsFannedOut,
+          executions: sharedExecutionStats.executed,
           cpuMicros: cpu.user + cpu.system,
         };
       }

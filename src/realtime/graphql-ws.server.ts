@@ -9,6 +9,7 @@ import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import { DomainError, ErrorCode } from '../shared/errors';
+import { subscribeShared, type ViewerKeyed } from './shared-execution';
 
 export interface GraphQLWebSocketOptions {
   readonly schema: GraphQLSchema;
@@ -41,9 +42,11 @@ export const CLOSE_GOING_AWAY = 1001;
  * subscription that lives for hours does not grow one identity map. The fork is made lazily:
  * most events are served from the hub's shared reads and never touch it.
  */
-class SocketOperationContext implements LiveContext {
+class SocketOperationContext implements LiveContext, ViewerKeyed {
   private current: EntityManager | undefined;
   private readonly viewerPromise: Promise<Viewer>;
+  /** Subscriptions of equal viewers share each event's execution (shared-execution.ts). */
+  readonly viewerKey: string;
 
   constructor(
     private readonly fork: () => EntityManager,
@@ -53,6 +56,7 @@ class SocketOperationContext implements LiveContext {
     viewer: Viewer,
   ) {
     this.viewerPromise = Promise.resolve(viewer);
+    this.viewerKey = `${viewer.id}:${[...viewer.roles].sort().join(',')}:${viewer.isAdmin}:${publicUrl}`;
   }
 
   get em(): EntityManager {
@@ -166,6 +170,7 @@ export class GraphQLWebSocketServer {
     useServer<Record<string, unknown>>(
       {
         schema: options.schema,
+        subscribe: subscribeShared,
         // Internal errors close sockets with a generic reason, never their message.
         isProd: true,
         onConnect: async (ctx) => {

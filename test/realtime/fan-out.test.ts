@@ -1,3 +1,4 @@
+import { sharedExecutionStats } from '../../src/realtime/shared-execution';
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
@@ -24,7 +25,7 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
   } }`;
 
   /** SQL statements sent while one reply is added and delivered to `count` schedulers (each on its own socket). */
-  async function statementsFor(count: number, ticketId: string): Promise<{ total: number; eventReads: number; ticketReads: number; hubTicketReads: number }> {
+  async function statementsFor(count: number, ticketId: string): Promise<{ total: number; eventReads: number; ticketReads: number; hubTicketReads: number; executions: number }> {
     const streams = Array.from({ length: count }, () => {
       const client = connect(server, server.users.scheduler);
       clients.push(client);
@@ -33,6 +34,7 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
     await subscribers(server, count);
     await settled(server);
     const before = server.app.live.hub!.stats();
+    const executedBefore = sharedExecutionStats.executed;
     server.queries.length = 0;
     await gqlOk(server, server.users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "count me") { id } }', { id: ticketId });
     await Promise.all(streams.map((stream) => stream.count(1)));
@@ -51,6 +53,7 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
       eventReads,
       ticketReads: statements.filter((sql) => sql.includes('from tickets t')).length,
       hubTicketReads: server.app.live.hub!.stats().ticketReads - before.ticketReads,
+      executions: sharedExecutionStats.executed - executedBefore,
     };
   }
 
@@ -63,5 +66,8 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
     expect(many.ticketReads).toBe(1);
     expect(many.total).toBe(one.total);
     expect(many.eventReads).toBeLessThanOrEqual(2);
+    // One viewer with the same dashboard on 40 sockets: the event is executed once for all 40.
+    expect(one.executions).toBe(1);
+    expect(many.executions).toBe(1);
   });
 });
