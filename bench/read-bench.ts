@@ -237,6 +237,8 @@ async function run(options: BenchOptions): Promise<void> {
     );
     log();
 
+    // Other work on a shared machine moves absolute numbers: keep the load next to the results.
+    const loadAverages: number[] = [os.loadavg()[0]!];
     const summaries: TargetSummary[] = targets.map((target) => ({ name: target.name, description: target.description, rounds: [] }));
     const samples = new Map<string, string>();
     for (let round = 1; round <= options.rounds; round++) {
@@ -272,6 +274,7 @@ async function run(options: BenchOptions): Promise<void> {
           await stopServer(server);
         }
       }
+      loadAverages.push(os.loadavg()[0]!);
     }
 
     const bound = samples.get('sql-bound');
@@ -304,6 +307,10 @@ async function run(options: BenchOptions): Promise<void> {
         `${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s per target, ${options.rounds} rounds; ` +
         `medians over rounds, × bound = median of per-round ratios.`,
     );
+    log(
+      `Machine load (1-min load average, ${os.cpus().length} cores) at the start and after each round: ` +
+        `${loadAverages.map((value) => value.toFixed(1)).join(', ')}.`,
+    );
     log();
     log(resultsTable(summaries));
     log();
@@ -325,7 +332,7 @@ async function run(options: BenchOptions): Promise<void> {
     if (options.jsonFile) {
       writeFileSync(
         options.jsonFile,
-        `${JSON.stringify({ date: new Date().toISOString(), machine: machineNotes(), database: environment.describe, counts, options, summaries, sameJson, coldStarts }, null, 2)}\n`,
+        `${JSON.stringify({ date: new Date().toISOString(), machine: machineNotes(), loadAverages, database: environment.describe, counts, options, summaries, sameJson, coldStarts }, null, 2)}\n`,
       );
       log(`Results written to ${options.jsonFile}`);
     }
