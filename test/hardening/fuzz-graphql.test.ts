@@ -32,10 +32,10 @@ import {
  * request is shown to have changed nothing.
  */
 
-const SEQUENTIAL = { runs: 1500, ms: 9_000 };
-const BURSTS = { runs: 150, ms: 4_000, size: 8 };
-const SUBSCRIPTIONS = { runs: 60, ms: 5_000, batch: 10 };
-const FRAMES = { runs: 150, ms: 3_000 };
+const SEQUENTIAL = { runs: 1500, ms: 7_000 };
+const BURSTS = { runs: 150, ms: 3_000, size: 8 };
+const SUBSCRIPTIONS = { runs: 60, ms: 3_000, batch: 10 };
+const FRAMES = { runs: 150, ms: 2_000 };
 
 const USER_NAMES = ['customer', 'otherCustomer', 'staff', 'otherStaff', 'scheduler', 'multi', 'admin'] as const;
 

@@ -34,8 +34,8 @@ import {
 /** SPEC's statuses for the legacy endpoint. */
 const LEGACY_STATUSES = new Set([200, 400, 401, 403, 404, 409, 413, 429]);
 
-const SEQUENTIAL = { runs: 1500, ms: 9_000 };
-const BURSTS = { runs: 150, ms: 4_000, size: 8 };
+const SEQUENTIAL = { runs: 1500, ms: 7_000 };
+const BURSTS = { runs: 150, ms: 3_000, size: 8 };
 
 const USER_NAMES = ['customer', 'otherCustomer', 'staff', 'otherStaff', 'scheduler', 'multi', 'admin'] as const;
 

@@ -44,9 +44,6 @@ export async function fingerprint(server: Pick<TestServer, 'app'>): Promise<Data
 // What a hostile request may get back
 // ---------------------------------------------------------------------------------------------
 
-/** The statuses SPEC allows for a legacy or plain HTTP request, whatever it sent. */
-export const ALLOWED_HTTP_STATUSES: ReadonlySet<number> = new Set([200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429]);
-
 /** Traces of a stack or of the server's source in a body. */
 const LEAK = /\n\s+at |\bat [\w.<>]+ \(|\.ts:\d+|node_modules|stacktrace/i;
 

@@ -14,8 +14,8 @@ import { badErrorBody, bounded, fingerprint, FuzzTally, junkJson, randomUuid } f
  * serves exactly the bytes sent, with the sniffed type, `nosniff` and a sandboxing CSP.
  */
 
-const UPLOADS = { runs: 1000, ms: 8_000 };
-const FETCHES = { runs: 2000, ms: 5_000 };
+const UPLOADS = { runs: 1000, ms: 6_000 };
+const FETCHES = { runs: 2000, ms: 3_000 };
 
 /** 431: Node's HTTP parser refuses headers over 16 KiB before any route sees them. */
 const UPLOAD_STATUSES = new Set([201, 400, 401, 413, 415, 429, 431]);
