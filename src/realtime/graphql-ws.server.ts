@@ -27,6 +27,7 @@ export interface GraphQLWebSocketOptions {
   readonly maxPayloadBytes?: number;
 }
 
+/** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 25;
 const DEFAULT_KEEP_ALIVE_MS = 12_000;
 const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;

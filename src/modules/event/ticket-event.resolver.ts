@@ -59,6 +59,7 @@ export async function ticketEventsFor(ctx: LiveContext, args: TicketEventsArgs, 
   });
 }
 
+/** `Subscription.ticketEvents`; the events themselves come from the hub through `ticketEventsFor`. */
 @Resolver(() => TicketEventType)
 export class TicketEventResolver {
   @Subscription(() => TicketEventType, {
