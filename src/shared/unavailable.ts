@@ -10,7 +10,19 @@ const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 
  */
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
 
-const MESSAGE_PATTERNS = [/Connection terminated/i, /connect ECONNREFUSED/i, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/i];
+const MESSAGE_PATTERNS = [
+  /Connection terminated/i,
+  /connect ECONNREFUSED/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /Connection ended unexpectedly/i,
+  // knex's answer to a statement sent in a transaction it has already ended. Every write here runs
+  // inside `em.transactional`, so the only way to get there is a transaction-control statement
+  // (BEGIN on a pooled connection the server has just dropped) that failed: knex marks the
+  // transaction complete, and the callback's first statement reports this instead of the cause.
+  // Found by the PostgreSQL outage test (test/hardening/faults-postgres-outage.test.ts).
+  /Transaction query already complete/i,
+];
 
 /**
  * Whether an error means the database is unreachable. Such failures are answered with 503 (and
