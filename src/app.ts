@@ -111,6 +111,10 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     schema,
     formatError: createFormatError((error) => server.log.error({ err: error }, 'unhandled GraphQL error')),
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGTERM/SIGINT: Apollo's own handlers would stop it and re-raise the signal,
+    // killing the process before in-flight requests finish and the database closes (found by
+    // test/hardening/faults-sigterm.test.ts; Apollo skips them only when NODE_ENV is "test").
+    stopOnTerminationSignals: false,
     plugins: [fastifyApolloDrainPlugin(server), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
