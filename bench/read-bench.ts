@@ -124,6 +124,12 @@ interface Measurement {
   readonly sample?: string;
 }
 
+/**
+ * Autocannon stops sending when its time is up, but the server may still be working on requests
+ * it already received: wait for them before reading state (write targets) or counting statements.
+ */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
+
 /** Warm-up, measured run, then a sequential pass that counts SQL statements per request. */
 async function measure(server: ServerProcess, target: Target, round: number, options: BenchOptions): Promise<Measurement> {
   const skip = await target.prepare?.(server.url);
@@ -140,14 +146,14 @@ async function measure(server: ServerProcess, target: Target, round: number, opt
     const warmup = await load(server.url, target, options.warmup, options.connections);
     if (warmup.firstFailure) log(`  ${target.name} warm-up: ${warmup.failed} failed, first: ${warmup.firstFailure}`);
   }
+  await settle();
   await target.prepare?.(server.url);
   const before = await server.send({ type: 'sample', reset: true });
   const run = await load(server.url, target, options.duration, options.connections);
   if (run.firstFailure) log(`  ${target.name}: ${run.failed} failed, first: ${run.firstFailure}`);
   const after = await server.send({ type: 'sample', reset: false });
 
-  // Let requests still in flight when the load stopped finish before counting starts.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await settle();
   await target.prepare?.(server.url);
   await server.send({ type: 'count', enabled: true });
   let countFailures = 0;
