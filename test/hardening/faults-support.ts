@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,20 @@ function sourceFiles(dir: string): string[] {
 
 let building: Promise<string> | undefined;
 
+/** Builds of older sources (and abandoned half-builds) left by earlier runs: gone after an hour. */
+function removeStaleBuilds(): void {
+  const cutoff = Date.now() - 60 * 60 * 1000;
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('helpdesk-build-')) continue;
+    const dir = path.join(tmpdir(), name);
+    try {
+      if (statSync(dir).mtimeMs < cutoff) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Another run removed it first.
+    }
+  }
+}
+
 /** Compiles src/ with tsconfig.build.json (once per source state); resolves to its main.js. */
 export function compiledServer(): Promise<string> {
   building ??= (async () => {
@@ -41,6 +55,7 @@ export function compiledServer(): Promise<string> {
     const buildDir = path.join(tmpdir(), `helpdesk-build-${hash.digest('hex').slice(0, 16)}`);
     const main = path.join(buildDir, 'main.js');
     if (existsSync(main)) return main;
+    removeStaleBuilds();
     const staging = `${buildDir}.${process.pid}.${randomBytes(4).toString('hex')}`;
     mkdirSync(staging, { recursive: true });
     await new Promise<void>((resolve, reject) => {
@@ -125,7 +140,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     CREDENTIAL_KEY: options.credentialKey.toString('hex'),
     ADMIN_USERNAME,
     ADMIN_PASSWORD,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.FAULTS_LOG ? 'info' : 'warn',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   };
@@ -133,7 +148,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
   const chunks: string[] = [];
   const collect = (chunk: Buffer) => {
     chunks.push(chunk.toString('utf8'));
-    if (process.env.FAULTS_LOG) process.stderr.write(`[server ${child.pid}] ${chunk.toString('utf8')}`);
+    if (process.env.FAULTS_LOG) process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, `[server ${child.pid}] `));
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
