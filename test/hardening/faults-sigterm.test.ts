@@ -145,7 +145,7 @@ describe.each(DATABASES)('SIGTERM with requests in flight and subscribers connec
     await Promise.all(writes.map(({ request }) => request.finish(2, 100)));
     await uploadSent;
 
-    const exit = await Promise.race([running.exited, new Promise<undefined>((resolve) => setTimeout(resolve, SHUTDOWN_BOUND_MS).unref())]);
+    const exit = await Promise.race([running.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), SHUTDOWN_BOUND_MS).unref())]);
     const shutdownMs = Date.now() - signalled;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(shutdownMs).toBeLessThan(SHUTDOWN_BOUND_MS);
