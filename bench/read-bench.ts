@@ -232,6 +232,11 @@ async function run(options: BenchOptions): Promise<void> {
     if (environment.databaseUrl) env.DATABASE_URL = environment.databaseUrl;
     else delete env.DATABASE_URL;
 
+    // A write reaches the same ticket again only after the whole pool: far more tickets than
+    // connections, or a transition can overtake the previous one on its ticket.
+    if (seed.transitionPool.length < 4 * options.connections) {
+      log(`Warning: ${seed.transitionPool.length} tickets for ${options.connections} connections; transitions may conflict (seed more tickets)`);
+    }
     const targets = buildTargets(seed, key).filter(
       (target) => options.targets.length === 0 || options.targets.some((wanted) => target.name.includes(wanted)),
     );
