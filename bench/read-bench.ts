@@ -238,7 +238,8 @@ async function run(options: BenchOptions): Promise<void> {
       log(`Warning: ${seed.transitionPool.length} tickets for ${options.connections} connections; transitions may conflict (seed more tickets)`);
     }
     const targets = buildTargets(seed, key).filter(
-      (target) => options.targets.length === 0 || options.targets.some((wanted) => target.name.includes(wanted)),
+      (target) =>
+        options.targets.length === 0 || options.targets.some((wanted) => target.name.toLowerCase().includes(wanted.toLowerCase())),
     );
     if (targets.length === 0) throw new Error(`No target matches --targets=${options.targets.join(',')}`);
     log(
