@@ -1,16 +1,20 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import type { AppConfig } from './config';
+import { DEFAULT_HTTP_TIMEOUTS, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
 import { lazyViewer, credentialFromHeader, type RequestContext } from './graphql/context';
 import { createFormatError } from './graphql/errors';
+import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
 import { buildGraphQLSchema } from './graphql/schema';
 import { httpErrorHandler } from './http/errors';
 import { healthRoutes } from './http/health.routes';
+import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
+import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
 import { AuthService } from './modules/auth/auth.service';
 import type { ChangeSink } from './modules/event/ticket-change';
@@ -31,11 +35,18 @@ import type { Services } from './services';
  */
 export const MAX_JSON_BODY_BYTES = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_BYTES * 4) / 3) + 1024 * 1024;
 
+/** The routes whose JSON bodies carry inline images; every other route takes at most {@link MAX_SMALL_BODY_BYTES}. */
+const LARGE_BODY_ROUTES = new Set(['/graphql', '/api/ticket']);
+/** Uploads stream multipart (bounded by the multipart limits); anything else a route reads is small. */
+export const MAX_SMALL_BODY_BYTES = 64 * 1024;
+
 export interface AppOptions {
   /** Every SQL statement, for tests that count them. */
   onQuery?: (sql: string) => void;
-  /** Replaces the pino logger settings (tests pass false). */
+  /** Replaces the pino logger settings (tests pass false); redaction applies whatever the level. */
   logger?: boolean | { level: string };
+  /** Where log lines go instead of stdout (tests capture them). */
+  logStream?: { write(line: string): void };
 }
 
 export interface App {
@@ -55,6 +66,14 @@ export interface App {
   readonly publicUrl: string;
   /** Stops accepting work, drains in-flight requests, closes the database. */
   close(): Promise<void>;
+}
+
+/** The timeout settings the configuration sets (tests leave most unset). */
+function definedOnly(config: AppConfig): Partial<Record<keyof typeof DEFAULT_HTTP_TIMEOUTS, number>> {
+  const { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs } = config;
+  return Object.fromEntries(
+    Object.entries({ headersTimeoutMs, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs }).filter(([, value]) => value !== undefined),
+  );
 }
 
 /**
@@ -92,13 +111,28 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     throw error;
   }
 
+  const https = config.publicUrl?.startsWith('https:') ?? false;
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...definedOnly(config) };
   const server = Fastify({
-    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: options.logger === false ? false : loggerOptions(options.logger === true || !options.logger ? config.logLevel : options.logger.level, options.logStream),
+    genReqId: requestId,
     bodyLimit: MAX_JSON_BODY_BYTES,
     // Behind a proxy the operator sets this; the throttle keys failed logins by client address.
     trustProxy: false,
+    // Slow clients: headers, the whole request, silence, idle keep-alive (config.ts).
+    http: { headersTimeout: timeouts.headersTimeoutMs, connectionsCheckingInterval: Math.min(1_000, timeouts.headersTimeoutMs) },
+    requestTimeout: timeouts.requestTimeoutMs,
+    connectionTimeout: timeouts.idleTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    frameworkErrors: frameworkErrorHandler({ https }),
+    clientErrorHandler: clientErrorHandler({ https }),
   });
   server.setErrorHandler(httpErrorHandler);
+  securityHeaders(server, { https, landingPage: config.graphqlLandingPage ?? false });
+  requestGuards(server);
+  server.addHook('onRoute', (route) => {
+    if (!LARGE_BODY_ROUTES.has(route.url)) route.bodyLimit ??= MAX_SMALL_BODY_BYTES;
+  });
   await server.register(fastifyMultipart, {
     limits: { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 },
   });
@@ -107,6 +141,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const publicUrl = () => config.publicUrl ?? listeningUrl;
 
   const schema = await buildGraphQLSchema();
+  // The same limits as graphql-ws (live-updates.ts passes them to the socket server).
+  const validation = graphQLValidationFor(config);
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: createFormatError((error) => server.log.error({ err: error }, 'unhandled GraphQL error')),
@@ -115,7 +151,17 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // killing the process before in-flight requests finish and the database closes (found by
     // test/hardening/faults-sigterm.test.ts; Apollo skips them only when NODE_ENV is "test").
     stopOnTerminationSignals: false,
-    plugins: [fastifyApolloDrainPlugin(server), ApolloServerPluginLandingPageDisabled()],
+    introspection: validation.introspection,
+    hideSchemaDetailsFromClientErrors: !validation.introspection,
+    validationRules: [...validation.limitRules],
+    parseOptions: validation.parseOptions,
+    // Apollo's default, stated: a browser's simple request (form POST, plain GET) is refused.
+    csrfPrevention: true,
+    plugins: [
+      fastifyApolloDrainPlugin(server),
+      config.graphqlLandingPage ? ApolloServerPluginLandingPageLocalDefault({ footer: false }) : ApolloServerPluginLandingPageDisabled(),
+      limitMessagesPlugin(validation),
+    ],
   });
   await apollo.start();
   await server.register(fastifyApollo(apollo), {

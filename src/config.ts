@@ -21,7 +21,31 @@ export interface AppConfig {
   readonly publicUrl?: string;
   readonly redisUrl?: string;
   readonly logLevel: string;
+  /** Whether GraphQL answers introspection (`__schema`, `__type`). Unset: on. */
+  readonly graphqlIntrospection?: boolean;
+  /** Whether GET /graphql from a browser shows Apollo's landing page (Sandbox). Unset: off. */
+  readonly graphqlLandingPage?: boolean;
+  /** Request line and headers must arrive within this (slowloris). Unset: {@link DEFAULT_HTTP_TIMEOUTS}. */
+  readonly headersTimeoutMs?: number;
+  /** The whole request, body included, must arrive within this. */
+  readonly requestTimeoutMs?: number;
+  /** A connection with no traffic for this long is closed (in-flight work included: keep it above the slowest request). */
+  readonly idleTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs?: number;
 }
+
+/**
+ * HTTP timeouts: a client gets 15 s to send its headers and 2 minutes for a whole request (ten
+ * 10 MiB images at about 1 MB/s); a silent connection goes after a minute, an idle keep-alive one
+ * after 72 s (Fastify's default, above the 60 s idle timeout of common load balancers).
+ */
+export const DEFAULT_HTTP_TIMEOUTS = {
+  headersTimeoutMs: 15_000,
+  requestTimeoutMs: 120_000,
+  idleTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 72_000,
+} as const;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -66,6 +90,24 @@ export function resolveCredentialKey(
   return { key, source: file };
 }
 
+function parseBoolean(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  const normalized = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(normalized)) return true;
+  if (['false', '0', 'no', 'off'].includes(normalized)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${value}"`);
+}
+
+/** A duration in milliseconds, 1 ms to 1 hour. */
+function parseMilliseconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const ms = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(ms) || ms < 1 || ms > 3_600_000) {
+    throw new ConfigError(`${name} must be a number of milliseconds from 1 to 3600000, got "${value}"`);
+  }
+  return ms;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -103,5 +145,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicUrl: parsePublicUrl(env.PUBLIC_URL),
     redisUrl: env.REDIS_URL || undefined,
     logLevel: env.LOG_LEVEL || 'info',
+    // Dev-first: on unless told otherwise or NODE_ENV=production.
+    graphqlIntrospection: parseBoolean('GRAPHQL_INTROSPECTION', env.GRAPHQL_INTROSPECTION, env.NODE_ENV !== 'production'),
+    graphqlLandingPage: parseBoolean('GRAPHQL_LANDING_PAGE', env.GRAPHQL_LANDING_PAGE, false),
+    headersTimeoutMs: parseMilliseconds('HTTP_HEADERS_TIMEOUT_MS', env.HTTP_HEADERS_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs),
+    requestTimeoutMs: parseMilliseconds('HTTP_REQUEST_TIMEOUT_MS', env.HTTP_REQUEST_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs),
+    idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
+    keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
   };
 }

@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { createFormatError, formatDomainError } from '../graphql/errors';
+import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
 import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
@@ -17,7 +18,9 @@ export interface GraphQLWebSocketOptions {
   readonly feed: TicketEventFeed;
   readonly fork: () => EntityManager;
   readonly publicUrl: () => string;
-  readonly logger: { error(object: object, message: string): void };
+  readonly logger: { error(object: object, message: string): void; warn?(object: object, message: string): void };
+  /** The limits HTTP applies too (query-limits.ts); default: with introspection. */
+  readonly validation?: GraphQLValidation;
   /** The HTTP path upgrades are accepted on. */
   readonly path?: string;
   readonly maxSubscriptionsPerConnection?: number;
@@ -85,6 +88,11 @@ const MAX_CACHED_DOCUMENTS = 500;
  */
 class DocumentCache {
   private readonly documents = new Map<string, DocumentNode>();
+  private readonly rules;
+
+  constructor(private readonly validation: GraphQLValidation) {
+    this.rules = [...specifiedRules, ...validation.rules];
+  }
 
   /** The document, or the errors graphql-ws sends back as an `error` message for this operation. */
   get(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[] {
@@ -96,15 +104,19 @@ class DocumentCache {
     }
     let document: DocumentNode;
     try {
-      document = parse(query);
+      document = parse(query, this.validation.parseOptions);
     } catch (error) {
       // graphql-ws would let a syntax error escape as an internal error that closes the whole
       // socket (4500): refuse just this operation, as Apollo does on HTTP.
       if (!(error instanceof GraphQLError)) throw error;
-      return [new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+      const message = this.validation.message(error.message);
+      return [new GraphQLError(message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
     }
-    const errors = validate(schema, document);
-    if (errors.length) return [...errors];
+    const errors = validate(schema, document, this.rules);
+    if (errors.length) {
+      for (const error of errors) error.message = this.validation.message(error.message);
+      return [...errors];
+    }
     if (query.length <= MAX_CACHED_QUERY_LENGTH) {
       this.documents.set(query, document);
       if (this.documents.size > MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
@@ -141,12 +153,14 @@ export class GraphQLWebSocketServer {
   /** The viewer of each acknowledged socket, by its graphql-ws context. */
   private readonly viewers = new WeakMap<object, Viewer>();
   private accepting = true;
+  private readonly logger: GraphQLWebSocketOptions['logger'];
 
   constructor(
     private readonly httpServer: HttpServer,
     options: GraphQLWebSocketOptions,
   ) {
     const path = options.path ?? '/graphql';
+    this.logger = options.logger;
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
     // Errors graphql-ws raises outside a resolver (refusals, a stream that failed) carry no path,
@@ -163,7 +177,7 @@ export class GraphQLWebSocketServer {
       return formatError(error.toJSON(), error);
     };
 
-    const documents = new DocumentCache();
+    const documents = new DocumentCache(options.validation ?? graphQLValidation({ introspection: true }));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
     httpServer.on('upgrade', this.onUpgrade);
     this.path = path;
@@ -252,6 +266,17 @@ export class GraphQLWebSocketServer {
     const pathname = (request.url ?? '/').split('?')[0];
     if (pathname !== this.path) return refuseUpgrade(socket, 404, 'Not Found');
     if (!this.accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      this.wss.emit('connection', ws, request);
+      // graphql-ws prints any socket error to console.error with a stack ("Internal error emitted
+      // on a WebSocket socket"). They are the client's: a frame over maxPayload (ws closes with
+      // 1009), a malformed frame (1002), invalid UTF-8 (1007). ws has closed the socket with the
+      // right code already, so its listener is replaced by a warning in the server's log.
+      ws.removeAllListeners('error');
+      ws.on('error', (error: Error & { code?: string }) => {
+        (this.logger.warn ?? this.logger.error).call(this.logger, { err: { code: error.code, message: error.message } }, 'WebSocket client error; socket closed');
+        if (ws.readyState === ws.OPEN) ws.close(1011, 'Internal server error');
+      });
+    });
   };
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
+import { graphQLValidationFor } from '../graphql/query-limits';
 import { EventLog } from '../modules/event/event-log';
 import type { ChangeSink } from '../modules/event/ticket-change';
 import type { Services } from '../services';
@@ -109,7 +110,16 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
         pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
       });
       await hub.start();
-      sockets = new GraphQLWebSocketServer(fastify.server, { schema, services, feed: hub, fork, publicUrl, logger: forwardingLogger });
+      sockets = new GraphQLWebSocketServer(fastify.server, {
+        schema,
+        services,
+        feed: hub,
+        fork,
+        publicUrl,
+        logger: forwardingLogger,
+        // The limits Apollo applies on HTTP (query-limits.ts).
+        validation: graphQLValidationFor(config),
+      });
       // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
       fastify.server.on('request', (_request, response) => {
         inFlight++;
