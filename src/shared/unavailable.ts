@@ -15,7 +15,6 @@ const MESSAGE_PATTERNS = [
   /connect ECONNREFUSED/i,
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error/i,
-  /Connection ended unexpectedly/i,
   // knex's answer to a statement sent in a transaction it has already ended. Every write here runs
   // inside `em.transactional`, so the only way to get there is a transaction-control statement
   // (BEGIN on a pooled connection the server has just dropped) that failed: knex marks the
