@@ -38,6 +38,8 @@ interface Sample {
   readonly op: string;
   readonly outcome: Outcome;
   readonly detail?: string;
+  /** How long the answer took. */
+  readonly ms: number;
 }
 
 /** Anything that looks like a leaked stack trace or internal detail. */
@@ -195,12 +197,13 @@ async function listeners(cluster: PgCluster): Promise<number> {
       for (let i = index; loading; i++) {
         const [op, run] = operations[i % operations.length];
         const at = phase;
+        const sent = Date.now();
         try {
           const { outcome, detail } = await run();
-          samples.push({ phase: at, endPhase: phase, op, outcome, detail });
+          samples.push({ phase: at, endPhase: phase, op, outcome, detail, ms: Date.now() - sent });
         } catch (error) {
           // The socket was reset or refused: the server did not answer at all.
-          samples.push({ phase: at, endPhase: phase, op, outcome: 'bad', detail: `no answer: ${(error as Error).message}` });
+          samples.push({ phase: at, endPhase: phase, op, outcome: 'bad', detail: `no answer: ${(error as Error).message}`, ms: Date.now() - sent });
         }
       }
     };
@@ -235,9 +238,10 @@ async function listeners(cluster: PgCluster): Promise<number> {
 
         // Writes committed after the return, through the other process, reach both subscribers on
         // their old sockets.
-        const written = Date.now();
+        const firstWrite = Date.now();
         const fresh = (await gqlOk(other, customer, `mutation { createTicket(input: { content: "after ${mode}" }) { id } }`)).createTicket.id;
         await gqlOk(other, scheduler, 'mutation($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id } }', { id: fresh, staff: String(staff.id) });
+        const written = Date.now();
         await Promise.all(
           watchers.map(({ stream }) =>
             stream.until((s) => s.events.filter((event) => event.ticket.id === fresh).length === 2, `the events of the ticket written after ${mode}`, 15_000),
@@ -249,7 +253,7 @@ async function listeners(cluster: PgCluster): Promise<number> {
           mode,
           readyAfterMs,
           listenersBackMs,
-          firstWriteAfterMs: written - returned,
+          firstWriteAfterMs: firstWrite - returned,
           eventLatencyMs,
         });
       }
@@ -266,6 +270,7 @@ async function listeners(cluster: PgCluster): Promise<number> {
       unavailable: count((s) => s.outcome === 'unavailable'),
       bad: bad.length,
       whileDown: count((s) => s.phase === 'down' && s.endPhase === 'down'),
+      slowestWhileDownMs: Math.max(...samples.filter((s) => s.phase === 'down').map((s) => s.ms)),
       figures,
     };
     console.log(`faults-postgres-outage: ${JSON.stringify(summary)}`);
@@ -276,6 +281,8 @@ async function listeners(cluster: PgCluster): Promise<number> {
     const down = samples.filter((s) => s.phase === 'down' && s.endPhase === 'down');
     expect(down.length).toBeGreaterThan(50);
     expect(down.filter((s) => s.outcome !== 'unavailable')).toEqual([]);
+    // Refused promptly: no request waits for a database that is not there.
+    expect(summary.slowestWhileDownMs).toBeLessThan(2_000);
     // ... and while it ran (before, between and after the outages) every one was served.
     const up = samples.filter((s) => s.phase === 'up' && s.endPhase === 'up');
     expect(up.length).toBeGreaterThan(50);
