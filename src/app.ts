@@ -1,5 +1,5 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import fastifyMultipart from '@fastify/multipart';
@@ -159,6 +159,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     csrfPrevention: true,
     plugins: [
       fastifyApolloDrainPlugin(server),
+      // We set no cache hints; left on, Apollo wraps every field resolver to collect them, which
+      // cost a third of the CPU of a 50-ticket page (docs/performance.md).
+      ApolloServerPluginCacheControlDisabled(),
       config.graphqlLandingPage ? ApolloServerPluginLandingPageLocalDefault({ footer: false }) : ApolloServerPluginLandingPageDisabled(),
       limitMessagesPlugin(validation),
     ],
@@ -171,7 +174,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       em: fork(),
       services,
       publicUrl: publicUrl(),
-      viewer: lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip),
+      ...lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip),
       idempotencyKey: idempotencyKeyHeader(request.raw.rawHeaders),
     }),
   });

@@ -2,7 +2,7 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { UserType } from '../user/user.type';
 
-@ObjectType('Reply')
+@ObjectType('Reply', { simpleResolvers: true })
 export class ReplyType {
   @Field(() => ID)
   id!: string;

@@ -188,8 +188,12 @@ const ALLOWED: Decision = { allowed: true };
  * ticket's current status.
  */
 export function decide(viewer: Viewer, operation: TicketOperation, ticket: TicketFacts): Decision {
+  return decideFor(relationsOf(viewer, ticket), operation, ticket);
+}
+
+/** `decide` for relations already worked out (one viewer, one ticket, many operations). */
+function decideFor(relations: ReadonlySet<Relation>, operation: TicketOperation, ticket: TicketFacts): Decision {
   const rule = OPERATION_RULES[operation];
-  const relations = relationsOf(viewer, ticket);
   if (!rule.allowed.some((relation) => relations.has(relation))) {
     return { allowed: false, code: ErrorCode.FORBIDDEN, message: rule.forbiddenMessage };
   }
@@ -220,7 +224,8 @@ export type TicketPermissions = Record<TicketOperation, boolean>;
 
 /** Every permission flag for this viewer on this ticket, from the same `decide`. */
 export function permissionsFor(viewer: Viewer, ticket: TicketFacts): TicketPermissions {
+  const relations = relationsOf(viewer, ticket);
   const permissions = {} as TicketPermissions;
-  for (const operation of ALL_OPERATIONS) permissions[operation] = can(viewer, operation, ticket);
+  for (const operation of ALL_OPERATIONS) permissions[operation] = decideFor(relations, operation, ticket).allowed;
   return permissions;
 }

@@ -6,7 +6,7 @@ registerEnumType(Role, {
   description: 'What a user may do: customers file tickets, staff work on them, schedulers dispatch them.',
 });
 
-@ObjectType('User', { description: 'A person who signs in. `id` is the integer id the legacy API uses too.' })
+@ObjectType('User', { simpleResolvers: true, description: 'A person who signs in. `id` is the integer id the legacy API uses too.' })
 export class UserType {
   @Field(() => ID)
   id!: number;
