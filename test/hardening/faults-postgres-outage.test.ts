@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
-import { gql, gqlOk } from '../support/http';
+import { gqlOk } from '../support/http';
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster, type StopMode } from '../support/pg-cluster';
 import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from './faults-support';
 
