@@ -210,22 +210,25 @@ export const credentialChoice = (names: ReadonlyArray<keyof TestServer['users']>
   );
 
 /**
- * Failed logins per server are throttled per client address (SPEC: 429): spend at most `limit`
- * well-formed wrong credentials, so the fuzz does not lock its own loopback address out.
+ * Failed logins per server are throttled per client address (SPEC: 429), and credentials that
+ * do not decode count as failures too: spend at most `limit` wrong or junk credentials, so the
+ * fuzz does not lock its own loopback address out; past it, send none.
  */
 export class CredentialBudget {
   private spent = 0;
   constructor(private readonly limit: number) {}
 
-  /** The credential value to send (undefined: none), or junk once the budget is spent. */
+  /** The credential value to send (undefined: none, also once the budget is spent). */
   resolve(server: Pick<TestServer, 'users' | 'key'>, choice: CredentialChoice): unknown {
     switch (choice.kind) {
       case 'absent':
         return undefined;
       case 'junk':
+        if (this.spent >= this.limit) return undefined;
+        this.spent += 1;
         return choice.value;
       case 'unknown':
-        if (this.spent >= this.limit) return 'ff'.repeat(40);
+        if (this.spent >= this.limit) return undefined;
         this.spent += 1;
         return encodeCredential(choice.username, 'wrong password', server.key);
       case 'user': {

@@ -94,7 +94,14 @@ export class AuthService {
    * @throws DomainError TOO_MANY_REQUESTS (429) while the username or the address is locked.
    */
   async authenticate(credential: unknown, clientAddress: string): Promise<Viewer> {
-    const normalized = normalizeCredentialHex(credential);
+    // No credential at all is not a login attempt: refused, but not counted against anyone.
+    if (credential === undefined || credential === null || credential === '') throw unauthenticated();
+    let normalized: string;
+    try {
+      normalized = normalizeCredentialHex(credential);
+    } catch {
+      throw this.refuseUndecodable(clientAddress);
+    }
     const cacheKey = createHash('sha256').update(normalized).digest('base64');
 
     // A hit skips the throttle on purpose: this exact credential proved the right password moments
@@ -132,7 +139,13 @@ export class AuthService {
 
   private async verify(normalized: string, cacheKey: string, clientAddress: string): Promise<Viewer> {
     const generation = this.generation;
-    const { username, password } = decodeCredential(normalized, this.key);
+    let decoded: { username: string; password: string };
+    try {
+      decoded = decodeCredential(normalized, this.key);
+    } catch {
+      throw this.refuseUndecodable(clientAddress);
+    }
+    const { username, password } = decoded;
     this.throttle.check(username, clientAddress);
 
     const user = await this.users.findByUsername(username);
@@ -152,6 +165,21 @@ export class AuthService {
     });
     if (generation === this.generation) this.remember(cacheKey, viewer);
     return viewer;
+  }
+
+  /**
+   * A credential that does not decode (malformed, or not encrypted under our key) guesses at no
+   * password, but it is still a failed login: it counts against the client's address (never a
+   * username: the name in it cannot be trusted), and a locked address gets 429 for it too.
+   */
+  private refuseUndecodable(clientAddress: string): Error {
+    try {
+      this.throttle.checkAddress(clientAddress);
+    } catch (locked) {
+      return locked as Error;
+    }
+    this.throttle.recordAddressFailure(clientAddress);
+    return unauthenticated();
   }
 
   private remember(cacheKey: string, viewer: Viewer): void {

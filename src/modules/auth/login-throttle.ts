@@ -234,6 +234,26 @@ export class LoginThrottle {
     this.addresses.recordFailure(addressKey(address), now);
   }
 
+  /**
+   * For a credential that names no username that can be trusted (malformed, or not encrypted
+   * under the server's key): only the address is checked.
+   *
+   * @throws DomainError TOO_MANY_REQUESTS like {@link check} when the address is locked.
+   */
+  checkAddress(address: string): void {
+    const waitMs = this.addresses.lockedFor(addressKey(address), this.now());
+    if (waitMs > 0) {
+      throw new DomainError(ErrorCode.TOO_MANY_REQUESTS, TOO_MANY_FAILURES_MESSAGE, {
+        retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+      });
+    }
+  }
+
+  /** A failure that counts against the address only (see {@link checkAddress}). */
+  recordAddressFailure(address: string): void {
+    this.addresses.recordFailure(addressKey(address), this.now());
+  }
+
   /** Call after a successful login: ends the username's streak of failures. */
   recordSuccess(username: string, _address: string): void {
     this.usernames.reset(usernameKey(username));

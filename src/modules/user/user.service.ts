@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { badInput, conflict, DomainError, ErrorCode, forbidden } from '../../shared/errors';
 import { hashPassword } from '../auth/password';
 import type { StoredUser, UserLookup } from '../auth/auth.service';
+import { COMMON_PASSWORDS } from './common-passwords';
 import { normalizeRoles, Role } from './role';
 import { User } from './user.entity';
 import { Viewer } from './viewer';
@@ -28,11 +29,16 @@ function validateUsername(value: unknown): string {
   return value;
 }
 
-function validatePassword(value: unknown): string {
+function validatePassword(value: unknown, username: string): string {
   if (typeof value !== 'string' || value.length < MIN_PASSWORD_LENGTH || value.length > MAX_PASSWORD_LENGTH) {
     throw badInput('password', `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
   }
-  if (value.trim().length === 0) throw badInput('password', 'password must not be blank');
+  const trimmed = value.trim();
+  if (trimmed.length === 0) throw badInput('password', 'password must not be blank');
+  // The first guesses of any attack: the account's own name and the passwords everyone uses.
+  const lower = trimmed.toLowerCase();
+  if (lower === username.toLowerCase()) throw badInput('password', 'password must not be the username');
+  if (COMMON_PASSWORDS.has(lower)) throw badInput('password', 'password is one of the most common passwords; choose another');
   return value;
 }
 
@@ -76,7 +82,7 @@ export class UserService {
 
   private async insert(em: EntityManager, command: CreateUserCommand): Promise<User> {
     const username = validateUsername(command.username);
-    const password = validatePassword(command.password);
+    const password = validatePassword(command.password, username);
     const roles = normalizeRoles(command.roles);
     if (roles.length === 0) throw badInput('roles', 'roles must name at least one role');
     const user = em.create(User, { username, passwordHash: await hashPassword(password), roles, isAdmin: command.isAdmin ?? false });
