@@ -45,6 +45,14 @@ it('prices the queries docs/hardening.md names', () => {
   expect(cost(LIST_PAGE)).toBe(9_554);
   expect(cost(LIST_PAGE.replace('first: 50', 'first: 100'))).toBe(19_104);
   expect(cost(getIntrospectionQuery())).toBe(50_890);
+  const benchPages = (count: number) => {
+    const body = LIST_PAGE.replace('first: 50', 'first: 100').replace(/^query ListPage \{/, '').replace(/\}\s*$/, '');
+    return `{ ${Array.from({ length: count }, (_, i) => `p${i}: ${body.trim()}`).join(' ')} }`;
+  };
+  expect(cost(benchPages(3))).toBe(3 * 19_104);
+  expect(cost(benchPages(3))).toBeLessThanOrEqual(GRAPHQL_LIMITS.maxCost);
+  expect(cost(benchPages(4))).toBe(4 * 19_104);
+  expect(cost(benchPages(4))).toBeGreaterThan(GRAPHQL_LIMITS.maxCost);
   expect(cost(getIntrospectionQuery())).toBeLessThan(GRAPHQL_LIMITS.maxCost);
 });
 

@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { MAX_JSON_BODY_BYTES, MAX_SMALL_BODY_BYTES } from '../../src/app';
-import { DEFAULT_HTTP_TIMEOUTS } from '../../src/config';
+import { ConfigError, DEFAULT_HTTP_TIMEOUTS, loadConfig } from '../../src/config';
 import { MAX_URL_LENGTH } from '../../src/http/request-guards';
 import { PNG_BYTES, upload } from '../support/http';
 import { startServer, type TestServer } from '../support/server';
@@ -253,5 +253,42 @@ describe('HTTP limits, headers and early refusals', () => {
       const missing = await rawRequest(server, [get('/nope', 'X-Request-Id: missing-7\r\n')]);
       expect(missing.headers['x-request-id']).toBe('missing-7');
     });
+  });
+});
+
+describe('abuse-limit settings', () => {
+  const load = (env: Record<string, string>) => loadConfig({ CREDENTIAL_KEY: 'ab'.repeat(32), DATA_DIR: '/nonexistent', ...env });
+
+  it('defaults: introspection on (off under NODE_ENV=production), landing page off, the documented timeouts', () => {
+    expect(load({})).toMatchObject({ graphqlIntrospection: true, graphqlLandingPage: false, ...DEFAULT_HTTP_TIMEOUTS });
+    expect(load({ NODE_ENV: 'production' }).graphqlIntrospection).toBe(false);
+    expect(load({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).graphqlIntrospection).toBe(true);
+  });
+
+  it('reads them', () => {
+    expect(
+      load({
+        GRAPHQL_INTROSPECTION: 'off',
+        GRAPHQL_LANDING_PAGE: 'yes',
+        HTTP_HEADERS_TIMEOUT_MS: '5000',
+        HTTP_REQUEST_TIMEOUT_MS: '30000',
+        HTTP_IDLE_TIMEOUT_MS: '20000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      }),
+    ).toMatchObject({ graphqlIntrospection: false, graphqlLandingPage: true, headersTimeoutMs: 5000, requestTimeoutMs: 30000, idleTimeoutMs: 20000, keepAliveTimeoutMs: 65000 });
+  });
+
+  it.each([
+    ['GRAPHQL_INTROSPECTION', 'maybe'],
+    ['GRAPHQL_LANDING_PAGE', '2'],
+    ['HTTP_HEADERS_TIMEOUT_MS', '0'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '1.5'],
+    ['HTTP_IDLE_TIMEOUT_MS', '-1'],
+    ['HTTP_KEEP_ALIVE_TIMEOUT_MS', '3600001'],
+    ['HTTP_HEADERS_TIMEOUT_MS', '15s'],
+    ['HTTP_HEADERS_TIMEOUT_MS', '150000'],
+  ])('refuses %s=%s, naming the setting', (name, value) => {
+    expect(() => load({ [name]: value })).toThrow(ConfigError);
+    expect(() => load({ [name]: value })).toThrow(new RegExp(`^${name} (must|\\(\\d+\\) must)`));
   });
 });
