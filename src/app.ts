@@ -17,6 +17,7 @@ import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards
 import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
 import { AuthService } from './modules/auth/auth.service';
+import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
 import type { ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
 import { imageRoutes } from './modules/image/image.routes';
@@ -47,6 +48,8 @@ export interface AppOptions {
   logger?: boolean | { level: string };
   /** Where log lines go instead of stdout (tests capture them). */
   logStream?: { write(line: string): void };
+  /** Failed-login limits instead of SPEC's (tests that fail logins on purpose by the hundred). */
+  loginThrottle?: LoginThrottleOptions;
 }
 
 export interface App {
@@ -94,7 +97,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const images = new ImageService();
   const tickets = new TicketService(images, changes);
   const services: Services = {
-    auth: new AuthService({ key: config.credentialKey, users: users.lookup(fork) }),
+    auth: new AuthService({
+      key: config.credentialKey,
+      users: users.lookup(fork),
+      throttle: options.loginThrottle ? new LoginThrottle(options.loginThrottle) : undefined,
+    }),
     users,
     images,
     tickets,
