@@ -1,7 +1,6 @@
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyLoggerOptions, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse, STATUS_CODES as StatusCodes } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpErrorBody } from './errors';
 import { baseSecurityHeaders } from './security-headers';
@@ -112,7 +111,7 @@ export function clientErrorHandler(options: { https: boolean }) {
       return;
     }
     const body = JSON.stringify({ code: answer.status, message: answer.message } satisfies HttpErrorBody);
-    const reason = (STATUS_CODES as typeof StatusCodes)[answer.status] ?? 'Error';
+    const reason = STATUS_CODES[answer.status] ?? 'Error';
     socket.end(
       `HTTP/1.1 ${answer.status} ${reason}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`,
