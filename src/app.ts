@@ -9,6 +9,7 @@ import { DEFAULT_HTTP_TIMEOUTS, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
 import { lazyViewer, credentialFromHeader, type RequestContext } from './graphql/context';
 import { createFormatError } from './graphql/errors';
+import { jitGateway } from './graphql/jit-executor';
 import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
 import { buildGraphQLSchema } from './graphql/schema';
 import { httpErrorHandler } from './http/errors';
@@ -151,7 +152,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // The same limits as graphql-ws (live-updates.ts passes them to the socket server).
   const validation = graphQLValidationFor(config);
   const apollo = new ApolloServer<RequestContext>({
-    schema,
+    gateway: jitGateway(schema),
     formatError: createFormatError((error) => server.log.error({ err: error }, 'unhandled GraphQL error')),
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM/SIGINT: Apollo's own handlers would stop it and re-raise the signal,
