@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     };
 
     const rows: string[][] = [];
-    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'ticket reads/event', 'executions/event'];
+    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'ticket reads/event', 'executions/event', 'load avg'];
     for (const count of options.subscribers) {
       await openUpTo(count);
       const memory = await server.ask<ServerSample>({ type: 'sample', gc: true });
@@ -369,6 +369,7 @@ async function main(): Promise<void> {
         `${(((after.cpuMicros - before.cpuMicros) / 1000 / elapsedMs) * 100).toFixed(0)}%`,
         (fanOuts ? (after.ticketReads - before.ticketReads) / fanOuts : 0).toFixed(2),
         (fanOuts ? (after.executions - before.executions) / fanOuts : 0).toFixed(1),
+        loadavg()[0].toFixed(1),
       ]);
       process.stdout.write(
         `${count} subscribers: p99 ${percentile(sorted, 99).toFixed(1)} ms over ${latencies.length} deliveries of ${committed.size} events` +
@@ -384,7 +385,8 @@ async function main(): Promise<void> {
     const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padStart(widths[column])).join(' | ')} |`;
     process.stdout.write(`\n${line(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n${rows.map(line).join('\n')}\n`);
     process.stdout.write(
-      '\nLatency: from the commit (the server notes the instant its bus is told, right after COMMIT) to the\n' +
+      `\nLoad avg: the machine's 1-minute load average at the end of the step (${availableParallelism()} cores: above that, the server waits for CPU).\n` +
+        'Latency: from the commit (the server notes the instant its bus is told, right after COMMIT) to the\n' +
         "client's receipt of the frame, both on this machine's wall clock. Memory: server RSS and JS heap+external\n" +
         'growth since before the first connection, after a full GC, divided by the open connections.\n',
     );
