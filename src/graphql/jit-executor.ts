@@ -33,7 +33,10 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
   };
 
   const executor: GatewayExecutor = async (requestContext) => {
-    const { document, operationName, operation, context, request } = requestContext;
+    const { document, operation, context, request } = requestContext;
+    // The name the client asked for: Apollo's own `operationName` is that of the operation it
+    // resolved, null when none matched, and graphql-js would then run the document's only one.
+    const operationName = request.operationName ?? null;
     // No operation: the document has several and none is named, or not the one asked for;
     // graphql-js words that refusal.
     const query = !operation || operation.operation === 'subscription' ? null : compile(document, operationName);
