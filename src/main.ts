@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { DomainError } from './shared/errors';
 
 /** Starts the server from the environment (SPEC "Running it") and stops it cleanly on signals. */
 async function main(): Promise<void> {
@@ -43,6 +44,11 @@ async function main(): Promise<void> {
 main().catch((error) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`Configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof DomainError) {
+    // The only input start-up validates as a domain rule is the bootstrap administrator.
+    process.stderr.write(`Configuration error: ADMIN_USERNAME / ADMIN_PASSWORD: ${error.message}\n`);
     process.exit(2);
   }
   process.stderr.write(`Failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
