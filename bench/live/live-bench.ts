@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     };
 
     const rows: string[][] = [];
-    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'ticket reads/event', 'executions/event', 'load avg'];
+    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'client CPU', 'ticket reads/event', 'executions/event', 'load avg'];
     for (const count of options.subscribers) {
       await openUpTo(count);
       const memory = await server.ask<ServerSample>({ type: 'sample', gc: true });
@@ -331,6 +331,7 @@ async function main(): Promise<void> {
       measuring = true;
       const before = await server.ask<ServerSample>({ type: 'sample', gc: false });
       const started = wallClock();
+      const clientCpu = process.cpuUsage();
       await runLoad(options.duration);
       // Drain: every scheduler dashboard sees every event, so they tell when delivery is done.
       const committed = new Map(await server.ask<Array<[number, number]>>({ type: 'commits' }));
@@ -341,6 +342,7 @@ async function main(): Promise<void> {
       measuring = false;
       const after = await server.ask<ServerSample>({ type: 'sample', gc: false });
       const elapsedMs = wallClock() - started;
+      const clientCpuUsed = process.cpuUsage(clientCpu);
 
       const latencies: number[] = [];
       let lastReceipt = started;
@@ -367,6 +369,7 @@ async function main(): Promise<void> {
         `${kib((memory.rss - baseline.rss) / count).toFixed(1)} KiB`,
         `${kib((memory.heapUsed + memory.external - baseline.heapUsed - baseline.external) / count).toFixed(1)} KiB`,
         `${(((after.cpuMicros - before.cpuMicros) / 1000 / elapsedMs) * 100).toFixed(0)}%`,
+        `${(((clientCpuUsed.user + clientCpuUsed.system) / 1000 / elapsedMs) * 100).toFixed(0)}%`,
         (fanOuts ? (after.ticketReads - before.ticketReads) / fanOuts : 0).toFixed(2),
         (fanOuts ? (after.executions - before.executions) / fanOuts : 0).toFixed(1),
         loadavg()[0].toFixed(1),
@@ -385,7 +388,8 @@ async function main(): Promise<void> {
     const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padStart(widths[column])).join(' | ')} |`;
     process.stdout.write(`\n${line(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n${rows.map(line).join('\n')}\n`);
     process.stdout.write(
-      `\nLoad avg: the machine's 1-minute load average at the end of the step (${availableParallelism()} cores: above that, the server waits for CPU).\n` +
+      '\nClient CPU: this process (all subscribers and the load generator); near 100 %, the measuring side is the bottleneck.\n' +
+        `Load avg: the machine's 1-minute load average at the end of the step (${availableParallelism()} cores: above that, the server waits for CPU).\n` +
         'Latency: from the commit (the server notes the instant its bus is told, right after COMMIT) to the\n' +
         "client's receipt of the frame, both on this machine's wall clock. Memory: server RSS and JS heap+external\n" +
         'growth since before the first connection, after a full GC, divided by the open connections.\n',
