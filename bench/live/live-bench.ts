@@ -23,13 +23,16 @@ import { wallClock, type Command, type Ready, type Reply, type SeedResult, type 
  * Options: --subscribers 1000,5000,10000 (the counts, ascending; connections are added between
  * steps), --rate 20 (events per second), --duration 10 (seconds measured per step), --unshared
  * (each socket sends a distinct query text, as if every socket were a different viewer with a
- * different selection: nothing is parsed or executed once for several sockets; the worst case).
+ * different selection: nothing is parsed or executed once for several sockets; the worst case),
+ * --profile DIR (a V8 CPU profile of the server process, written when it stops).
  */
 
 interface Options {
   subscribers: number[];
   /** Every socket sends a distinct query text: no shared document, no shared execution (worst case). */
   unshared: boolean;
+  /** Write a V8 CPU profile of the server process into this directory. */
+  profile?: string;
   rate: number;
   duration: number;
   warmup: number;
@@ -59,6 +62,7 @@ function parseOptions(argv: string[]): Options {
     } else if (flag === '--rate') options.rate = number(500);
     else if (flag === '--duration') options.duration = number(120);
     else if (flag === '--warmup') options.warmup = number(30);
+    else if (flag === '--profile') options.profile = path.resolve(value);
     else throw new Error(`unknown option ${flag}; see bench/live/live-bench.ts`);
   }
   return options;
@@ -102,9 +106,10 @@ class ServerProcess {
     });
   }
 
-  static async start(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  static async start(env: NodeJS.ProcessEnv, profileDir?: string): Promise<ServerProcess> {
     const script = path.join(__dirname, 'live-server.js');
-    const child = fork(script, [], { env, execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const execArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+    const child = fork(script, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const ready = await new Promise<Ready>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the server did not start within 120 s')), 120_000);
       child.once('exit', (code) => reject(new Error(`the server exited with ${code} before it was ready`)));
@@ -125,8 +130,17 @@ class ServerProcess {
     });
   }
 
+  /** Asks the server to close and waits for it to exit (a CPU profile is written on exit). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    await this.ask({ type: 'stop' }).catch(() => undefined);
+    await Promise.race([exited, sleep(20_000)]);
+    this.kill();
+  }
+
   kill(): void {
-    this.child.kill('SIGKILL');
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
 
@@ -161,7 +175,7 @@ async function main(): Promise<void> {
     ADMIN_USERNAME: `live-bench-admin-${randomBytes(3).toString('hex')}`,
     LOG_LEVEL: 'silent',
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
-  });
+  }, options.profile);
   const stopTimer = setTimeout(() => {
     process.stderr.write('live bench: run timeout, stopping\n');
     server.kill();
@@ -396,8 +410,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await Promise.all(subscribers.map((subscriber) => subscriber.client.dispose()));
-    await server.ask({ type: 'stop' }).catch(() => undefined);
-    server.kill();
+    await server.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     clearTimeout(stopTimer);
   }
