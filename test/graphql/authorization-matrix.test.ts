@@ -10,6 +10,7 @@ import {
   type OperationName,
   type StatusName,
 } from '../support/http';
+import { SPEC_FORBIDDEN_MESSAGE } from '../support/spec-tables';
 
 /**
  * Every mutation by every wrong viewer is FORBIDDEN with the seed's message, whatever the status;
@@ -32,19 +33,6 @@ const VIEWER_USER: Record<ViewerName, keyof TestServer['users']> = {
   multi: 'multi', // customer + staff, but neither the owner nor the assignee of these tickets
 };
 
-/** SPEC's 403 messages, word for word. */
-const FORBIDDEN_MESSAGE: Record<OperationName, string> = {
-  assign: 'You are not allowed to assign this ticket',
-  startProcessing: 'You are not allowed to IN PROCESSING this ticket',
-  requestInformation: 'You are not allowed to request information for this ticket',
-  fix: 'You are not allowed to fixed this ticket',
-  close: 'You are not allowed to close this ticket',
-  reopen: 'You are not allowed to reopen this ticket',
-  cancel: 'You are not allowed to cancel this ticket',
-  edit: 'You are not allowed to edit this ticket',
-  reply: 'You are not allowed to check this ticket',
-  deleteReply: 'You are not allowed to delete this reply',
-};
 
 /** SPEC "Transitions" and "Other operations": who may, and from where. */
 const RULES: Record<OperationName, { who: ViewerName[]; from: StatusName[]; to?: StatusName }> = {
@@ -112,7 +100,7 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
 
   it.each(FORBIDDEN_CASES)('%s by %s is FORBIDDEN in every status', async (operation, viewer) => {
     const results = await Promise.all(STATUS_NAMES.map((status) => attempt(server, user(viewer), operation, target(status))));
-    const expected = { code: 'FORBIDDEN', message: FORBIDDEN_MESSAGE[operation] };
+    const expected = { code: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE[operation] };
     expect(Object.fromEntries(STATUS_NAMES.map((status, i) => [status, outcome(results[i])]))).toEqual(
       Object.fromEntries(STATUS_NAMES.map((status) => [status, expected])),
     );
@@ -120,7 +108,7 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
 
   it.each([['startProcessing'], ['fix'], ['requestInformation'], ['reply']] as const)('%s by a staff member on a NEW ticket (nobody is assigned yet) is FORBIDDEN', async (operation) => {
     const result = await attempt(server, user('assignee'), operation, target('NEW'));
-    expect(outcome(result)).toEqual({ code: 'FORBIDDEN', message: FORBIDDEN_MESSAGE[operation] });
+    expect(outcome(result)).toEqual({ code: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE[operation] });
   });
 
   it.each(CONFLICT_CASES)('%s by %s from %s is CONFLICT naming both statuses', async (operation, viewer, status) => {

@@ -5,13 +5,16 @@ import {
   createTicketAs,
   defaultActors,
   gql,
+  MUTATION_OF,
   PNG_BYTES,
   snapshot,
   STATUS_NAMES,
   ticketIn,
   type GraphQLResponse,
+  type OperationName,
   type StatusName,
 } from '../support/http';
+import { SPEC_FORBIDDEN_MESSAGE, SPEC_LEGACY_FLAG } from '../support/spec-tables';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { badErrorBody, fingerprint } from './fuzz-support';
 
@@ -77,7 +80,7 @@ function relation(viewer: ViewerName, status: StatusName) {
 }
 type Relation = ReturnType<typeof relation>;
 
-type Operation = 'reply' | 'edit' | 'assign' | 'startProcessing' | 'requestInformation' | 'fix' | 'close' | 'reopen' | 'cancel' | 'deleteReply';
+type Operation = OperationName;
 
 /** SPEC "Transitions" and "Other operations": who may, from which statuses, to which status. */
 const RULES: Record<Operation, { who: (r: Relation) => boolean; from: readonly StatusName[]; to?: StatusName }> = {
@@ -97,22 +100,6 @@ const OPERATIONS = Object.keys(RULES) as Operation[];
 /** Operations with a permission flag (deleteReply has none). */
 const FLAGGED = OPERATIONS.filter((operation) => operation !== 'deleteReply');
 
-/** SPEC's 403 messages, word for word. */
-const FORBIDDEN_MESSAGE: Record<Operation | 'view' | 'create' | 'createUser', string> = {
-  assign: 'You are not allowed to assign this ticket',
-  startProcessing: 'You are not allowed to IN PROCESSING this ticket',
-  requestInformation: 'You are not allowed to request information for this ticket',
-  fix: 'You are not allowed to fixed this ticket',
-  close: 'You are not allowed to close this ticket',
-  reopen: 'You are not allowed to reopen this ticket',
-  cancel: 'You are not allowed to cancel this ticket',
-  edit: 'You are not allowed to edit this ticket',
-  reply: 'You are not allowed to check this ticket',
-  deleteReply: 'You are not allowed to delete this reply',
-  view: 'You are not allowed to check this ticket',
-  create: 'You are not allowed to create ticket',
-  createUser: 'You are not allowed to create users',
-};
 const INVALID_CREDENTIAL = 'Invalid credential';
 
 type Outcome = 'OK' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'CONFLICT';
@@ -125,7 +112,7 @@ interface Expected {
 function expected(operation: Operation, viewer: ViewerName, status: StatusName): Expected {
   if (!AUTHENTICATED.includes(viewer)) return { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
   const rule = RULES[operation];
-  if (!rule.who(relation(viewer, status))) return { outcome: 'FORBIDDEN', message: FORBIDDEN_MESSAGE[operation] };
+  if (!rule.who(relation(viewer, status))) return { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE[operation] };
   if (!rule.from.includes(status)) return { outcome: 'CONFLICT' };
   return { outcome: 'OK' };
 }
@@ -140,30 +127,7 @@ const LEGACY_STATUS: Partial<Record<Operation, string>> = {
   reopen: 'REOPEN',
   cancel: 'CANCEL',
 };
-/** The legacy `permission` key of each flagged operation (SPEC "Legacy endpoint"); edit has none. */
-const LEGACY_FLAG: Partial<Record<Operation, string>> = {
-  reply: 'reply',
-  assign: 'ASSIGNED',
-  fix: 'FIXED',
-  close: 'CLOSED',
-  reopen: 'REOPENED',
-  requestInformation: 'PENDING',
-  cancel: 'CANCEL',
-  startProcessing: 'IN PROCESSING',
-};
 
-const GRAPHQL_MUTATION: Record<Operation, string> = {
-  reply: 'addReply',
-  edit: 'editTicket',
-  assign: 'assignTicket',
-  startProcessing: 'startProcessing',
-  requestInformation: 'requestInformation',
-  fix: 'fixTicket',
-  close: 'closeTicket',
-  reopen: 'reopenTicket',
-  cancel: 'cancelTicket',
-  deleteReply: 'deleteReply',
-};
 
 /** A status named in a message: the enum name or the seed's spelling ("Request Information"). */
 const statusPattern = (status: StatusName): RegExp => new RegExp(status.split('_').join('[ _]'), 'i');
@@ -231,7 +195,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
       else if (operation === 'edit') result = await gql(server, user, `mutation($id: ID!) { editTicket(id: $id, input: { content: "${NEW_CONTENT}" }) { id } }`, { id: target.id });
       else if (operation === 'assign') result = await gql(server, user, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', { id: target.id, staffId: String(staffId) });
       else if (operation === 'deleteReply') result = await gql(server, user, 'mutation($id: ID!) { deleteReply(id: $id) }', { id: target.replyId });
-      else result = await gql(server, user, `mutation($id: ID!) { ${GRAPHQL_MUTATION[operation]}(id: $id) { id status } }`, { id: target.id });
+      else result = await gql(server, user, `mutation($id: ID!) { ${MUTATION_OF[operation]}(id: $id) { id status } }`, { id: target.id });
       if (!result.errors?.length) return { outcome: 'OK', raw: result.data };
       return { outcome: result.errors[0].extensions?.code ?? 'no code', message: result.errors[0].message, raw: result.errors };
     }
@@ -284,8 +248,8 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
           tried.legacy += 1;
           seen[`ticket ${viewer} ${status}`] = graph.errors?.length ? [graph.errors[0].extensions?.code, graph.errors[0].message] : 'OK';
           seen[`ticket-detail ${viewer} ${status}`] = detail.status === 200 ? 'OK' : [detail.status, detail.body.message];
-          wanted[`ticket ${viewer} ${status}`] = !authenticated ? ['UNAUTHENTICATED', INVALID_CREDENTIAL] : sees ? 'OK' : ['FORBIDDEN', FORBIDDEN_MESSAGE.view];
-          wanted[`ticket-detail ${viewer} ${status}`] = !authenticated ? [401, INVALID_CREDENTIAL] : sees ? 'OK' : [403, FORBIDDEN_MESSAGE.view];
+          wanted[`ticket ${viewer} ${status}`] = !authenticated ? ['UNAUTHENTICATED', INVALID_CREDENTIAL] : sees ? 'OK' : ['FORBIDDEN', SPEC_FORBIDDEN_MESSAGE.view];
+          wanted[`ticket-detail ${viewer} ${status}`] = !authenticated ? [401, INVALID_CREDENTIAL] : sees ? 'OK' : [403, SPEC_FORBIDDEN_MESSAGE.view];
         }
         // tickets (all the viewer's roles) and the legacy lists (one role each).
         const list = await gql(server, user, '{ tickets(first: 100) { edges { node { id } } } }');
@@ -341,8 +305,8 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         tried.legacy += 1;
         got[`graphql createTicket ${viewer}`] = { outcome: graph.errors?.[0]?.extensions?.code as Outcome, message: graph.errors?.[0]?.message };
         got[`legacy create-ticket ${viewer}`] = { outcome: String(old.status) as Outcome, message: old.body.message };
-        want[`graphql createTicket ${viewer}`] = authenticated ? { outcome: 'FORBIDDEN', message: FORBIDDEN_MESSAGE.create } : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
-        want[`legacy create-ticket ${viewer}`] = authenticated ? { outcome: '403' as Outcome, message: FORBIDDEN_MESSAGE.create } : { outcome: '401' as Outcome, message: INVALID_CREDENTIAL };
+        want[`graphql createTicket ${viewer}`] = authenticated ? { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE.create } : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
+        want[`legacy create-ticket ${viewer}`] = authenticated ? { outcome: '403' as Outcome, message: SPEC_FORBIDDEN_MESSAGE.create } : { outcome: '401' as Outcome, message: INVALID_CREDENTIAL };
       }
       if (viewer !== 'admin') {
         const result = await gql(server, user, 'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }', {
@@ -350,7 +314,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         });
         tried.graphql += 1;
         got[`graphql createUser ${viewer}`] = { outcome: result.errors?.[0]?.extensions?.code as Outcome, message: result.errors?.[0]?.message };
-        want[`graphql createUser ${viewer}`] = authenticated ? { outcome: 'FORBIDDEN', message: FORBIDDEN_MESSAGE.createUser } : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
+        want[`graphql createUser ${viewer}`] = authenticated ? { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE.createUser } : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
       }
       if (!authenticated) {
         const form = new FormData();
@@ -444,7 +408,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
           got[`${viewer} ${status} legacy`] = detail.body['ticket-detail']?.permission ?? detail.body;
           want[`${viewer} ${status} graphql`] = Object.fromEntries(FLAGGED.map((operation) => [operation, actual.get(`graphql ${operation} ${viewer} ${status}`) === 'OK']));
           want[`${viewer} ${status} legacy`] = Object.fromEntries(
-            FLAGGED.filter((operation) => LEGACY_FLAG[operation]).map((operation) => [LEGACY_FLAG[operation], actual.get(`legacy ${operation} ${viewer} ${status}`) === 'OK' ? 1 : 0]),
+            FLAGGED.filter((operation) => SPEC_LEGACY_FLAG[operation]).map((operation) => [SPEC_LEGACY_FLAG[operation], actual.get(`legacy ${operation} ${viewer} ${status}`) === 'OK' ? 1 : 0]),
           );
         }),
       ),
@@ -509,7 +473,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
             tried.subscriptions += 1;
             const errors = streams[index].errors as Array<{ extensions?: { code?: string }; message?: string }>;
             got[`${viewer} ${status}`] = errors.length ? [errors[0].extensions?.code, errors[0].message] : 'open';
-            want[`${viewer} ${status}`] = relation(viewer, status).sees ? 'open' : ['FORBIDDEN', FORBIDDEN_MESSAGE.view];
+            want[`${viewer} ${status}`] = relation(viewer, status).sees ? 'open' : ['FORBIDDEN', SPEC_FORBIDDEN_MESSAGE.view];
             streams[index].stop();
           }
           await live.dispose();

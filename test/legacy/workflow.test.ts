@@ -1,19 +1,9 @@
 import { gql, gqlOk, GIF_BYTES, PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
+import { SPEC_LEGACY_FLAG } from '../support/spec-tables';
 import { legacy, legacyOk, postForm } from './legacy-client';
 import { CODE, expectError, expectTicketShape, permission } from './legacy-shapes';
 
-/** GraphQL permission field → legacy permission key (the edit flag has no legacy key). */
-const GRAPHQL_TO_LEGACY: Record<string, string> = {
-  reply: 'reply',
-  assign: 'ASSIGNED',
-  fix: 'FIXED',
-  close: 'CLOSED',
-  reopen: 'REOPENED',
-  requestInformation: 'PENDING',
-  cancel: 'CANCEL',
-  startProcessing: 'IN PROCESSING',
-};
 
 /**
  * The whole life of a ticket driven by a legacy client alone, checked at every step against what
@@ -34,7 +24,7 @@ describe.each(DATABASES)('a legacy client through the whole workflow (%s)', (kin
   async function graphqlPermission(user: TestUser, uuid: string): Promise<Record<string, 0 | 1>> {
     const data = await gqlOk(server, user, 'query($id: ID!) { ticket(id: $id) { permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }', { id: uuid });
     const flags: Record<string, 0 | 1> = {};
-    for (const [field, key] of Object.entries(GRAPHQL_TO_LEGACY)) flags[key] = data.ticket.permissions[field] ? 1 : 0;
+    for (const [field, key] of Object.entries(SPEC_LEGACY_FLAG)) flags[key] = data.ticket.permissions[field] ? 1 : 0;
     return flags;
   }
 

@@ -1,0 +1,35 @@
+import type { OperationName } from './http';
+
+/*
+ * SPEC's tables, written out from SPEC.md rather than imported from src/: tests that compare the
+ * server against these are checking the code against the contract, not against itself.
+ */
+
+/** SPEC's 403 messages, word for word ("Legacy endpoint" table; request information added). */
+export const SPEC_FORBIDDEN_MESSAGE: Readonly<Record<OperationName | 'view' | 'create' | 'createUser', string>> = {
+  assign: 'You are not allowed to assign this ticket',
+  startProcessing: 'You are not allowed to IN PROCESSING this ticket',
+  requestInformation: 'You are not allowed to request information for this ticket',
+  fix: 'You are not allowed to fixed this ticket',
+  close: 'You are not allowed to close this ticket',
+  reopen: 'You are not allowed to reopen this ticket',
+  cancel: 'You are not allowed to cancel this ticket',
+  edit: 'You are not allowed to edit this ticket',
+  reply: 'You are not allowed to check this ticket',
+  deleteReply: 'You are not allowed to delete this reply',
+  view: 'You are not allowed to check this ticket',
+  create: 'You are not allowed to create ticket',
+  createUser: 'You are not allowed to create users',
+};
+
+/** The legacy `permission` key of each GraphQL permission flag (edit has none). */
+export const SPEC_LEGACY_FLAG: Readonly<Partial<Record<OperationName, string>>> = {
+  reply: 'reply',
+  assign: 'ASSIGNED',
+  fix: 'FIXED',
+  close: 'CLOSED',
+  reopen: 'REOPENED',
+  requestInformation: 'PENDING',
+  cancel: 'CANCEL',
+  startProcessing: 'IN PROCESSING',
+};
