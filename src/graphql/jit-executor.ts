@@ -1,7 +1,19 @@
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
-import { execute, GraphQLError, printSchema, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, printSchema, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { expandedFieldCount } from './selection';
+
+/**
+ * Largest document, counted in fields with every fragment spread expanded, that graphql-jit
+ * compiles. Its compiler walks the expanded tree below each field without remembering which
+ * fragments it has seen (graphql-jit 0.8.9, `augmentFieldNodeTree`), so fragments that each
+ * spread the next one twice cost it 2^depth: 20 levels took 0.9 s, 24 would take 15 s. A
+ * document without repeated spreads expands to no more fields than its tokens (at most 1,000);
+ * anything above this runs on graphql-js, whose execution visits each fragment once per
+ * selection set.
+ */
+export const MAX_JIT_EXPANDED_FIELDS = 5_000;
 
 /**
  * Executes queries and mutations with graphql-jit: each document is compiled once into a
@@ -19,14 +31,14 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
   // map keyed by document is bounded by that store and needs no eviction of its own.
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
 
-  const compile = (document: DocumentNode, operationName: string | null): CompiledQuery | null => {
+  const compile = (document: DocumentNode, operation: OperationDefinitionNode, operationName: string | null): CompiledQuery | null => {
     let byOperation = compiled.get(document);
     if (!byOperation) compiled.set(document, (byOperation = new Map()));
     const key = operationName ?? '';
     let query = byOperation.get(key);
     if (query === undefined) {
-      const result = compileQuery(schema, document, operationName ?? undefined);
-      query = isCompiledQuery(result) ? result : null;
+      const result = expandedFieldCount(document, operation, MAX_JIT_EXPANDED_FIELDS) > MAX_JIT_EXPANDED_FIELDS ? null : compileQuery(schema, document, operationName ?? undefined);
+      query = result && isCompiledQuery(result) ? result : null;
       byOperation.set(key, query);
     }
     return query;
@@ -39,7 +51,7 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
     const operationName = request.operationName ?? null;
     // No operation: the document has several and none is named, or not the one asked for;
     // graphql-js words that refusal.
-    const query = !operation || operation.operation === 'subscription' ? null : compile(document, operationName);
+    const query = !operation || operation.operation === 'subscription' ? null : compile(document, operation, operationName);
     // Variables that do not coerce are answered by graphql-js, whose errors Apollo recognises as
     // BAD_USER_INPUT with HTTP 400 (graphql-jit words and shapes them differently).
     const coercion = query ? getVariableValues(schema, operation?.variableDefinitions ?? [], request.variables ?? {}) : undefined;
