@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { SEED_REQUESTS } from '../../test/legacy/seed-requests';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { LegacyJsonSyntaxError, MAX_LEGACY_JSON_DEPTH, parseLegacyBody, parseLegacyJson } from './legacy-body.parser';
+import { LegacyJsonSyntaxError, MAX_LEGACY_JSON_DEPTH, parseLegacyBody, parseLegacyJson, parseTolerantJson } from './legacy-body.parser';
 
 /** The syntax error `parseLegacyJson` throws for `text` (fails the test when it parses). */
 function syntaxError(text: string): LegacyJsonSyntaxError {
@@ -129,6 +129,38 @@ describe('parseLegacyJson', () => {
       const parsed = parseLegacyJson(`{'images': ['${base64}',],}`) as { images: string[] };
       expect(parsed.images[0]).toHaveLength(base64.length);
       expect(Date.now() - started).toBeLessThan(2000);
+    });
+  });
+
+  describe('strings with escapes (decoded into one buffer)', () => {
+    const tolerant = (literal: string): unknown => (parseTolerantJson(`[${literal}]`) as unknown[])[0];
+
+    it.each([
+      ['every simple escape', String.raw`"\b\f\n\r\t\v\0\"\\\/\'\q"`, '\b\f\n\r\t\v\0"\\/\'q'],
+      ['a line continuation (LF, CRLF, CR, U+2028)', '"a\\\nb\\\r\ncd\\\re\\\u2028f"', 'abcdef'],
+      ['Latin-1 then a wider character mid-string', String.raw`"caf\u00e9 \u4e2d\u6587 ok"`, 'café 中文 ok'],
+      ['a wider raw character after an escape', '"\\n中"', '\n中'],
+      ['lone surrogates, escaped and raw, kept as JSON.parse keeps them', '"\\ud800x\\udc00 \ud800"', '\ud800x\udc00 \ud800'],
+      ['an escaped quote past the first quote (the buffer grows)', `'${'x'.repeat(300)}\\'${'y'.repeat(300)}\\'z'`, `${'x'.repeat(300)}'${'y'.repeat(300)}'z`],
+      ['escapes only', `"${'\\"'.repeat(1000)}"`, '"'.repeat(1000)],
+    ])('reads %s', (_name, literal, expected) => {
+      expect(tolerant(literal)).toBe(expected);
+    });
+
+    it('agrees with JSON.parse on strings of any UTF-16 code units, lone surrogates included', () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 20 }), (text, tail) => {
+          const json = JSON.stringify(text + tail);
+          expect(parseTolerantJson(json)).toBe(JSON.parse(json));
+          // With \u escapes for every non-ASCII unit too (as some encoders write them).
+          const ascii = json.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+          expect(parseTolerantJson(ascii)).toBe(JSON.parse(ascii));
+        }),
+      );
+    });
+
+    it('reads consecutive strings with and without escapes', () => {
+      expect(parseTolerantJson(`{'a': 'x\\ny', 'b': "plain", 'c': '\\u00e9', d: '', e: 'q\\'q'}`)).toEqual({ a: 'x\ny', b: 'plain', c: 'é', d: '', e: "q'q" });
     });
   });
 
