@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType } from 'graphql-ws';
 import WebSocket from 'ws';
+import { ConfigError, loadConfig } from '../../src/config';
 import { encodeCredential } from '../../src/modules/auth/credential';
 import { DEFAULT_USERNAME_LIMIT } from '../../src/modules/auth/login-throttle';
 import { wsUrl } from '../realtime/live-client';
@@ -115,4 +116,36 @@ describe.each(DATABASES)('TRUST_PROXY (%s)', (kind) => {
       await server.close();
     }
   });
+});
+
+describe('the TRUST_PROXY setting', () => {
+  const load = (env: Record<string, string>) => loadConfig({ CREDENTIAL_KEY: 'ab'.repeat(32), DATA_DIR: '/nonexistent', ...env });
+
+  it('is off by default', () => {
+    expect(load({}).trustProxy).toBe(false);
+    expect(load({ TRUST_PROXY: '' }).trustProxy).toBe(false);
+  });
+
+  it.each([
+    ['true', true],
+    ['on', true],
+    ['false', false],
+    ['0', false],
+    ['1', 1],
+    ['2', 2],
+    ['10.0.0.1', ['10.0.0.1']],
+    ['10.0.0.0/8, 192.168.0.0/16,::1', ['10.0.0.0/8', '192.168.0.0/16', '::1']],
+    ['loopback,uniquelocal', ['loopback', 'uniquelocal']],
+    ['fd00::/8', ['fd00::/8']],
+  ])('reads %j', (value, expected) => {
+    expect(load({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each(['maybe', '33', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1', 'example.com', '10.0.0.1,,10.0.0.2', '-1'])(
+    'refuses %j with a configuration error naming the setting',
+    (value) => {
+      expect(() => load({ TRUST_PROXY: value })).toThrow(ConfigError);
+      expect(() => load({ TRUST_PROXY: value })).toThrow(/^TRUST_PROXY must be/);
+    },
+  );
 });
