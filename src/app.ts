@@ -12,6 +12,7 @@ import { createFormatError } from './graphql/errors';
 import { jitGateway } from './graphql/jit-executor';
 import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
 import { buildGraphQLSchema } from './graphql/schema';
+import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
 import { healthRoutes } from './http/health.routes';
 import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
@@ -19,6 +20,8 @@ import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
 import { AuthService } from './modules/auth/auth.service';
 import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
+import { PasswordHasher, type ScryptParams } from './modules/auth/password';
+import { PostgresThrottleStore, type ThrottleStore } from './modules/auth/throttle-store';
 import type { ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
 import { imageRoutes } from './modules/image/image.routes';
@@ -51,6 +54,12 @@ export interface AppOptions {
   logStream?: { write(line: string): void };
   /** Failed-login limits instead of SPEC's (tests that fail logins on purpose by the hundred). */
   loginThrottle?: LoginThrottleOptions;
+  /**
+   * TESTS ONLY: scrypt parameters for new password hashes instead of OWASP's
+   * (`SCRYPT_PARAMS`), so suites that create users by the dozen stay fast. No setting reads it:
+   * a deployment always hashes at full strength.
+   */
+  testOnlyScryptParams?: ScryptParams;
 }
 
 export interface App {
@@ -94,14 +103,21 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     throw error;
   });
   const changes: ChangeSink = live.changes;
-  const users = new UserService();
+  const hasher = new PasswordHasher({ params: options.testOnlyScryptParams });
+  const users = new UserService(hasher);
+  // Several processes can share a PostgreSQL server: their failed-login limits must be one. The
+  // embedded database has one process, so memory is enough there.
+  const throttleStore: ThrottleStore | undefined = config.databaseUrl
+    ? new PostgresThrottleStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
+    : undefined;
   const images = new ImageService();
   const tickets = new TicketService(images, changes);
   const services: Services = {
     auth: new AuthService({
       key: config.credentialKey,
       users: users.lookup(fork),
-      throttle: options.loginThrottle ? new LoginThrottle(options.loginThrottle) : undefined,
+      throttle: new LoginThrottle({ ...options.loginThrottle, store: throttleStore }),
+      hasher,
     }),
     users,
     images,
@@ -125,8 +141,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger: options.logger === false ? false : loggerOptions(options.logger === true || !options.logger ? config.logLevel : options.logger.level, options.logStream),
     genReqId: requestId,
     bodyLimit: MAX_JSON_BODY_BYTES,
-    // Behind a proxy the operator sets this; the throttle keys failed logins by client address.
-    trustProxy: false,
+    // TRUST_PROXY: behind a proxy, request.ip comes from X-Forwarded-For; the throttle keys failed
+    // logins by it (graphql-ws upgrades use the same rule, http/client-address.ts).
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     // Slow clients: headers, the whole request, silence, idle keep-alive (config.ts).
     http: { headersTimeout: timeouts.headersTimeoutMs, connectionsCheckingInterval: Math.min(1_000, timeouts.headersTimeoutMs) },
     requestTimeout: timeouts.requestTimeoutMs,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Everything the server needs to run, read once from the environment (SPEC "Running it"). */
@@ -33,7 +34,16 @@ export interface AppConfig {
   readonly idleTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client address (failed-login throttling,
+   * logs): false (default, the socket's peer is the client), true (any), a number of hops, or
+   * addresses/CIDR ranges of the proxies. Fastify's `trustProxy`.
+   */
+  readonly trustProxy?: TrustProxy;
 }
+
+/** See {@link AppConfig.trustProxy}. */
+export type TrustProxy = boolean | number | readonly string[];
 
 /**
  * HTTP timeouts: a client gets 15 s to send its headers and 2 minutes for a whole request (ten
@@ -108,6 +118,38 @@ function parseMilliseconds(name: string, value: string | undefined, fallback: nu
   return ms;
 }
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `TRUST_PROXY`: true/false, a hop count, or a comma-separated list of addresses and CIDR ranges. */
+export function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined || value.trim() === '') return false;
+  const text = value.trim();
+  const lower = text.toLowerCase();
+  if (['true', 'yes', 'on'].includes(lower)) return true;
+  if (['false', 'no', 'off', '0'].includes(lower)) return false;
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops > 0 && hops <= 32) return hops;
+  }
+  const entries = text.split(',').map((entry) => entry.trim());
+  const valid = (entry: string): boolean => {
+    if (PROXY_NAMES.has(entry)) return true;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    const bits = Number(prefix);
+    return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+  };
+  const bad = entries.find((entry) => !valid(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true, false, a number of proxy hops (1 to 32), or a comma-separated list of proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal); "${bad}" is none of these`,
+    );
+  }
+  return entries;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -158,5 +200,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     requestTimeoutMs,
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
   };
 }

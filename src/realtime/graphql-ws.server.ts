@@ -28,6 +28,8 @@ export interface GraphQLWebSocketOptions {
   readonly keepAliveMs?: number;
   /** Largest message a client may send (subscribe messages are small). */
   readonly maxPayloadBytes?: number;
+  /** The client's address of an upgrade request (TRUST_PROXY); default the socket's peer. */
+  readonly clientAddress?: (request: IncomingMessage) => string;
 }
 
 /** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
@@ -192,7 +194,7 @@ export class GraphQLWebSocketServer {
           const credential = ctx.connectionParams?.credential;
           if (typeof credential !== 'string' || credential === '') return false;
           try {
-            this.viewers.set(ctx, await options.services.auth.authenticate(credential, clientAddress(ctx.extra.request)));
+            this.viewers.set(ctx, await options.services.auth.authenticate(credential, (options.clientAddress ?? clientAddress)(ctx.extra.request)));
             return true;
           } catch {
             // Any failure (malformed, wrong, throttled) is the same refusal: no user enumeration.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { AppConfig } from '../config';
+import { clientAddressResolver } from '../http/client-address';
 import type { Database } from '../db/database';
 import { graphQLValidationFor } from '../graphql/query-limits';
 import { EventLog } from '../modules/event/event-log';
@@ -119,6 +120,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
         logger: forwardingLogger,
         // The limits Apollo applies on HTTP (query-limits.ts).
         validation: graphQLValidationFor(config),
+        clientAddress: clientAddressResolver(config.trustProxy),
       });
       // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
       fastify.server.on('request', (_request, response) => {

@@ -17,6 +17,13 @@ export type DatabaseKind = 'embedded' | 'postgres';
 export const DATABASES: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded'];
 
 export const PASSWORD = 'correct horse battery';
+
+/**
+ * Password hashes in tests: scrypt N=2^12 (4 MiB, milliseconds) instead of OWASP's N=2^17
+ * (128 MiB, hundreds of ms), through the test-only `AppOptions.testOnlyScryptParams`, so the
+ * suites that create users by the dozen stay fast. Suites about hashing pass their own.
+ */
+export const TEST_SCRYPT_PARAMS = Object.freeze({ N: 2 ** 12, r: 8, p: 1 });
 export const ADMIN = { username: 'admin', password: 'admin password 1' };
 
 export interface TestUser {
@@ -100,6 +107,7 @@ export async function startServer(kind: DatabaseKind, options: StartOptions = {}
     // TEST_LOG=error (or any pino level) shows the server's log while debugging a test.
     logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
     ...options,
+    testOnlyScryptParams: options.testOnlyScryptParams ?? TEST_SCRYPT_PARAMS,
     onQuery: (sql) => {
       queries.push(sql);
       options.onQuery?.(sql);

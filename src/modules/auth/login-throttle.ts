@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { DomainError, ErrorCode } from '../../shared/errors';
+import { MemoryThrottleStore, assertRule, type CounterRule, type ThrottleStore } from './throttle-store';
 
 /** One throttling rule: how many failures lock, over what window, and for how long. */
 export interface ThrottleLimit {
@@ -16,9 +17,14 @@ export interface ThrottleLimit {
 
 /** Options of {@link LoginThrottle}. */
 export interface LoginThrottleOptions {
+  /** The limit per username and per (username, address); see {@link LoginThrottle}. */
   readonly perUsername?: ThrottleLimit;
   readonly perAddress?: ThrottleLimit;
-  /** Most usernames (and, separately, most addresses) remembered at once. Default 10,000 each. */
+  /** How long a success marks its (username, address) as the owner's. Default 30 days. */
+  readonly trustMs?: number;
+  /** Where counters live. Default: in this process's memory, at most `maxEntries` keys. */
+  readonly store?: ThrottleStore;
+  /** Keys remembered by the default in-memory store. Default 30,000. */
   readonly maxEntries?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
@@ -46,100 +52,7 @@ export const DEFAULT_ADDRESS_LIMIT: Readonly<Required<ThrottleLimit>> = {
   maxLockMs: 15 * MINUTE,
 };
 
-const DEFAULT_MAX_ENTRIES = 10_000;
 const TOO_MANY_FAILURES_MESSAGE = 'Too many failed login attempts, retry later';
-
-/** How far from the oldest entry eviction looks for one that is not locked. */
-const EVICTION_SCAN = 32;
-
-interface Entry {
-  failures: number;
-  windowStart: number;
-  lastFailureAt: number;
-  lockedUntil: number;
-}
-
-/**
- * Failure counts for one kind of key, in a Map kept in least-recently-failed order so the oldest
- * entry is the first one evicted when the bound is reached.
- */
-class FailureCounter {
-  private readonly entries = new Map<string, Entry>();
-  private readonly limit: Required<ThrottleLimit>;
-
-  constructor(
-    limit: ThrottleLimit,
-    /** `last`: a streak, forgotten after windowMs without failure. `first`: a fixed window. */
-    private readonly anchor: 'first' | 'last',
-    private readonly maxEntries: number,
-  ) {
-    this.limit = { ...limit, maxLockMs: limit.maxLockMs ?? 15 * MINUTE };
-    const { maxFailures, windowMs, lockMs, maxLockMs } = this.limit;
-    if (!Number.isInteger(maxFailures) || maxFailures < 1) throw new RangeError('maxFailures must be an integer >= 1');
-    if (!(windowMs > 0 && lockMs > 0 && maxLockMs >= lockMs)) {
-      throw new RangeError('windowMs and lockMs must be positive, maxLockMs at least lockMs');
-    }
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** Milliseconds until `key` may try again; 0 when it is not locked. */
-  lockedFor(key: string, now: number): number {
-    const entry = this.entries.get(key);
-    if (!entry) return 0;
-    if (this.isStale(entry, now)) {
-      this.entries.delete(key);
-      return 0;
-    }
-    return Math.max(0, entry.lockedUntil - now);
-  }
-
-  recordFailure(key: string, now: number): void {
-    let entry = this.entries.get(key);
-    if (!entry || this.isStale(entry, now)) entry = { failures: 0, windowStart: now, lastFailureAt: now, lockedUntil: 0 };
-    entry.failures += 1;
-    entry.lastFailureAt = now;
-    const beyond = entry.failures - this.limit.maxFailures;
-    if (beyond >= 0) {
-      const lockMs = Math.min(this.limit.lockMs * 2 ** Math.min(beyond, 30), this.limit.maxLockMs);
-      entry.lockedUntil = Math.max(entry.lockedUntil, now + lockMs);
-    }
-    // Re-insert so Map order stays least-recently-failed first.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    this.evict(now);
-  }
-
-  reset(key: string): void {
-    this.entries.delete(key);
-  }
-
-  private isStale(entry: Entry, now: number): boolean {
-    const since = this.anchor === 'first' ? entry.windowStart : entry.lastFailureAt;
-    return now >= entry.lockedUntil && now - since >= this.limit.windowMs;
-  }
-
-  /**
-   * Drops entries beyond the bound, preferring stale or unlocked ones among the oldest: spraying
-   * fresh usernames should not be a cheap way to flush the lock of the account under attack.
-   */
-  private evict(now: number): void {
-    while (this.entries.size > this.maxEntries) {
-      let victim: string | undefined;
-      let scanned = 0;
-      for (const [key, entry] of this.entries) {
-        if (scanned++ >= EVICTION_SCAN) break;
-        if (this.isStale(entry, now) || entry.lockedUntil <= now) {
-          victim = key;
-          break;
-        }
-      }
-      this.entries.delete(victim ?? (this.entries.keys().next().value as string));
-    }
-  }
-}
 
 /**
  * Usernames are attacker-chosen and can be kilobytes long; long ones are keyed by their digest
@@ -182,85 +95,144 @@ export function addressKey(address: string): string {
   return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
 }
 
+/** Throttle keys of one attempt. */
+function keysOf(username: string, address: string): { user: string; pair: string; address: string } {
+  const user = usernameKey(username);
+  const client = addressKey(address);
+  return { user: `u:${user}`, pair: `p:${client}|${user}`, address: `a:${client}` };
+}
+
+/** The 429 refusal of a locked attempt. */
+export function tooManyFailures(waitMs: number): DomainError {
+  return new DomainError(ErrorCode.TOO_MANY_REQUESTS, TOO_MANY_FAILURES_MESSAGE, {
+    retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+  });
+}
+
 /**
- * Throttles failed logins (SPEC, legacy endpoint 429).
+ * An admitted login attempt. It was counted as a failure when it was admitted; the caller ends it
+ * exactly once: {@link succeeded}, {@link failed}, or {@link abandoned} when the password was
+ * never evaluated (hashing saturated, the database down).
+ */
+export interface LoginAttempt {
+  /** The right password: the streaks end and this (username, address) is trusted. */
+  succeeded(): Promise<void>;
+  /** The wrong password or an unknown username: it stays counted. */
+  failed(): Promise<void>;
+  /** Not evaluated: uncounted again. */
+  abandoned(): Promise<void>;
+}
+
+const DEFAULT_TRUST_MS = 30 * 24 * 60 * MINUTE;
+
+/**
+ * Throttles failed logins (SPEC, legacy endpoint 429) with three counters per attempt, taken
+ * before the password is evaluated (check and count in one atomic step per counter), so N
+ * concurrent guesses get at most the limit evaluated and the rest 429, in one process or in
+ * many sharing a {@link ThrottleStore}:
  *
- * - Per username: a streak of consecutive failures, reset by a success or by `windowMs` without
- *   a failure. The 10th failure is still answered 401; from then the username is locked for
- *   30 s, doubling with every further failure up to 15 minutes.
- * - Per client address (IPv6 by /64): failures within a fixed window, a much higher limit, so
- *   a client spraying many usernames is slowed down. A success does not reset it (one valid
- *   account must not launder a spray). An address lock only refuses that address: one client's
- *   failures never lock other users out.
+ * - **Per client address** (IPv6 by /64): attempts in a fixed window (100 in 10 minutes), lock
+ *   60 s doubling to 15 minutes. A success gives its attempt back but does not reset the count
+ *   (one valid account must not launder a spray).
+ * - **Per (username, address)**: a streak of failures; the 10th locks for 30 s, each further one
+ *   doubles the lock up to 15 minutes. A stranger's guesses escalate only their own lock.
+ * - **Per username, from every address**: the same streak of 10, but its lock stays at 30 s
+ *   (it never doubles), and it does not apply to a (username, address) that has signed in
+ *   successfully within `trustMs`: that is the owner's own address, and a stranger's guesses
+ *   must not lock the owner out. It is there for guessers spread over many addresses.
  *
- * State is in memory, per process, bounded by `maxEntries` per kind of key.
+ * A success ends the username's and the pair's streaks and marks the pair trusted.
  */
 export class LoginThrottle {
-  private readonly usernames: FailureCounter;
-  private readonly addresses: FailureCounter;
+  private readonly userRule: CounterRule;
+  private readonly pairRule: CounterRule;
+  private readonly addressRule: CounterRule;
+  private readonly trustMs: number;
+  readonly store: ThrottleStore;
   private readonly now: () => number;
 
   constructor(options: LoginThrottleOptions = {}) {
-    const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
-    this.usernames = new FailureCounter(options.perUsername ?? DEFAULT_USERNAME_LIMIT, 'last', maxEntries);
-    this.addresses = new FailureCounter(options.perAddress ?? DEFAULT_ADDRESS_LIMIT, 'first', maxEntries);
+    const perUsername = options.perUsername ?? DEFAULT_USERNAME_LIMIT;
+    const perAddress = options.perAddress ?? DEFAULT_ADDRESS_LIMIT;
+    const maxLock = (limit: ThrottleLimit) => limit.maxLockMs ?? 15 * MINUTE;
+    this.pairRule = { ...perUsername, maxLockMs: maxLock(perUsername), anchor: 'last' };
+    this.userRule = { ...perUsername, maxLockMs: perUsername.lockMs, anchor: 'last' };
+    this.addressRule = { ...perAddress, maxLockMs: maxLock(perAddress), anchor: 'first' };
+    for (const rule of [this.pairRule, this.userRule, this.addressRule]) assertRule(rule);
+    this.trustMs = options.trustMs ?? DEFAULT_TRUST_MS;
+    if (!Number.isSafeInteger(this.trustMs) || this.trustMs < 0) throw new RangeError('trustMs must be a non-negative integer');
+    this.store = options.store ?? new MemoryThrottleStore(options.maxEntries);
     this.now = options.now ?? Date.now;
   }
 
   /**
-   * Call before verifying a password.
+   * Admits and counts one login attempt before its password is evaluated.
    *
-   * @throws DomainError TOO_MANY_REQUESTS with `details.retryAfterSeconds` when the username or
-   *   the address is locked.
+   * @throws DomainError TOO_MANY_REQUESTS with `details.retryAfterSeconds` when the address, the
+   *   (username, address) or (unless that pair is trusted) the username is locked; nothing is
+   *   counted then.
    */
-  check(username: string, address: string): void {
+  async admit(username: string, address: string): Promise<LoginAttempt> {
+    const keys = keysOf(username, address);
     const now = this.now();
-    const waitMs = Math.max(
-      this.usernames.lockedFor(usernameKey(username), now),
-      this.addresses.lockedFor(addressKey(address), now),
-    );
-    if (waitMs > 0) {
-      throw new DomainError(ErrorCode.TOO_MANY_REQUESTS, TOO_MANY_FAILURES_MESSAGE, {
-        retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
-      });
+    const taken: Array<[string, CounterRule]> = [];
+    const refuse = async (waitMs: number): Promise<never> => {
+      await this.giveBackAll(taken, now);
+      throw tooManyFailures(waitMs);
+    };
+    const addressTake = await this.store.take(keys.address, this.addressRule, now);
+    if (!addressTake.admitted) return refuse(addressTake.waitMs);
+    taken.push([keys.address, this.addressRule]);
+    const pairTake = await this.store.take(keys.pair, this.pairRule, now);
+    if (!pairTake.admitted) return refuse(pairTake.waitMs);
+    taken.push([keys.pair, this.pairRule]);
+    if (!pairTake.trusted) {
+      const userTake = await this.store.take(keys.user, this.userRule, now);
+      if (!userTake.admitted) return refuse(userTake.waitMs);
+      taken.push([keys.user, this.userRule]);
     }
-  }
 
-  /** Call after a failed login (wrong password or unknown username alike). */
-  recordFailure(username: string, address: string): void {
-    const now = this.now();
-    this.usernames.recordFailure(usernameKey(username), now);
-    this.addresses.recordFailure(addressKey(address), now);
+    let ended = false;
+    const end = async (action: () => Promise<void>) => {
+      if (ended) return;
+      ended = true;
+      await action();
+    };
+    return {
+      succeeded: () =>
+        end(async () => {
+          const at = this.now();
+          await this.store.giveBack(keys.address, this.addressRule, at);
+          await this.store.succeed(keys.pair, this.trustMs > 0 ? at + this.trustMs : 0, at);
+          await this.store.succeed(keys.user, 0, at);
+        }),
+      failed: () => end(async () => undefined),
+      abandoned: () => end(() => this.giveBackAll(taken, this.now())),
+    };
   }
 
   /**
    * For a credential that names no username that can be trusted (malformed, or not encrypted
-   * under the server's key): only the address is checked.
+   * under the server's key): counted as a failure against the address only.
    *
-   * @throws DomainError TOO_MANY_REQUESTS like {@link check} when the address is locked.
+   * @throws DomainError TOO_MANY_REQUESTS like {@link admit} when the address is locked.
    */
-  checkAddress(address: string): void {
-    const waitMs = this.addresses.lockedFor(addressKey(address), this.now());
-    if (waitMs > 0) {
-      throw new DomainError(ErrorCode.TOO_MANY_REQUESTS, TOO_MANY_FAILURES_MESSAGE, {
-        retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
-      });
-    }
+  async recordAddressFailure(address: string): Promise<void> {
+    const taken = await this.store.take(keysOf('', address).address, this.addressRule, this.now());
+    if (!taken.admitted) throw tooManyFailures(taken.waitMs);
   }
 
-  /** A failure that counts against the address only (see {@link checkAddress}). */
-  recordAddressFailure(address: string): void {
-    this.addresses.recordFailure(addressKey(address), this.now());
+  /**
+   * Milliseconds this (username, address) must still wait because of its own lock or its
+   * address's; 0 when neither is locked. Reads only: it counts nothing. The username's lock is
+   * not included (see {@link LoginThrottle}: it does not apply to the owner's address).
+   */
+  pairLockedFor(username: string, address: string): Promise<number> {
+    const keys = keysOf(username, address);
+    return this.store.lockedFor([keys.address, keys.pair], this.now());
   }
 
-  /** Call after a successful login: ends the username's streak of failures. */
-  recordSuccess(username: string, _address: string): void {
-    this.usernames.reset(usernameKey(username));
-  }
-
-  /** Entries held, for tests and metrics. */
-  get size(): { usernames: number; addresses: number } {
-    return { usernames: this.usernames.size, addresses: this.addresses.size };
+  private async giveBackAll(taken: ReadonlyArray<[string, CounterRule]>, now: number): Promise<void> {
+    for (const [key, rule] of taken) await this.store.giveBack(key, rule, now);
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { DomainError, ErrorCode } from '../../shared/errors';
 
 /**
  * Password hashing with scrypt (node:crypto, no native add-on). Stored hashes describe themselves,
@@ -6,8 +7,24 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
  * invalidating the hashes already stored.
  */
 
-/** Parameters for new hashes: about 35 ms per hash on a 2-core CI machine, 16 MiB of memory. */
-export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1 } as const;
+/** scrypt's cost parameters. */
+export interface ScryptParams {
+  /** CPU/memory cost, a power of two. */
+  readonly N: number;
+  /** Block size. */
+  readonly r: number;
+  /** Parallelism. */
+  readonly p: number;
+}
+
+/**
+ * Parameters for new hashes: OWASP's Password Storage Cheat Sheet minimum for scrypt (N=2^17,
+ * r=8, p=1). Each hash needs 128·N·r = 128 MiB and about 0.3 to 1 s of one core (docs/hardening.md),
+ * which is why {@link PasswordHasher} bounds how many run at once and the AuthService caches
+ * verified passwords. The previous parameters (N=2^14) still verify, and are rehashed on the
+ * next successful sign-in.
+ */
+export const SCRYPT_PARAMS: ScryptParams = Object.freeze({ N: 2 ** 17, r: 8, p: 1 });
 
 const SALT_LENGTH = 16;
 const HASH_LENGTH = 32;
@@ -26,14 +43,6 @@ const LIMITS = {
   /** scrypt's working memory, 128·N·r bytes. */
   memoryBytes: 256 * 1024 * 1024,
 } as const;
-
-/**
- * A well-formed hash of a random password nobody knows. Verifying against it costs the same as
- * verifying a real user's password, so a login for an unknown username takes as long as one for
- * a known username (no user enumeration by timing). Never treat a match against it as success.
- */
-export const DUMMY_PASSWORD_HASH =
-  'scrypt$16384$8$1$DLBDmYXo/O/p7KsyvqfSig==$P92PSIXpmxqCt0qVSKKJX24L7/Iup191QHeG8w2vQ6w=';
 
 interface ParsedHash {
   readonly N: number;
@@ -87,14 +96,25 @@ function parseHash(stored: unknown): ParsedHash | undefined {
   return { N, r, p, salt, hash };
 }
 
+function assertParams({ N, r, p }: ScryptParams): void {
+  if (!Number.isInteger(N) || N < 2 ** LIMITS.logN.min || N > 2 ** LIMITS.logN.max || (N & (N - 1)) !== 0) {
+    throw new RangeError(`scrypt N must be a power of two from 2^${LIMITS.logN.min} to 2^${LIMITS.logN.max}`);
+  }
+  if (!Number.isInteger(r) || r < LIMITS.r.min || r > LIMITS.r.max) throw new RangeError('scrypt r out of range');
+  if (!Number.isInteger(p) || p < LIMITS.p.min || p > LIMITS.p.max) throw new RangeError('scrypt p out of range');
+  if (128 * N * r > LIMITS.memoryBytes) throw new RangeError('scrypt parameters need more than 256 MiB');
+}
+
 /**
- * Hashes a password for storage, with a fresh random salt and {@link SCRYPT_PARAMS}.
+ * Hashes a password for storage, with a fresh random salt and the given parameters
+ * ({@link SCRYPT_PARAMS} by default). No concurrency bound: services use {@link PasswordHasher}.
  *
  * @returns `scrypt$N$r$p$<salt base64>$<hash base64>`.
  */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, params: ScryptParams = SCRYPT_PARAMS): Promise<string> {
   if (typeof password !== 'string') throw new TypeError('password must be a string');
-  const { N, r, p } = SCRYPT_PARAMS;
+  assertParams(params);
+  const { N, r, p } = params;
   const salt = randomBytes(SALT_LENGTH);
   const hash = await scryptAsync(password, salt, HASH_LENGTH, { N, r, p, maxmem: maxmemFor(N, r) });
   return encode({ N, r, p, salt, hash });
@@ -118,14 +138,108 @@ export async function verifyPassword(password: string, stored: string): Promise<
   }
 }
 
-/** True when a stored hash uses weaker parameters than {@link SCRYPT_PARAMS} (or is malformed). */
-export function needsRehash(stored: string): boolean {
+/** True when a stored hash uses weaker parameters than `params` ({@link SCRYPT_PARAMS} by default) or is malformed. */
+export function needsRehash(stored: string, params: ScryptParams = SCRYPT_PARAMS): boolean {
   const parsed = parseHash(stored);
   if (!parsed) return true;
-  return (
-    parsed.N < SCRYPT_PARAMS.N ||
-    parsed.r < SCRYPT_PARAMS.r ||
-    parsed.p < SCRYPT_PARAMS.p ||
-    parsed.hash.length < HASH_LENGTH
-  );
+  return parsed.N < params.N || parsed.r < params.r || parsed.p < params.p || parsed.hash.length < HASH_LENGTH;
+}
+
+/** Options of {@link PasswordHasher}. */
+export interface PasswordHasherOptions {
+  /** Parameters of new hashes. Default {@link SCRYPT_PARAMS}; tests pass cheaper ones through `AppOptions`. */
+  readonly params?: ScryptParams;
+  /** scrypt computations at once. Default 2: 256 MiB at the default parameters. */
+  readonly maxConcurrent?: number;
+  /** Computations waiting for a slot; beyond this, refused with UNAVAILABLE (503). Default 32. */
+  readonly maxQueued?: number;
+}
+
+export const DEFAULT_MAX_CONCURRENT_HASHES = 2;
+export const DEFAULT_MAX_QUEUED_HASHES = 32;
+
+/** Message of the refusal when every hashing slot and the queue are taken. */
+export const HASHING_SATURATED_MESSAGE = 'Too many sign-ins at once, retry in a moment';
+
+/**
+ * The service's password hashing: scrypt at its parameters, at most `maxConcurrent` at once.
+ *
+ * At OWASP's parameters each scrypt holds 128 MiB for a few hundred milliseconds, so a burst of
+ * sign-ins (or guesses for many usernames) must not start them all at once: extra computations
+ * wait in a bounded queue, and beyond it are refused with UNAVAILABLE (503, `Retry-After: 1`)
+ * before any memory is taken. Memory is bounded by `maxConcurrent × 128·N·r`.
+ */
+export class PasswordHasher {
+  readonly params: ScryptParams;
+  private readonly maxConcurrent: number;
+  private readonly maxQueued: number;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private dummy?: Promise<string>;
+  /** scrypt computations started (verifications and hashes), for tests and benchmarks. */
+  computations = 0;
+
+  constructor(options: PasswordHasherOptions = {}) {
+    this.params = Object.freeze({ ...(options.params ?? SCRYPT_PARAMS) });
+    assertParams(this.params);
+    this.maxConcurrent = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT_HASHES;
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_HASHES;
+    if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError('maxConcurrent must be an integer >= 1');
+    if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0) throw new RangeError('maxQueued must be an integer >= 0');
+  }
+
+  /** Hashes a new password at this hasher's parameters. */
+  hash(password: string): Promise<string> {
+    return this.slot(() => hashPassword(password, this.params));
+  }
+
+  /**
+   * Checks a password against a stored hash (any parameters within bounds). Against `undefined`
+   * (an unknown username) it checks against a hash of a random password at this hasher's
+   * parameters, so the answer takes as long as for a known username, and is always false.
+   */
+  async verify(password: string, stored: string | undefined): Promise<boolean> {
+    if (stored === undefined) {
+      const dummy = await this.dummyHash();
+      await this.slot(() => verifyPassword(password, dummy));
+      return false;
+    }
+    return this.slot(() => verifyPassword(password, stored));
+  }
+
+  /** True when `stored` should be replaced by a hash at this hasher's parameters. */
+  needsRehash(stored: string): boolean {
+    return needsRehash(stored, this.params);
+  }
+
+  /** Hashes in flight and waiting, for tests and metrics. */
+  get load(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
+  private dummyHash(): Promise<string> {
+    // Computed once, outside the bound: it is one hash per process.
+    this.dummy ??= hashPassword(randomBytes(24).toString('base64'), this.params);
+    return this.dummy;
+  }
+
+  private async slot<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.maxConcurrent) {
+      if (this.waiting.length >= this.maxQueued) {
+        throw new DomainError(ErrorCode.UNAVAILABLE, HASHING_SATURATED_MESSAGE, { retryAfterSeconds: 1 });
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running += 1;
+    }
+    // A slot handed over by release() keeps `running` as it is.
+    this.computations += 1;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
 }

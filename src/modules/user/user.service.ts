@@ -1,7 +1,7 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
 import { badInput, conflict, DomainError, ErrorCode, forbidden } from '../../shared/errors';
-import { hashPassword } from '../auth/password';
+import { PasswordHasher } from '../auth/password';
 import type { StoredUser, UserLookup } from '../auth/auth.service';
 import { COMMON_PASSWORDS } from './common-passwords';
 import { normalizeRoles, Role } from './role';
@@ -44,6 +44,9 @@ function validatePassword(value: unknown, username: string): string {
 
 /** Users: administrators create them; authentication looks them up. */
 export class UserService {
+  /** @param hasher hashes new passwords (its parameters and its bound on concurrent hashes). */
+  constructor(private readonly hasher: PasswordHasher = new PasswordHasher()) {}
+
   /** Creates a user; only administrators may. Usernames are unique (CONFLICT otherwise). */
   async create(em: EntityManager, viewer: Viewer, command: CreateUserCommand): Promise<User> {
     if (!viewer.isAdmin) throw forbidden('You are not allowed to create users');
@@ -77,6 +80,11 @@ export class UserService {
           ? { id: user.id, username: user.username, passwordHash: user.passwordHash, roles: user.roles, isAdmin: user.isAdmin }
           : null;
       },
+      replacePasswordHash: async (userId: number, expected: string, replacement: string): Promise<boolean> => {
+        // Conditional: a password changed meanwhile (another process, an administrator) wins.
+        const updated = await fork().nativeUpdate(User, { id: userId, passwordHash: expected }, { passwordHash: replacement });
+        return updated === 1;
+      },
     };
   }
 
@@ -85,7 +93,7 @@ export class UserService {
     const password = validatePassword(command.password, username);
     const roles = normalizeRoles(command.roles);
     if (roles.length === 0) throw badInput('roles', 'roles must name at least one role');
-    const user = em.create(User, { username, passwordHash: await hashPassword(password), roles, isAdmin: command.isAdmin ?? false });
+    const user = em.create(User, { username, passwordHash: await this.hasher.hash(password), roles, isAdmin: command.isAdmin ?? false });
     try {
       await em.persistAndFlush(user);
     } catch (error) {
