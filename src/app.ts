@@ -85,7 +85,13 @@ function definedOnly(config: AppConfig): Partial<Record<keyof typeof DEFAULT_HTT
  * the tests both build the server through here.
  */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onQuery });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onQuery: options.onQuery,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+  });
   const { orm } = database;
   const fork = () => orm.em.fork();
 
@@ -106,7 +112,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     users,
     images,
     tickets,
-    replies: new ReplyService(tickets),
+    replies: new ReplyService(tickets, { maxRepliesPerTicket: config.maxRepliesPerTicket }),
     reader: new TicketReader(),
   };
 
