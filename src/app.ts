@@ -28,7 +28,7 @@ import { idempotencyKeyHeader } from './modules/ticket/idempotency';
 import { TicketReader } from './modules/ticket/ticket.query';
 import { TicketService } from './modules/ticket/ticket.service';
 import { UserService } from './modules/user/user.service';
-import { createLiveUpdates, type LiveUpdates } from './realtime/live-updates';
+import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
 import type { Services } from './services';
 
 /**
@@ -51,6 +51,8 @@ export interface AppOptions {
   logStream?: { write(line: string): void };
   /** Failed-login limits instead of SPEC's (tests that fail logins on purpose by the hundred). */
   loginThrottle?: LoginThrottleOptions;
+  /** Live-update limits below production's (tests that overflow them on purpose). */
+  live?: LiveLimits;
 }
 
 export interface App {
@@ -95,7 +97,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const { orm } = database;
   const fork = () => orm.em.fork();
 
-  const live = await createLiveUpdates(config, database).catch(async (error: unknown) => {
+  const live = await createLiveUpdates(config, database, options.live).catch(async (error: unknown) => {
     await database.close();
     throw error;
   });
