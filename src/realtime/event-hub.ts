@@ -40,7 +40,7 @@ export interface EventHubStats {
   readonly noteWakes: number;
   /** The most live events any subscription held at once while replaying. */
   readonly peakHeldDuringReplay: number;
-  /** Replays whose held live events overflowed, so they read on from the log. */
+  /** Times a replay's held live events overflowed and were let go (it then read on from the log). */
   readonly replayOverflows: number;
 }
 
@@ -121,9 +121,12 @@ export class TicketEventHub implements TicketEventFeed {
   }
 
   stats(): EventHubStats {
-    let peakHeldDuringReplay = this.counters.peakHeldDuringReplay;
-    for (const subscription of this.subscriptions) peakHeldDuringReplay = Math.max(peakHeldDuringReplay, subscription.peakHeld);
-    return { subscribers: this.subscriptions.size, seq: this.seq, ...this.counters, peakHeldDuringReplay };
+    let { peakHeldDuringReplay, replayOverflows } = this.counters;
+    for (const subscription of this.subscriptions) {
+      peakHeldDuringReplay = Math.max(peakHeldDuringReplay, subscription.peakHeld);
+      replayOverflows += subscription.heldOverflows;
+    }
+    return { subscribers: this.subscriptions.size, seq: this.seq, ...this.counters, peakHeldDuringReplay, replayOverflows };
   }
 
   async lastSeq(): Promise<number> {
@@ -207,6 +210,7 @@ export class TicketEventHub implements TicketEventFeed {
   private unregister(subscription: LiveSubscription): void {
     if (!this.subscriptions.delete(subscription)) return;
     this.counters.peakHeldDuringReplay = Math.max(this.counters.peakHeldDuringReplay, subscription.peakHeld);
+    this.counters.replayOverflows += subscription.heldOverflows;
     this.seeingAll.delete(subscription);
     const set = this.byUser.get(subscription.viewer.id);
     if (set?.delete(subscription) && set.size === 0) this.byUser.delete(subscription.viewer.id);
@@ -299,7 +303,6 @@ export class TicketEventHub implements TicketEventFeed {
   private async replay(subscription: LiveSubscription, after: number): Promise<void> {
     let seq = after;
     const scope = visibilityScope(subscription.viewer);
-    let overflowed = false;
     for (;;) {
       if (subscription.isEnded) return;
       const em = this.fork();
@@ -313,8 +316,6 @@ export class TicketEventHub implements TicketEventFeed {
       }
       if (events.length < REPLAY_PAGE) {
         if (!subscription.replayFellBehind) return;
-        if (!overflowed) this.counters.replayOverflows++;
-        overflowed = true;
         subscription.catchUp();
         continue;
       }

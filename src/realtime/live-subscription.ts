@@ -53,6 +53,8 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   private heldOverflow = false;
   /** The most live events held at once during a replay (for the hub's stats). */
   peakHeld = 0;
+  /** How often held live events overflowed and were let go (for the hub's stats). */
+  heldOverflows = 0;
   private drainWaiters: Array<() => void> = [];
 
   constructor(private readonly options: LiveSubscriptionOptions) {
@@ -117,6 +119,7 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
     if (this.buffer.length > this.options.maxHeld) {
       this.buffer = [];
       this.heldOverflow = true;
+      this.heldOverflows++;
     } else if (this.buffer.length > this.peakHeld) {
       this.peakHeld = this.buffer.length;
     }

@@ -20,7 +20,8 @@ export interface RawSocket {
   close(): void;
 }
 
-export function rawConnect(server: Pick<TestServer, 'url'>, credential: string | undefined): RawSocket {
+/** `digest` keeps a shorter form of each message (a suite receiving megabytes keeps its cursors). */
+export function rawConnect(server: Pick<TestServer, 'url'>, credential: string | undefined, digest: (text: string) => string = (text) => text): RawSocket {
   const ws = new WebSocket(wsUrl(server), 'graphql-transport-ws', { maxPayload: 1024 * 1024 * 1024 });
   const messages: string[] = [];
   let listeners: Array<() => void> = [];
@@ -37,8 +38,8 @@ export function rawConnect(server: Pick<TestServer, 'url'>, credential: string |
   ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: credential === undefined ? {} : { credential } })));
   ws.on('message', (data) => {
     const text = data.toString();
-    messages.push(text);
     if (text.includes('"connection_ack"')) resolveAck(true);
+    messages.push(digest(text));
     for (const listener of [...listeners]) listener();
   });
   return {
