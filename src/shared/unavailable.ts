@@ -26,10 +26,10 @@ const MESSAGE_PATTERNS = [
   // The bounds on a database that hangs (db/database.ts): no answer within query_timeout, no
   // pooled connection within the acquire timeout, no new connection within its timeout, and a
   // connection closed because its query timed out.
-  /^Query read timeout$/,
+  /Query read timeout/,
   /Timeout acquiring a connection/i,
   /Connection terminated due to connection timeout/i,
-  /^timeout expired$/i,
+  /\btimeout expired\b/i,
   /Client was closed and is not queryable/i,
 ];
 
