@@ -31,7 +31,7 @@ import { idempotencyKeyHeader } from './modules/ticket/idempotency';
 import { TicketReader } from './modules/ticket/ticket.query';
 import { TicketService } from './modules/ticket/ticket.service';
 import { UserService } from './modules/user/user.service';
-import { createLiveUpdates, type LiveUpdates } from './realtime/live-updates';
+import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
 import type { Services } from './services';
 
 /**
@@ -60,6 +60,8 @@ export interface AppOptions {
    * a deployment always hashes at full strength.
    */
   testOnlyScryptParams?: ScryptParams;
+  /** Live-update limits below production's (tests that overflow them on purpose). */
+  live?: LiveLimits;
 }
 
 export interface App {
@@ -94,11 +96,17 @@ function definedOnly(config: AppConfig): Partial<Record<keyof typeof DEFAULT_HTT
  * the tests both build the server through here.
  */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onQuery });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onQuery: options.onQuery,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+  });
   const { orm } = database;
   const fork = () => orm.em.fork();
 
-  const live = await createLiveUpdates(config, database).catch(async (error: unknown) => {
+  const live = await createLiveUpdates(config, database, options.live).catch(async (error: unknown) => {
     await database.close();
     throw error;
   });
@@ -122,7 +130,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     users,
     images,
     tickets,
-    replies: new ReplyService(tickets),
+    replies: new ReplyService(tickets, { maxRepliesPerTicket: config.maxRepliesPerTicket }),
     reader: new TicketReader(),
   };
 

@@ -40,6 +40,14 @@ export interface AppConfig {
    * addresses/CIDR ranges of the proxies. Fastify's `trustProxy`.
    */
   readonly trustProxy?: TrustProxy;
+  /** PostgreSQL: longest a statement may run before it is cancelled (503). Unset: db/database.ts's default. */
+  readonly databaseStatementTimeoutMs?: number;
+  /** PostgreSQL: longest a request waits for a database connection (503). */
+  readonly databaseAcquireTimeoutMs?: number;
+  /** Replies (not deleted) one ticket may hold. Unset: 1,000. */
+  readonly maxRepliesPerTicket?: number;
+  /** Open graphql-ws sockets one user may hold per server process. Unset: 32. */
+  readonly maxSocketsPerUser?: number;
 }
 
 /** See {@link AppConfig.trustProxy}. */
@@ -55,6 +63,17 @@ export const DEFAULT_HTTP_TIMEOUTS = {
   requestTimeoutMs: 120_000,
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 72_000,
+} as const;
+
+/**
+ * Limits on what one client or one failing dependency can cost (docs/hardening.md, "Buffers that
+ * grow with someone else's traffic" and "Faults left open").
+ */
+export const DEFAULT_LIMITS = {
+  databaseStatementTimeoutMs: 5_000,
+  databaseAcquireTimeoutMs: 3_000,
+  maxRepliesPerTicket: 1_000,
+  maxSocketsPerUser: 32,
 } as const;
 
 export class ConfigError extends Error {
@@ -150,6 +169,16 @@ export function parseTrustProxy(value: string | undefined): TrustProxy {
   return entries;
 }
 
+/** A whole number from `min` to `max`. */
+function parseCount(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < min || count > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return count;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -201,5 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    databaseStatementTimeoutMs: parseMilliseconds('DATABASE_STATEMENT_TIMEOUT_MS', env.DATABASE_STATEMENT_TIMEOUT_MS, DEFAULT_LIMITS.databaseStatementTimeoutMs),
+    databaseAcquireTimeoutMs: parseMilliseconds('DATABASE_ACQUIRE_TIMEOUT_MS', env.DATABASE_ACQUIRE_TIMEOUT_MS, DEFAULT_LIMITS.databaseAcquireTimeoutMs),
+    maxRepliesPerTicket: parseCount('MAX_REPLIES_PER_TICKET', env.MAX_REPLIES_PER_TICKET, DEFAULT_LIMITS.maxRepliesPerTicket, 1, 1_000_000),
+    maxSocketsPerUser: parseCount('WS_MAX_SOCKETS_PER_USER', env.WS_MAX_SOCKETS_PER_USER, DEFAULT_LIMITS.maxSocketsPerUser, 1, 100_000),
   };
 }

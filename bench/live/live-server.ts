@@ -56,7 +56,8 @@ async function seed(app: App, request: SeedRequest): Promise<SeedResult> {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  // The bench opens up to ~30 sockets per user (10,000 over 370 users): above the default cap.
+  const config = loadConfig({ WS_MAX_SOCKETS_PER_USER: '1000', ...process.env });
   const app = await createApp(config, { logger: false });
   const url = await app.listen();
 

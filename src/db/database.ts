@@ -12,6 +12,7 @@ import { HistoryEntry } from '../modules/ticket/history-entry.entity';
 import { Reply } from '../modules/reply/reply.entity';
 import { StoredImage } from '../modules/image/image.entity';
 import { TicketEventRecord } from '../modules/event/ticket-event.entity';
+import { DEFAULT_LIMITS } from '../config';
 import { MIGRATIONS } from './migrations';
 
 export const ENTITIES = [User, Ticket, HistoryEntry, Reply, StoredImage, TicketEventRecord];
@@ -27,6 +28,79 @@ export interface DatabaseOptions {
   onQuery?: (sql: string) => void;
   /** Upper bound of the PostgreSQL connection pool. */
   poolSize?: number;
+  /** PostgreSQL: the longest a statement may run (server-side `statement_timeout`; see {@link timeoutOptions}). */
+  statementTimeoutMs?: number;
+  /** PostgreSQL: the longest a request waits for a pooled connection, or for a new one to open. */
+  acquireTimeoutMs?: number;
+}
+
+/** How much longer than the server's own statement timeout the client waits for an answer. */
+const CLIENT_MARGIN_MS = 1_000;
+
+/** The message pg gives a query whose answer did not arrive within `query_timeout`. */
+export const QUERY_READ_TIMEOUT_MESSAGE = 'Query read timeout';
+
+interface PooledPgClient {
+  query: (...args: unknown[]) => unknown;
+  connection?: { stream?: { destroy(): void } };
+  __knex__disposed?: unknown;
+}
+
+/**
+ * A database that hangs (frozen, partitioned, or a lock held by someone else) must not make
+ * requests wait without end. Three bounds, each turned into 503 by `isUnavailable`:
+ *
+ * - `statement_timeout`, enforced by the server on each connection (a startup parameter): a
+ *   statement waiting for a lock or running long is cancelled (57014) and its transaction rolls
+ *   back; the connection stays usable.
+ * - `query_timeout`, enforced by the client a second later: a server that does not answer at all
+ *   (a frozen process cannot enforce its own timeout). Such a connection is in an unknown state
+ *   (its statement may still run, its ROLLBACK was never sent): it is closed at once and never
+ *   reused, so the server rolls its transaction back and no later request can commit its
+ *   half-written work.
+ * - acquiring: a request waits at most `acquireTimeoutMs` for a pooled connection (all may be
+ *   stuck) and for a new one to open (a frozen server accepts TCP but never answers).
+ *
+ * Migrations run on a connection of their own without these bounds (see openDatabase).
+ */
+function timeoutOptions(options: DatabaseOptions): Partial<Options> {
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_LIMITS.databaseStatementTimeoutMs;
+  const acquireTimeoutMs = options.acquireTimeoutMs ?? DEFAULT_LIMITS.databaseAcquireTimeoutMs;
+  return {
+    driverOptions: {
+      acquireConnectionTimeout: acquireTimeoutMs,
+      connection: {
+        statement_timeout: statementTimeoutMs,
+        query_timeout: statementTimeoutMs + CLIENT_MARGIN_MS,
+        connectionTimeoutMillis: acquireTimeoutMs,
+        keepAlive: true,
+      },
+    },
+    pool: {
+      min: 0,
+      max: options.poolSize ?? 10,
+      afterCreate: (connection: PooledPgClient, done: (error: Error | null, connection: unknown) => void) => {
+        const query = connection.query;
+        connection.query = function (this: unknown, ...args: unknown[]) {
+          const last = args.length - 1;
+          const callback = args[last];
+          if (typeof callback === 'function') {
+            args[last] = (error: Error | null, result: unknown) => {
+              if (error?.message === QUERY_READ_TIMEOUT_MESSAGE && !connection.__knex__disposed) {
+                // knex's pool discards a disposed connection; closing the socket makes the server
+                // roll back whatever transaction was open on it.
+                connection.__knex__disposed = error.message;
+                connection.connection?.stream?.destroy();
+              }
+              (callback as (error: Error | null, result: unknown) => void)(error, result);
+            };
+          }
+          return query.apply(this, args);
+        };
+        done(null, connection);
+      },
+    } as Options['pool'],
+  };
 }
 
 export interface Database {
@@ -92,18 +166,24 @@ async function migrateExclusively(databaseUrl: string, orm: MikroORM): Promise<v
 /** Opens the database, migrates it to the latest schema and returns a handle. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
+    // Migrations may rightly run longer than any request: their own ORM, without the timeouts.
+    const migrating = await MikroORM.init({
+      ...baseOptions(options),
+      driver: PostgreSqlDriver,
+      clientUrl: options.databaseUrl,
+      pool: { min: 0, max: 1 },
+    });
+    try {
+      await migrateExclusively(options.databaseUrl, migrating);
+    } finally {
+      await migrating.close(true);
+    }
     const orm = await MikroORM.init({
       ...baseOptions(options),
       driver: PostgreSqlDriver,
       clientUrl: options.databaseUrl,
-      pool: { min: 0, max: options.poolSize ?? 10 },
+      ...timeoutOptions(options),
     });
-    try {
-      await migrateExclusively(options.databaseUrl, orm);
-    } catch (error) {
-      await orm.close(true);
-      throw error;
-    }
     return {
       kind: 'postgres',
       orm,

@@ -20,6 +20,11 @@ export interface EventHubOptions {
   readonly pollIntervalMs?: number;
   /** A subscriber that falls this many events behind is cut off with its resume cursor. */
   readonly maxBacklog?: number;
+  /**
+   * Live events one subscription holds while it replays the log; beyond it the replay pages on
+   * through the log instead. At most the backlog limit minus what a replay page can queue.
+   */
+  readonly maxHeldDuringReplay?: number;
 }
 
 export interface EventHubStats {
@@ -33,10 +38,16 @@ export interface EventHubStats {
   readonly eventsFannedOut: number;
   /** Wake-ups by a note newer than what was read (from this process or another). */
   readonly noteWakes: number;
+  /** The most live events any subscription held at once while replaying. */
+  readonly peakHeldDuringReplay: number;
+  /** Times a replay's held live events overflowed and were let go (it then read on from the log). */
+  readonly replayOverflows: number;
 }
 
 const RETRY_AFTER_ERROR_MS = 1_000;
 const REPLAY_PAGE = 200;
+/** Default of maxHeldDuringReplay: with a page queued, it stays under the default backlog limit. */
+const DEFAULT_MAX_HELD = 500;
 
 /**
  * The fan-out hub of one process: the only reader of new events from the log, however many
@@ -61,6 +72,7 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly logger: EventHubOptions['logger'];
   private readonly batchSize: number;
   private readonly maxBacklog: number;
+  private readonly maxHeld: number;
   private readonly pollIntervalMs: number;
 
   private seq = 0;
@@ -80,7 +92,7 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly byUser = new Map<number, Set<LiveSubscription>>();
   /** How many subscribers want each nested collection: the fan-out reads it only if someone does. */
   private readonly wanted = { replies: 0, history: 0 };
-  private readonly counters = { logReads: 0, ticketReads: 0, eventsFannedOut: 0, noteWakes: 0 };
+  private readonly counters = { logReads: 0, ticketReads: 0, eventsFannedOut: 0, noteWakes: 0, peakHeldDuringReplay: 0, replayOverflows: 0 };
 
   constructor(options: EventHubOptions) {
     this.fork = options.fork;
@@ -90,6 +102,8 @@ export class TicketEventHub implements TicketEventFeed {
     this.logger = options.logger;
     this.batchSize = options.batchSize ?? 500;
     this.maxBacklog = options.maxBacklog ?? 1_000;
+    // Released at the replay's end on top of up to a page and a half already queued.
+    this.maxHeld = Math.max(1, Math.min(options.maxHeldDuringReplay ?? DEFAULT_MAX_HELD, this.maxBacklog - 2 * REPLAY_PAGE));
     this.pollIntervalMs = options.pollIntervalMs ?? 0;
   }
 
@@ -107,7 +121,12 @@ export class TicketEventHub implements TicketEventFeed {
   }
 
   stats(): EventHubStats {
-    return { subscribers: this.subscriptions.size, seq: this.seq, ...this.counters };
+    let { peakHeldDuringReplay, replayOverflows } = this.counters;
+    for (const subscription of this.subscriptions) {
+      peakHeldDuringReplay = Math.max(peakHeldDuringReplay, subscription.peakHeld);
+      replayOverflows += subscription.heldOverflows;
+    }
+    return { subscribers: this.subscriptions.size, seq: this.seq, ...this.counters, peakHeldDuringReplay, replayOverflows };
   }
 
   async lastSeq(): Promise<number> {
@@ -122,6 +141,7 @@ export class TicketEventHub implements TicketEventFeed {
       include: request.include,
       after: request.after ?? 0,
       maxQueue: this.maxBacklog,
+      maxHeld: this.maxHeld,
       beforeEach: request.beforeEach,
       onEnd: (ended) => this.unregister(ended),
     });
@@ -189,6 +209,8 @@ export class TicketEventHub implements TicketEventFeed {
 
   private unregister(subscription: LiveSubscription): void {
     if (!this.subscriptions.delete(subscription)) return;
+    this.counters.peakHeldDuringReplay = Math.max(this.counters.peakHeldDuringReplay, subscription.peakHeld);
+    this.counters.replayOverflows += subscription.heldOverflows;
     this.seeingAll.delete(subscription);
     const set = this.byUser.get(subscription.viewer.id);
     if (set?.delete(subscription) && set.size === 0) this.byUser.delete(subscription.viewer.id);
@@ -272,21 +294,31 @@ export class TicketEventHub implements TicketEventFeed {
    * A resume: the log after `after`, page by page, each page's tickets read fresh (who may see an
    * old event is decided by the ticket as it is now, like a live one). Pages wait for the
    * subscriber to take the previous one, so a long replay holds one page in memory.
+   *
+   * Bounded both ways: the log is read through the viewer's visibility scope in SQL (a customer
+   * resuming from an old cursor reads their own events, not the whole log after it), and the live
+   * events held meanwhile are bounded (LiveSubscription.offer): when they overflow, the replay
+   * reads on until it reaches the end of the log with nothing let go since it last got there.
    */
   private async replay(subscription: LiveSubscription, after: number): Promise<void> {
     let seq = after;
+    const scope = visibilityScope(subscription.viewer);
     for (;;) {
       if (subscription.isEnded) return;
       const em = this.fork();
-      const events = await this.log.readAfter(em, seq, { ticketId: subscription.ticketId, limit: REPLAY_PAGE });
-      if (!events.length) return;
-      const tickets = await this.readTickets(em, events, subscription.include);
+      const events = await this.log.readAfter(em, seq, { ticketId: subscription.ticketId, scope, limit: REPLAY_PAGE });
+      this.counters.logReads++;
+      const tickets = events.length ? await this.readTickets(em, events, subscription.include) : new Map<string, TicketView>();
       for (const event of events) {
         const ticket = tickets.get(event.ticketId);
         if (ticket) subscription.deliver(payloadOf(event, ticket));
         seq = event.seq;
       }
-      if (events.length < REPLAY_PAGE) return;
+      if (events.length < REPLAY_PAGE) {
+        if (!subscription.replayFellBehind) return;
+        subscription.catchUp();
+        continue;
+      }
       await subscription.whenBacklogAtMost(REPLAY_PAGE / 2);
     }
   }

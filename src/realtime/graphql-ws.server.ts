@@ -4,12 +4,14 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { DEFAULT_LIMITS } from '../config';
 import { createFormatError, formatDomainError } from '../graphql/errors';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
 import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import { DomainError, ErrorCode } from '../shared/errors';
+import { asDomainError } from '../shared/unavailable';
 import { subscribeShared, type ViewerKeyed } from './shared-execution';
 
 export interface GraphQLWebSocketOptions {
@@ -30,6 +32,8 @@ export interface GraphQLWebSocketOptions {
   readonly maxPayloadBytes?: number;
   /** The client's address of an upgrade request (TRUST_PROXY); default the socket's peer. */
   readonly clientAddress?: (request: IncomingMessage) => string;
+  /** Acknowledged sockets one user may hold at once in this process. */
+  readonly maxSocketsPerUser?: number;
 }
 
 /** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
@@ -41,6 +45,20 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** graphql-ws close code for "going away" on shutdown (RFC 6455). */
 export const CLOSE_GOING_AWAY = 1001;
+
+/**
+ * The user already holds as many sockets as allowed. In graphql-ws's range of "do not retry"
+ * codes (its client gives up on 4429 rather than reconnecting in a loop): close another socket
+ * first.
+ */
+export const CLOSE_TOO_MANY_SOCKETS = 4429;
+
+/**
+ * The credential could not be checked because the database is unavailable. 4503 tells the client
+ * to retry (graphql-ws's client retries every 4xxx code it does not know as fatal), where 4403
+ * would tell it that its credential is wrong.
+ */
+export const CLOSE_UNAVAILABLE = 4503;
 
 /**
  * The context of one operation on a socket: the connection's viewer, authenticated once in
@@ -156,6 +174,8 @@ export class GraphQLWebSocketServer {
   private readonly viewers = new WeakMap<object, Viewer>();
   private accepting = true;
   private readonly logger: GraphQLWebSocketOptions['logger'];
+  /** Acknowledged sockets per user id. */
+  private readonly socketsByUser = new Map<number, number>();
 
   constructor(
     private readonly httpServer: HttpServer,
@@ -164,6 +184,7 @@ export class GraphQLWebSocketServer {
     const path = options.path ?? '/graphql';
     this.logger = options.logger;
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+    const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_LIMITS.maxSocketsPerUser;
     const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
     // Errors graphql-ws raises outside a resolver (refusals, a stream that failed) carry no path,
     // so Apollo's unwrapping does not see their domain error: unwrap it here. GraphQL's own
@@ -193,13 +214,34 @@ export class GraphQLWebSocketServer {
         onConnect: async (ctx) => {
           const credential = ctx.connectionParams?.credential;
           if (typeof credential !== 'string' || credential === '') return false;
+          const socket = ctx.extra.socket;
+          let viewer: Viewer;
           try {
-            this.viewers.set(ctx, await options.services.auth.authenticate(credential, (options.clientAddress ?? clientAddress)(ctx.extra.request)));
-            return true;
-          } catch {
-            // Any failure (malformed, wrong, throttled) is the same refusal: no user enumeration.
+            viewer = await options.services.auth.authenticate(credential, (options.clientAddress ?? clientAddress)(ctx.extra.request));
+          } catch (error) {
+            // The database could not be asked: say "retry", not "your credential is wrong". A
+            // socket closed here keeps this code; graphql-ws's own 4403 then changes nothing.
+            if (asDomainError(error)?.code === ErrorCode.UNAVAILABLE) {
+              socket.close(CLOSE_UNAVAILABLE, 'The service is temporarily unavailable, retry shortly');
+            }
+            // Any other failure (malformed, wrong, throttled) is the same refusal: no user enumeration.
             return false;
           }
+          // Counted synchronously after the check: two sockets of one user cannot both pass it.
+          const open = this.socketsByUser.get(viewer.id) ?? 0;
+          if (open >= maxSocketsPerUser) {
+            socket.close(CLOSE_TOO_MANY_SOCKETS, `Too many open connections for this user (at most ${maxSocketsPerUser}): close one first`);
+            return false;
+          }
+          if (socket.readyState !== socket.OPEN) return false;
+          this.socketsByUser.set(viewer.id, open + 1);
+          socket.once('close', () => {
+            const left = (this.socketsByUser.get(viewer.id) ?? 1) - 1;
+            if (left > 0) this.socketsByUser.set(viewer.id, left);
+            else this.socketsByUser.delete(viewer.id);
+          });
+          this.viewers.set(ctx, viewer);
+          return true;
         },
         onSubscribe: (ctx, _id, payload) => {
           if (!this.accepting) return [refusal(ErrorCode.UNAVAILABLE, 'The server is shutting down')];
@@ -235,6 +277,11 @@ export class GraphQLWebSocketServer {
   /** Open sockets. */
   get connections(): number {
     return this.wss.clients.size;
+  }
+
+  /** Acknowledged sockets of one user in this process. */
+  socketsOf(userId: number): number {
+    return this.socketsByUser.get(userId) ?? 0;
   }
 
   /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */

@@ -28,6 +28,7 @@ function open(options: Partial<LiveSubscriptionOptions> = {}): { subscription: L
     include: {},
     after: 0,
     maxQueue: 10,
+    maxHeld: 5,
     onEnd: () => ends++,
     ...options,
   });
@@ -109,6 +110,35 @@ describe('LiveSubscription', () => {
     await seqs(subscription, 1);
     await pending;
     expect(renewals).toBe(2);
+  });
+});
+
+describe('live events held during a replay', () => {
+  it('holds at most maxHeld, then lets them go and asks the replay to read on; after catchUp it holds again', async () => {
+    const { subscription } = open({ maxHeld: 5 });
+    subscription.beginReplay();
+    for (let seq = 10; seq < 15; seq++) subscription.offer(event(seq));
+    expect(subscription.replayFellBehind).toBe(false);
+    expect(subscription.peakHeld).toBe(5);
+    subscription.offer(event(15));
+    expect(subscription.replayFellBehind).toBe(true);
+    // Let go: these are in the log; the replay delivers them.
+    for (let seq = 16; seq < 100; seq++) subscription.offer(event(seq));
+    expect(subscription.peakHeld).toBe(5);
+    for (let seq = 10; seq <= 17; seq++) subscription.deliver(event(seq));
+    subscription.catchUp();
+    expect(subscription.replayFellBehind).toBe(false);
+    subscription.offer(event(100));
+    subscription.endReplay();
+    expect(await seqs(subscription, 9)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 100]);
+  });
+
+  it('does not hold events the subscriber would not be given', () => {
+    const { subscription } = open({ maxHeld: 2, ticketId: TICKET });
+    subscription.beginReplay();
+    for (let seq = 1; seq < 50; seq++) subscription.offer(event(seq, ticket(TicketStatus.NEW, null, '00000000-0000-7000-8000-00000000ffff')));
+    expect(subscription.replayFellBehind).toBe(false);
+    expect(subscription.peakHeld).toBe(0);
   });
 });
 

@@ -13,6 +13,11 @@ export interface LiveSubscriptionOptions {
   readonly after: number;
   /** Undelivered events a subscriber may fall behind by before it is cut off. */
   readonly maxQueue: number;
+  /**
+   * Live events held while the log is replayed. Beyond this the held events are let go and the
+   * replay reads them from the log instead (see {@link LiveSubscription.offer}).
+   */
+  readonly maxHeld: number;
   readonly beforeEach?: () => void;
   /** Called once when the subscription ends, however it ends. */
   readonly onEnd: (subscription: LiveSubscription) => void;
@@ -44,6 +49,12 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   private ended = false;
   /** While the log is replayed, live events wait here (subscribe first, then read: no gap). */
   private buffer: TicketEventPayload[] | undefined;
+  /** Live events came faster than the replay: they were let go, and the replay must read on. */
+  private heldOverflow = false;
+  /** The most live events held at once during a replay (for the hub's stats). */
+  peakHeld = 0;
+  /** How often held live events overflowed and were let go (for the hub's stats). */
+  heldOverflows = 0;
   private drainWaiters: Array<() => void> = [];
 
   constructor(private readonly options: LiveSubscriptionOptions) {
@@ -66,6 +77,25 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   /** Live events are held back until `endReplay`. */
   beginReplay(): void {
     this.buffer = [];
+    this.heldOverflow = false;
+  }
+
+  /**
+   * Whether live events were let go since the replay began (or last caught up): the replay has
+   * not reached the live stream yet and must read the log on.
+   */
+  get replayFellBehind(): boolean {
+    return this.heldOverflow;
+  }
+
+  /**
+   * The replay read the log up to its end after live events were let go: hold live events again
+   * from now on. Everything let go before this committed before it, so the next read of the log
+   * (which must follow this call) returns it.
+   */
+  catchUp(): void {
+    this.buffer = [];
+    this.heldOverflow = false;
   }
 
   /** Replay is over: release the held live events, skipping what the replay delivered. */
@@ -75,19 +105,37 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
     for (const event of held) this.deliver(event);
   }
 
-  /** The hub's live events; held back during a replay. */
+  /**
+   * The hub's live events; held back during a replay, at most `maxHeld` of them. A replay from an
+   * old cursor can take long while everyone else's traffic goes on: rather than hold all of it,
+   * past the bound the held events are let go and new ones are not kept, and the replay pages
+   * through the log until it meets the live stream (every event let go is in the log).
+   */
   offer(event: TicketEventPayload): void {
     if (this.ended) return;
-    if (this.buffer) this.buffer.push(event);
-    else this.deliver(event);
+    if (!this.buffer) return this.deliver(event);
+    if (this.heldOverflow || !this.wants(event)) return;
+    this.buffer.push(event);
+    if (this.buffer.length > this.options.maxHeld) {
+      this.buffer = [];
+      this.heldOverflow = true;
+      this.heldOverflows++;
+    } else if (this.buffer.length > this.peakHeld) {
+      this.peakHeld = this.buffer.length;
+    }
+  }
+
+  /** Whether this subscriber would be given the event (its ticket, and it may see it now). */
+  private wants(event: TicketEventPayload): boolean {
+    if (this.ticketId !== undefined && event.ticket.id !== this.ticketId) return false;
+    return canView(this.viewer, event.ticket);
   }
 
   /** Delivers an event if it is new to this subscriber and the subscriber may see it now. */
   deliver(event: TicketEventPayload): void {
     if (this.ended || event.seq <= this.lastSeq) return;
     this.lastSeq = event.seq;
-    if (this.ticketId !== undefined && event.ticket.id !== this.ticketId) return;
-    if (!canView(this.viewer, event.ticket)) return;
+    if (!this.wants(event)) return;
     if (this.waiting) {
       const { resolve } = this.waiting;
       this.waiting = undefined;

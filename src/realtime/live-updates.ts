@@ -66,7 +66,13 @@ async function createBus(config: AppConfig, database: Database, logger: Logger):
  * the configured bus cannot be reached: a server that would silently not deliver events to other
  * processes should not start.
  */
-export async function createLiveUpdates(config: AppConfig, database: Database): Promise<LiveUpdates> {
+/** Limits tests set lower than production's (AppOptions.live). */
+export interface LiveLimits {
+  /** Live events one subscription holds while it replays (event-hub.ts). */
+  readonly maxHeldDuringReplay?: number;
+}
+
+export async function createLiveUpdates(config: AppConfig, database: Database, limits: LiveLimits = {}): Promise<LiveUpdates> {
   let logger: Logger = SILENT;
   const forwardingLogger: Logger = {
     warn: (object, message) => logger.warn(object, message),
@@ -109,6 +115,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
         bus,
         logger: forwardingLogger,
         pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
+        maxHeldDuringReplay: limits.maxHeldDuringReplay,
       });
       await hub.start();
       sockets = new GraphQLWebSocketServer(fastify.server, {
@@ -121,6 +128,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
         // The limits Apollo applies on HTTP (query-limits.ts).
         validation: graphQLValidationFor(config),
         clientAddress: clientAddressResolver(config.trustProxy),
+        maxSocketsPerUser: config.maxSocketsPerUser,
       });
       // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
       fastify.server.on('request', (_request, response) => {

@@ -6,9 +6,11 @@ const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 
 /**
  * PostgreSQL SQLSTATEs that mean "the database is not there right now" rather than "your request
  * is wrong": connection exceptions (class 08), operator intervention (57P01-57P03: shutdown,
- * crash, cannot connect now), and too many connections.
+ * crash, cannot connect now), too many connections, and a statement cancelled by the
+ * `statement_timeout` the server enforces (57014) or a lock not granted in time (55P03): a
+ * database that hangs (db/database.ts).
  */
-const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300|57014|55P03)$/;
 
 const MESSAGE_PATTERNS = [
   /Connection terminated/i,
@@ -21,6 +23,14 @@ const MESSAGE_PATTERNS = [
   // transaction complete, and the callback's first statement reports this instead of the cause.
   // Found by the PostgreSQL outage test (test/hardening/faults-postgres-outage.test.ts).
   /Transaction query already complete/i,
+  // The bounds on a database that hangs (db/database.ts): no answer within query_timeout, no
+  // pooled connection within the acquire timeout, no new connection within its timeout, and a
+  // connection closed because its query timed out.
+  /Query read timeout/,
+  /Timeout acquiring a connection/i,
+  /Connection terminated due to connection timeout/i,
+  /\btimeout expired\b/i,
+  /Client was closed and is not queryable/i,
 ];
 
 /**

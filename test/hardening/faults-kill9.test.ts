@@ -1,7 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { statusFromCode, TicketStatus } from '../../src/modules/ticket/ticket-status';
@@ -9,6 +8,7 @@ import { ALL_OPERATIONS, OPERATION_RULES } from '../../src/modules/ticket/ticket
 import type { TestUser } from '../support/server';
 import { createPostgresDatabase, DATABASES } from '../support/server';
 import { provisionCast, spawnServer, type Cast, type ServerProcess } from './faults-support';
+import { scratchDir } from '../support/scratch';
 
 /**
  * `kill -9` in the middle of a burst of writes (SPEC hardening, "Faults"), on the embedded
@@ -269,7 +269,7 @@ describe.each(DATABASES)('kill -9 in the middle of a burst of writes (%s)', (kin
   let server: ServerProcess | undefined;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'helpdesk-kill9-'));
+    dataDir = scratchDir('helpdesk-kill9-');
     if (kind === 'postgres') database = await createPostgresDatabase();
   });
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
 import { gqlOk } from '../support/http';
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster, type StopMode } from '../support/pg-cluster';
 import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from './faults-support';
+import { scratchDir } from '../support/scratch';
 
 /**
  * PostgreSQL stops and comes back while the compiled server is under load (SPEC hardening,
@@ -97,7 +97,7 @@ async function listeners(cluster: PgCluster): Promise<number> {
 
   beforeAll(async () => {
     cluster = await startPgCluster();
-    dataDir = mkdtempSync(path.join(tmpdir(), 'helpdesk-outage-'));
+    dataDir = scratchDir('helpdesk-outage-');
     const key = randomBytes(32);
     [server, other] = await Promise.all([
       spawnServer({ databaseUrl: cluster.url(), dataDir, credentialKey: key }),

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
 import { gqlOk } from '../support/http';
 import { createPostgresDatabase, DATABASES } from '../support/server';
 import { provisionCast, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from './faults-support';
+import { scratchDir } from '../support/scratch';
 
 /**
  * SIGTERM to the compiled server (`node main.js`) while requests are in flight and subscribers
@@ -86,7 +86,7 @@ describe.each(DATABASES)('SIGTERM with requests in flight and subscribers connec
   const clients: LiveClient[] = [];
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'helpdesk-sigterm-'));
+    dataDir = scratchDir('helpdesk-sigterm-');
     if (kind === 'postgres') database = await createPostgresDatabase();
   });
 

@@ -2,20 +2,23 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeCredential } from '../../src/modules/auth/credential';
 import { gqlOk } from '../support/http';
+import { REPO_ROOT, TEST_BUILD_ROOT } from '../support/scratch';
 import { FIXTURE_USERS, PASSWORD, type FixtureName, type TestUser } from '../support/server';
 
 /**
  * Fault tests drive the product as an operator runs it: `node main.js` compiled by the build's
  * own tsconfig, in a child process the test can stop, signal and kill. Each build lives in a
- * private directory named after the sources' hash (shared by the suites of one run, never racing
- * another engineer's `npm run build` into dist/), with a `node_modules` link back to the repo.
+ * directory named after the sources' hash under this checkout's `.test-build/` (git-ignored;
+ * shared by the suites of one run, never racing an `npm run build` into dist/), with a
+ * `node_modules` link to this checkout's own. Inside the checkout, not the system's temp folder:
+ * a second clone must never find and reuse a build whose `node_modules` link points into the
+ * first clone (it dangles once that clone is removed).
  */
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = REPO_ROOT;
 export const ADMIN_USERNAME = 'admin';
 export const ADMIN_PASSWORD = 'admin password 1';
 
@@ -34,9 +37,10 @@ let building: Promise<string> | undefined;
 /** Builds of older sources (and abandoned half-builds) left by earlier runs: gone after an hour. */
 function removeStaleBuilds(): void {
   const cutoff = Date.now() - 60 * 60 * 1000;
-  for (const name of readdirSync(tmpdir())) {
+  if (!existsSync(TEST_BUILD_ROOT)) return;
+  for (const name of readdirSync(TEST_BUILD_ROOT)) {
     if (!name.startsWith('helpdesk-build-')) continue;
-    const dir = path.join(tmpdir(), name);
+    const dir = path.join(TEST_BUILD_ROOT, name);
     try {
       if (statSync(dir).mtimeMs < cutoff) rmSync(dir, { recursive: true, force: true });
     } catch {
@@ -52,7 +56,7 @@ export function compiledServer(): Promise<string> {
     for (const file of [...sourceFiles(path.join(ROOT, 'src')).sort(), path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'tsconfig.build.json')]) {
       hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
     }
-    const buildDir = path.join(tmpdir(), `helpdesk-build-${hash.digest('hex').slice(0, 16)}`);
+    const buildDir = path.join(TEST_BUILD_ROOT, `helpdesk-build-${hash.digest('hex').slice(0, 16)}`);
     const main = path.join(buildDir, 'main.js');
     if (existsSync(main)) return main;
     removeStaleBuilds();

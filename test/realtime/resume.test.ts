@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { decodeEventCursor } from '../../src/modules/event/event-cursor';
 import { EventLog } from '../../src/modules/event/event-log';
@@ -7,6 +6,7 @@ import { TicketEventKind } from '../../src/modules/event/ticket-change';
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { scratchDir } from '../support/scratch';
 
 /** No event lost, none repeated: resumes, the replay/live seam, restarts, commit order. */
 
@@ -177,7 +177,7 @@ describe.each(DATABASES)('resuming ticket events (%s)', (kind) => {
 
 describe.each(DATABASES)('resuming across a server restart (%s)', (kind) => {
   it('a client resumes from its cursor on a new server process over the same database', async () => {
-    const dataDir = kind === 'embedded' ? mkdtempSync(path.join(tmpdir(), 'helpdesk-restart-')) : undefined;
+    const dataDir = kind === 'embedded' ? scratchDir('helpdesk-restart-') : undefined;
     const first = await startServer(kind, { config: dataDir ? { dataDir } : {} });
     let second: TestServer | undefined;
     let live: LiveClient | undefined;

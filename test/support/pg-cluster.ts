@@ -1,9 +1,9 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, appendFileSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, appendFileSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { scratchDir, TEST_SCRATCH_ROOT } from './scratch';
 
 /**
  * A private PostgreSQL server for fault injection: its own data directory and port, so a test
@@ -76,8 +76,14 @@ export function pgClusterUnavailableReason(): string | undefined {
   if (!findPostgresBinaries()) {
     return 'PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: set PG_BINDIR or install postgresql';
   }
-  if (process.getuid?.() === 0 && !serverUser()) {
-    return 'running as root without a "postgres" system user and runuser: PostgreSQL refuses to run as root';
+  if (process.getuid?.() === 0) {
+    const user = serverUser();
+    if (!user) return 'running as root without a "postgres" system user and runuser: PostgreSQL refuses to run as root';
+    // The cluster lives in the checkout (test/support/scratch.ts), which its user must reach.
+    const root = path.dirname(TEST_SCRATCH_ROOT);
+    if (spawnSync(user.runuser, ['-u', user.name, '--', 'test', '-x', root]).status !== 0) {
+      return `the "${user.name}" user cannot reach ${root} (the cluster's files live in the checkout): make its directories traversable (chmod o+x)`;
+    }
   }
   return undefined;
 }
@@ -109,7 +115,7 @@ export async function startPgCluster(options: { settings?: Record<string, string
   if (reason) throw new Error(reason);
   const bindir = findPostgresBinaries()!;
   const user = serverUser();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'helpdesk-pg-'));
+  const dataDir = scratchDir('helpdesk-pg-');
   if (user) chownSync(dataDir, user.uid, user.gid);
   const port = await freePort();
 

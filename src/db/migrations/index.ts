@@ -3,6 +3,7 @@ import { Migration20261128000000_initial } from './Migration20261128000000_initi
 import { Migration20261201000000_ticket_events } from './Migration20261201000000_ticket_events';
 import { Migration20261202000000_idempotency_keys } from './Migration20261202000000_idempotency_keys';
 import { Migration20261203050000_login_throttle } from './Migration20261203050000_login_throttle';
+import { Migration20261203100000_reply_erasure } from './Migration20261203100000_reply_erasure';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -13,4 +14,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261201000000_ticket_events', class: Migration20261201000000_ticket_events },
   { name: 'Migration20261202000000_idempotency_keys', class: Migration20261202000000_idempotency_keys },
   { name: 'Migration20261203050000_login_throttle', class: Migration20261203050000_login_throttle },
+  { name: 'Migration20261203100000_reply_erasure', class: Migration20261203100000_reply_erasure },
 ];

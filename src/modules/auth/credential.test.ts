@@ -1,11 +1,11 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../cli/credential';
 import { DomainError, ErrorCode, INVALID_CREDENTIAL_MESSAGE } from '../../shared/errors';
 import { MAX_CREDENTIAL_HEX_LENGTH, decodeCredential, encodeCredential, normalizeCredentialHex } from './credential';
+import { scratchDir } from '../../../test/support/scratch';
 
 const key = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const otherKey = Buffer.alloc(32, 7);
@@ -228,7 +228,7 @@ describe('credential command (src/cli/credential.ts)', () => {
   let dataDir: string;
 
   beforeEach(() => {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'credential-cli-'));
+    dataDir = scratchDir('credential-cli-');
   });
   afterEach(() => {
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { ReplyView, UserSummary } from '../ticket/ticket.query';
+import { visibilitySql, type ReplyView, type UserSummary } from '../ticket/ticket.query';
+import type { VisibilityScope } from '../ticket/ticket.rules';
 import { TicketChange, TicketEventKind } from './ticket-change';
 
 /**
@@ -21,14 +22,22 @@ import { TicketChange, TicketEventKind } from './ticket-change';
 /** Advisory lock key of the event-order lock ("evnt"); the migration lock uses another. */
 export const EVENT_ORDER_LOCK_KEY = 0x65766e74;
 
+/**
+ * The reply of a reply event. `content` is null once the reply is deleted: its text is never
+ * served again, neither in the REPLY_DELETED event nor in a replayed REPLY_ADDED.
+ */
+export interface EventReply extends Omit<ReplyView, 'content'> {
+  readonly content: string | null;
+}
+
 /** One event as read back from the log, with its actor and (reply events) its reply. */
 export interface LoggedEvent {
   readonly seq: number;
   readonly kind: TicketEventKind;
   readonly ticketId: string;
   readonly actor: UserSummary;
-  /** For REPLY_ADDED and REPLY_DELETED: the reply, deleted or not. */
-  readonly reply: ReplyView | null;
+  /** For REPLY_ADDED and REPLY_DELETED: the reply, deleted or not (then without its text). */
+  readonly reply: EventReply | null;
   /** When the change happened, in ms since the epoch. */
   readonly at: number;
 }
@@ -36,6 +45,11 @@ export interface LoggedEvent {
 export interface ReadAfterOptions {
   /** Only events of this ticket. */
   readonly ticketId?: string;
+  /**
+   * Only events of tickets this scope sees now (the rule table's visibilityScope), filtered in
+   * SQL: a replay reads the viewer's events, not the whole log after the cursor.
+   */
+  readonly scope?: VisibilityScope;
   /** Most events to return. */
   readonly limit: number;
 }
@@ -46,7 +60,7 @@ interface EventRow {
   ticket_id: string;
   at: number;
   actor: UserSummary | string;
-  reply: ReplyView | string | null;
+  reply: EventReply | string | null;
 }
 
 const parsedJson = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
@@ -55,13 +69,15 @@ const userJson = (alias: string): string =>
   `json_build_object('id', ${alias}.id, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
 
 /**
- * Events with their actor and reply in one statement. The reply comes from the replies table
- * whether or not it has been deleted since: a REPLY_DELETED event still says which reply went.
+ * Events with their actor and reply in one statement. The log stores no text: the reply comes
+ * from the replies table as it is when the event is read, so a REPLY_DELETED event still says
+ * which reply went, and a deleted reply's text (erased by the deletion) is served by no event,
+ * whatever cursor it is replayed from.
  */
 const SELECT_EVENTS = `select e.seq, e.kind, e.ticket_id, (extract(epoch from e.at) * 1000)::float8 as at,
     ${userJson('a')} as actor,
     case when r.id is null then null else json_build_object(
-      'id', r.id, 'ticketId', r.ticket_id, 'content', r.content,
+      'id', r.id, 'ticketId', r.ticket_id, 'content', case when r.deleted_at is null then r.content end,
       'createdAt', (extract(epoch from r.created_at) * 1000)::float8, 'author', ${userJson('ra')}) end as reply
   from ticket_events e
   join users a on a.id = e.actor_id
@@ -107,6 +123,11 @@ export class EventLog {
     if (options.ticketId !== undefined) {
       sql += ' and e.ticket_id = ?';
       params.push(options.ticketId);
+    }
+    const visible = options.scope && visibilitySql(options.scope);
+    if (visible) {
+      sql += ` and e.ticket_id in (select t.id from tickets t where ${visible.sql})`;
+      params.push(...visible.params);
     }
     sql += ' order by e.seq limit ?';
     params.push(options.limit);

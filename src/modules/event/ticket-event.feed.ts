@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../graphql/context';
-import type { ReplyView, TicketInclude, TicketView, UserSummary } from '../ticket/ticket.query';
+import type { TicketInclude, TicketView, UserSummary } from '../ticket/ticket.query';
+import type { EventReply } from './event-log';
 import type { Viewer } from '../user/viewer';
 import type { TicketEventKind } from './ticket-change';
 
@@ -14,7 +15,8 @@ export interface TicketEventPayload {
   readonly kind: TicketEventKind;
   /** The ticket as it is now (read after the event committed), without per-viewer flags. */
   readonly ticket: TicketView;
-  readonly reply: ReplyView | null;
+  /** Without its text once the reply is deleted. */
+  readonly reply: EventReply | null;
   readonly actor: UserSummary;
   /** ms since the epoch. */
   readonly at: number;

@@ -3,8 +3,9 @@ import { uuidv7 } from '../../shared/uuid';
 import { Ticket } from '../ticket/ticket.entity';
 
 /**
- * A message on a ticket. Deleting a reply marks it deleted rather than erasing it: the ticket
- * system is a system of record, and reads simply skip deleted replies.
+ * A message on a ticket. Deleting a reply keeps its row (the record that it existed, who wrote
+ * it, when it went) but erases its text in the same statement that marks it deleted: deleted
+ * means gone, from every read and every replayed event. Reads skip deleted replies.
  */
 @Entity({ tableName: 'replies' })
 export class Reply {
@@ -20,8 +21,9 @@ export class Reply {
   @Property({ type: 'integer' })
   authorId!: number;
 
-  @Property({ type: 'text' })
-  content!: string;
+  /** Null exactly when the reply is deleted (a check constraint says so). */
+  @Property({ type: 'text', nullable: true })
+  content!: string | null;
 
   @Property({ type: 'datetime', columnType: 'timestamptz(3)' })
   createdAt: Date = new Date();

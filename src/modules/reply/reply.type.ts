@@ -7,8 +7,11 @@ export class ReplyType {
   @Field(() => ID)
   id!: string;
 
-  @Field()
-  content!: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'The text; null only in a ticket event about a reply deleted since: a deleted reply\'s text is never served.',
+  })
+  content!: string | null;
 
   @Field(() => UserType)
   author!: UserType;

@@ -173,7 +173,16 @@ class Where {
 const pgArray = (values: readonly (string | number)[]): string => `{${values.join(',')}}`;
 
 function addScope(where: Where, scope: VisibilityScope): void {
-  if (scope.all) return;
+  const condition = visibilitySql(scope);
+  if (condition) where.add(condition.sql, ...condition.params);
+}
+
+/**
+ * The rule table's visibility scope as a SQL condition on a ticket row aliased `t`; undefined
+ * when the scope is every ticket. The ticket lists and the event log's replay both filter with it.
+ */
+export function visibilitySql(scope: VisibilityScope): { sql: string; params: unknown[] } | undefined {
+  if (scope.all) return undefined;
   const alternatives: string[] = [];
   const params: unknown[] = [];
   if (scope.customerId !== undefined) {
@@ -185,7 +194,7 @@ function addScope(where: Where, scope: VisibilityScope): void {
     params.push(scope.assignedStaffId, pgArray(HIDDEN_FROM_STAFF.map((status) => STATUS_CODE[status])));
   }
   // A viewer with no role that sees anything sees nothing.
-  where.add(alternatives.length ? `(${alternatives.join(' or ')})` : 'false', ...params);
+  return { sql: alternatives.length ? `(${alternatives.join(' or ')})` : 'false', params };
 }
 
 /** Reads tickets as views. Stateless: every call takes the request's EntityManager. */
