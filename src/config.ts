@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './http/body-guards';
+import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
+
+/** The smallest MAX_BODY_BYTES_IN_FLIGHT: the largest body a route takes (ten base64 images and 1 MiB) must fit. */
+const MIN_BODY_BYTES_IN_FLIGHT = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_BYTES * 4) / 3) + 1024 * 1024;
 
 /** Everything the server needs to run, read once from the environment (SPEC "Running it"). */
 export interface AppConfig {
@@ -33,6 +38,10 @@ export interface AppConfig {
   readonly idleTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveTimeoutMs?: number;
+  /** Bytes of large request bodies read at once, all clients together; beyond, 503. Unset: 256 MiB. */
+  readonly maxBodyBytesInFlight?: number;
+  /** Open connections per client address (HTTP and WebSocket); 0: no limit. Unset: 128. */
+  readonly maxConnectionsPerAddress?: number;
 }
 
 /**
@@ -108,6 +117,16 @@ function parseMilliseconds(name: string, value: string | undefined, fallback: nu
   return ms;
 }
 
+/** A whole number from `min` to `max`. */
+function parseCount(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < min || count > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return count;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -158,5 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     requestTimeoutMs,
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+    // At least one largest JSON body (134 MiB) must fit, or large requests could never be served.
+    maxBodyBytesInFlight: parseCount('MAX_BODY_BYTES_IN_FLIGHT', env.MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MIN_BODY_BYTES_IN_FLIGHT, Number.MAX_SAFE_INTEGER),
+    maxConnectionsPerAddress: parseCount('MAX_CONNECTIONS_PER_ADDRESS', env.MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 1_000_000),
   };
 }

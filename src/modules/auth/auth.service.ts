@@ -125,6 +125,16 @@ export class AuthService {
   }
 
   /**
+   * Refuses a client address that failed too many logins, before anything else is done for its
+   * request (the HTTP layer calls it before reading a body). Counts nothing.
+   *
+   * @throws DomainError TOO_MANY_REQUESTS while the address is locked.
+   */
+  assertAddressNotLocked(clientAddress: string): void {
+    this.throttle.checkAddress(clientAddress);
+  }
+
+  /**
    * Forgets every cached verification of this user. Call after changing their password, roles or
    * admin flag, so the next request is checked against the new state.
    */
