@@ -7,13 +7,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HTTP_TIMEOUTS, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
-import { lazyViewer, credentialFromHeader, type RequestContext } from './graphql/context';
+import { lazyViewer, credentialFromHeader, viewerFromAuthorization, type RequestContext } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { jitGateway } from './graphql/jit-executor';
 import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
 import { buildGraphQLSchema } from './graphql/schema';
 import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
+import { ANONYMOUS_BODY_BYTES, authBeforeBody, verifiedViewerOf } from './http/auth-before-body';
+import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, limitConnectionsPerAddress } from './http/body-guards';
 import { healthRoutes } from './http/health.routes';
 import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
 import { securityHeaders } from './http/security-headers';
@@ -44,6 +46,11 @@ export const MAX_JSON_BODY_BYTES = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_
 const LARGE_BODY_ROUTES = new Set(['/graphql', '/api/ticket']);
 /** Uploads stream multipart (bounded by the multipart limits); anything else a route reads is small. */
 export const MAX_SMALL_BODY_BYTES = 64 * 1024;
+
+/** The multipart limits (registered below): files, text fields, and room for the parts' headers. */
+const MULTIPART_LIMITS = { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 };
+/** The most a multipart body can carry within {@link MULTIPART_LIMITS}: what a chunked one is charged. */
+const MAX_MULTIPART_BYTES = MULTIPART_LIMITS.files * MULTIPART_LIMITS.fileSize + MULTIPART_LIMITS.fields * MULTIPART_LIMITS.fieldSize + 1024 * 1024;
 
 export interface AppOptions {
   /** Every SQL statement, for tests that count them. */
@@ -166,8 +173,27 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   server.addHook('onRoute', (route) => {
     if (!LARGE_BODY_ROUTES.has(route.url)) route.bodyLimit ??= MAX_SMALL_BODY_BYTES;
   });
-  await server.register(fastifyMultipart, {
-    limits: { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 },
+  await server.register(fastifyMultipart, { limits: MULTIPART_LIMITS });
+  // Bodies before we know who is asking (docs/hardening.md): connections per address, bytes in
+  // flight, throttled addresses and /graphql credentials checked before a body is read.
+  limitConnectionsPerAddress(server.server, config.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, {
+    https,
+    onRefused: (address) => server.log.warn({ address }, 'connection refused: too many from this address'),
+  });
+  authBeforeBody(server, {
+    largeBodyPaths: new Set([...LARGE_BODY_ROUTES, '/uploads']),
+    graphqlPath: '/graphql',
+    assertAddressNotLocked: (address) => services.auth.assertAddressNotLocked(address),
+    verifyAuthorization: (header, address) => viewerFromAuthorization(services, header, address),
+  });
+  const bodies = new BodyBudget(config.maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT);
+  bodyBudget(server, {
+    budget: bodies,
+    routeLimit: (request) => {
+      if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) return MAX_MULTIPART_BYTES;
+      if (request.routeOptions.url === '/graphql' && request.headers.authorization === undefined) return ANONYMOUS_BODY_BYTES;
+      return request.routeOptions.bodyLimit ?? MAX_JSON_BODY_BYTES;
+    },
   });
 
   let listeningUrl = '';
@@ -207,7 +233,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       em: fork(),
       services,
       publicUrl: publicUrl(),
-      ...lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip),
+      ...lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip, verifiedViewerOf(request)),
       idempotencyKey: idempotencyKeyHeader(request.raw.rawHeaders),
     }),
   });

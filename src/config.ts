@@ -2,6 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './http/body-guards';
+import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
+
+/** The smallest MAX_BODY_BYTES_IN_FLIGHT: the largest body a route takes (ten base64 images and 1 MiB) must fit. */
+const MIN_BODY_BYTES_IN_FLIGHT = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_BYTES * 4) / 3) + 1024 * 1024;
 
 /** Everything the server needs to run, read once from the environment (SPEC "Running it"). */
 export interface AppConfig {
@@ -48,6 +53,10 @@ export interface AppConfig {
   readonly maxRepliesPerTicket?: number;
   /** Open graphql-ws sockets one user may hold per server process. Unset: 32. */
   readonly maxSocketsPerUser?: number;
+  /** Bytes of large request bodies read at once, all clients together; beyond, 503. Unset: 256 MiB. */
+  readonly maxBodyBytesInFlight?: number;
+  /** Open connections per client address (HTTP and WebSocket); 0: no limit. Unset: 128. */
+  readonly maxConnectionsPerAddress?: number;
 }
 
 /** See {@link AppConfig.trustProxy}. */
@@ -234,5 +243,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseAcquireTimeoutMs: parseMilliseconds('DATABASE_ACQUIRE_TIMEOUT_MS', env.DATABASE_ACQUIRE_TIMEOUT_MS, DEFAULT_LIMITS.databaseAcquireTimeoutMs),
     maxRepliesPerTicket: parseCount('MAX_REPLIES_PER_TICKET', env.MAX_REPLIES_PER_TICKET, DEFAULT_LIMITS.maxRepliesPerTicket, 1, 1_000_000),
     maxSocketsPerUser: parseCount('WS_MAX_SOCKETS_PER_USER', env.WS_MAX_SOCKETS_PER_USER, DEFAULT_LIMITS.maxSocketsPerUser, 1, 100_000),
+    // At least one largest JSON body (134 MiB) must fit, or large requests could never be served.
+    maxBodyBytesInFlight: parseCount('MAX_BODY_BYTES_IN_FLIGHT', env.MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MIN_BODY_BYTES_IN_FLIGHT, Number.MAX_SAFE_INTEGER),
+    maxConnectionsPerAddress: parseCount('MAX_CONNECTIONS_PER_ADDRESS', env.MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 1_000_000),
   };
 }

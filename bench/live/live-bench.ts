@@ -174,6 +174,8 @@ async function main(): Promise<void> {
     ADMIN_PASSWORD: randomBytes(12).toString('hex'),
     ADMIN_USERNAME: `live-bench-admin-${randomBytes(3).toString('hex')}`,
     LOG_LEVEL: 'silent',
+    // Every subscriber connects from this one address: the per-address cap would refuse them.
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
   }, options.profile);
   const stopTimer = setTimeout(() => {

@@ -28,14 +28,29 @@ export function credentialFromHeader(header: string | string[] | undefined): str
   return match?.[1];
 }
 
-/** A memoised viewer lookup: authentication runs at most once per request or operation. */
+/**
+ * Verifies an `Authorization` header: the viewer, or UNAUTHENTICATED (absent, another scheme, a
+ * malformed or wrong credential) or TOO_MANY_REQUESTS. The HTTP layer calls it before reading a
+ * `/graphql` body (http/auth-before-body.ts); a new scheme belongs here, so both agree.
+ */
+export function viewerFromAuthorization(services: Services, header: string | string[] | undefined, clientAddress: string): Promise<Viewer> {
+  const credential = credentialFromHeader(header);
+  if (credential === undefined) return Promise.reject(unauthenticated());
+  return services.auth.authenticate(credential, clientAddress);
+}
+
+/**
+ * A memoised viewer lookup: authentication runs at most once per request or operation, not at
+ * all when the request's header was verified before its body was read (`verified`).
+ */
 export function lazyViewer(
   services: Services,
   credential: unknown,
   clientAddress: string,
+  verified?: Viewer,
 ): Pick<RequestContext, 'viewer' | 'resolvedViewer'> {
-  let viewer: Promise<Viewer> | undefined;
-  let resolved: Viewer | undefined;
+  let viewer: Promise<Viewer> | undefined = verified ? Promise.resolve(verified) : undefined;
+  let resolved: Viewer | undefined = verified;
   return {
     viewer: () => {
       if (credential === undefined || credential === null || credential === '') return Promise.reject(unauthenticated());

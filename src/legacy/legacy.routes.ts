@@ -10,6 +10,7 @@ import { findLegacyAction, type LegacyInput } from './legacy-actions';
 import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
 import { malformedMultipart } from '../http/errors';
+import type { Viewer } from '../modules/user/viewer';
 
 export interface LegacyRoutesOptions {
   services: Services;
@@ -44,15 +45,26 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
   });
 
   app.post('/api/ticket', async (request, reply) => {
-    const input: LegacyInput = request.isMultipart()
-      ? await readForm(request)
-      : { fields: asFields(request.body), multipart: false };
+    let verified: Viewer | undefined;
+    let input: LegacyInput;
+    if (request.isMultipart()) {
+      try {
+        ({ input, viewer: verified } = await readForm(request, (credential) => services.auth.authenticate(credential, request.ip)));
+      } catch (error) {
+        // The rest of the form may be unread: close the connection rather than read it.
+        reply.header('connection', 'close');
+        throw error;
+      }
+    } else {
+      input = { fields: asFields(request.body), multipart: false };
+    }
     const action = findLegacyAction(input.fields.action);
     if (input.multipart && !action.multipart) {
       throw badInput('action', `${action.name} takes a JSON body: multipart/form-data is for create-ticket and edit-ticket`);
     }
-    // Authentication comes after the body is understood, so malformed requests cost no scrypt.
-    const viewer = await services.auth.authenticate(input.fields.credential, request.ip);
+    // Authentication comes after a JSON body is understood, so malformed requests cost no scrypt;
+    // a form's credential was verified before its first file was read.
+    const viewer = verified ?? (await services.auth.authenticate(input.fields.credential, request.ip));
     const idempotencyKey = idempotencyKeyHeader(request.raw.rawHeaders);
     const result = await action.run({ em: fork(), services, viewer, publicUrl: publicUrl(), idempotencyKey }, input);
     return reply.send(result);
@@ -66,19 +78,36 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
   });
 }
 
+/** Text a form may send before its credential: more, and the credential must have come first. */
+const FIELDS_BEFORE_CREDENTIAL_BYTES = 64 * 1024;
+
 /**
  * Reads a multipart form: text parts are the JSON fields (by name, each at most once), file
- * parts and `images` text parts are the images, in part order. Every part is read before any is
- * judged, so the connection is left clean whatever the answer.
+ * parts and `images` text parts are the images, in part order.
+ *
+ * Images are not read before we know who is asking: the `credential` field must come before the
+ * first file part, the first `images` text part, and before 64 KiB of other fields; there it is
+ * verified (`verify`), and a form without it by then is refused with 401 without reading further.
+ * Otherwise every part is read before any is judged.
  */
-async function readForm(request: FastifyRequest): Promise<LegacyInput> {
+async function readForm(request: FastifyRequest, verify: (credential: unknown) => Promise<Viewer>): Promise<{ input: LegacyInput; viewer?: Viewer }> {
   const fields: Record<string, unknown> = {};
   const images: Array<{ bytes: Buffer } | { text: unknown }> = [];
   const duplicates: string[] = [];
   let truncated: string | undefined;
+  let viewer: Viewer | undefined;
+  let fieldBytes = 0;
+  const verifyBefore = async (what: string): Promise<void> => {
+    if (viewer) return;
+    if (!Object.hasOwn(fields, 'credential')) {
+      throw new DomainError(ErrorCode.UNAUTHENTICATED, `Send the credential field before ${what} in a multipart form`, { field: 'credential' });
+    }
+    viewer = await verify(fields.credential);
+  };
   try {
     for await (const part of request.parts()) {
       if (part.type === 'file') {
+        await verifyBefore('any file');
         const bytes = await part.toBuffer();
         // A browser sends an unused file input as an empty part without a file name.
         if (bytes.length === 0 && !part.filename) continue;
@@ -86,11 +115,16 @@ async function readForm(request: FastifyRequest): Promise<LegacyInput> {
       } else if (part.valueTruncated) {
         truncated ??= part.fieldname;
       } else if (IMAGES_PART.test(part.fieldname)) {
+        await verifyBefore('any image');
         images.push({ text: part.value });
       } else if (Object.hasOwn(fields, part.fieldname)) {
         duplicates.push(part.fieldname);
       } else {
         fields[part.fieldname] = part.value;
+      }
+      if (part.type === 'field') {
+        fieldBytes += typeof part.value === 'string' ? Buffer.byteLength(part.value) : 0;
+        if (fieldBytes > FIELDS_BEFORE_CREDENTIAL_BYTES) await verifyBefore(`${FIELDS_BEFORE_CREDENTIAL_BYTES} bytes of fields`);
       }
     }
   } catch (error) {
@@ -104,5 +138,5 @@ async function readForm(request: FastifyRequest): Promise<LegacyInput> {
     if ('bytes' in image) return { kind: 'inline', bytes: image.bytes, mime: assertImage(image.bytes, field) };
     return parseImageRef(image.text, field, { allowBareBase64: true });
   });
-  return { fields, multipart: true, partImages: images.length ? partImages : undefined };
+  return { input: { fields, multipart: true, partImages: images.length ? partImages : undefined }, viewer };
 }

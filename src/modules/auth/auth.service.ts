@@ -190,6 +190,19 @@ export class AuthService {
   }
 
   /**
+   * Refuses a client address that failed too many logins, before anything else is done for its
+   * request (the HTTP layer calls it before reading a body). Counts nothing and asks no database:
+   * it answers from the locks this process has seen ({@link LoginThrottle.addressLockedHint}); the
+   * authoritative check is the admission of the sign-in itself.
+   *
+   * @throws DomainError TOO_MANY_REQUESTS while the address is known to be locked.
+   */
+  assertAddressNotLocked(clientAddress: string): void {
+    const waitMs = this.throttle.addressLockedHint(clientAddress);
+    if (waitMs > 0) throw tooManyFailures(waitMs);
+  }
+
+  /**
    * Forgets every cached verification of this user. Call after changing their password, roles or
    * admin flag, so the next request is checked against the new state.
    */

@@ -143,6 +143,9 @@ const DEFAULT_TRUST_MS = 30 * 24 * 60 * MINUTE;
  *
  * A success ends the username's and the pair's streaks and marks the pair trusted.
  */
+/** Most locked addresses one process remembers for early refusals. */
+const MAX_REMEMBERED_LOCKED_ADDRESSES = 10_000;
+
 export class LoginThrottle {
   private readonly userRule: CounterRule;
   private readonly pairRule: CounterRule;
@@ -150,6 +153,12 @@ export class LoginThrottle {
   private readonly trustMs: number;
   readonly store: ThrottleStore;
   private readonly now: () => number;
+  /**
+   * Addresses this process saw refused, with when their lock ends: lets the HTTP layer refuse a
+   * locked address before reading its body without asking the shared store on every request.
+   * Least recently refused first; bounded.
+   */
+  private readonly lockedAddresses = new Map<string, number>();
 
   constructor(options: LoginThrottleOptions = {}) {
     const perUsername = options.perUsername ?? DEFAULT_USERNAME_LIMIT;
@@ -181,7 +190,10 @@ export class LoginThrottle {
       throw tooManyFailures(waitMs);
     };
     const addressTake = await this.store.take(keys.address, this.addressRule, now);
-    if (!addressTake.admitted) return refuse(addressTake.waitMs);
+    if (!addressTake.admitted) {
+      this.noteLockedAddress(keys.address, now + addressTake.waitMs);
+      return refuse(addressTake.waitMs);
+    }
     taken.push([keys.address, this.addressRule]);
     const pairTake = await this.store.take(keys.pair, this.pairRule, now);
     if (!pairTake.admitted) return refuse(pairTake.waitMs);
@@ -218,8 +230,35 @@ export class LoginThrottle {
    * @throws DomainError TOO_MANY_REQUESTS like {@link admit} when the address is locked.
    */
   async recordAddressFailure(address: string): Promise<void> {
-    const taken = await this.store.take(keysOf('', address).address, this.addressRule, this.now());
-    if (!taken.admitted) throw tooManyFailures(taken.waitMs);
+    const key = keysOf('', address).address;
+    const now = this.now();
+    const taken = await this.store.take(key, this.addressRule, now);
+    if (!taken.admitted) {
+      this.noteLockedAddress(key, now + taken.waitMs);
+      throw tooManyFailures(taken.waitMs);
+    }
+  }
+
+  /**
+   * Milliseconds the address must still wait by the locks this process has seen refuse it; 0 when
+   * none. A hint for refusing before any work (it reads no shared store, so a lock taken on another
+   * process shows here once this process has refused the address itself).
+   */
+  addressLockedHint(address: string): number {
+    const key = keysOf('', address).address;
+    const until = this.lockedAddresses.get(key);
+    if (until === undefined) return 0;
+    const waitMs = until - this.now();
+    if (waitMs <= 0) this.lockedAddresses.delete(key);
+    return Math.max(0, waitMs);
+  }
+
+  private noteLockedAddress(key: string, until: number): void {
+    this.lockedAddresses.delete(key);
+    this.lockedAddresses.set(key, until);
+    if (this.lockedAddresses.size > MAX_REMEMBERED_LOCKED_ADDRESSES) {
+      this.lockedAddresses.delete(this.lockedAddresses.keys().next().value as string);
+    }
   }
 
   /**
