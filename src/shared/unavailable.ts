@@ -38,11 +38,13 @@ const MESSAGE_PATTERNS = [
  * GraphQL's SERVICE_UNAVAILABLE) so clients retry, instead of a 500 that reads like a bug.
  */
 export function isUnavailable(error: unknown, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 3) return false;
+  // Not `instanceof Error`: a socket error is made by Node's own realm, which differs from the
+  // caller's under a VM sandbox (jest), and would be missed.
+  if (typeof error !== 'object' || error === null || depth > 3) return false;
   if (error instanceof ConnectionException) return true;
-  const { code } = error as { code?: unknown };
+  const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
-  if (MESSAGE_PATTERNS.some((pattern) => pattern.test(error.message))) return true;
+  if (typeof message === 'string' && MESSAGE_PATTERNS.some((pattern) => pattern.test(message))) return true;
   return isUnavailable((error as { cause?: unknown }).cause, depth + 1) || isUnavailable((error as { previous?: unknown }).previous, depth + 1);
 }
 

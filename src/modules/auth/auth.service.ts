@@ -353,8 +353,10 @@ export class AuthService {
   private async refuseUndecodable(clientAddress: string): Promise<Error> {
     try {
       await this.throttle.recordAddressFailure(clientAddress);
-    } catch (locked) {
-      return locked as Error;
+    } catch (error) {
+      // Locked: 429. A store that cannot be reached changes nothing: this credential is wrong
+      // whatever the database says, and guesses at no password.
+      if (error instanceof DomainError && error.code === ErrorCode.TOO_MANY_REQUESTS) return error;
     }
     return unauthenticated();
   }
