@@ -17,6 +17,10 @@ import { healthRoutes } from './http/health.routes';
 import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
 import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
+import { graphqlMetricsPlugin } from './metrics/graphql-metrics.plugin';
+import { MeteredLoginThrottle } from './metrics/metered-login-throttle';
+import { Metrics } from './metrics/metrics';
+import { metricsRoutes, poolStats } from './metrics/metrics.routes';
 import { AuthService } from './modules/auth/auth.service';
 import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
 import type { ChangeSink } from './modules/event/ticket-change';
@@ -88,8 +92,10 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onQuery: options.onQuery });
   const { orm } = database;
   const fork = () => orm.em.fork();
+  // Metrics are kept only when they can be read (METRICS_TOKEN): otherwise nothing is counted.
+  const metrics = config.metricsToken ? new Metrics() : undefined;
 
-  const live = await createLiveUpdates(config, database).catch(async (error: unknown) => {
+  const live = await createLiveUpdates(config, database, metrics).catch(async (error: unknown) => {
     await database.close();
     throw error;
   });
@@ -101,7 +107,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     auth: new AuthService({
       key: config.credentialKey,
       users: users.lookup(fork),
-      throttle: options.loginThrottle ? new LoginThrottle(options.loginThrottle) : undefined,
+      throttle: metrics
+        ? new MeteredLoginThrottle(options.loginThrottle ?? {}, metrics)
+        : options.loginThrottle
+          ? new LoginThrottle(options.loginThrottle)
+          : undefined,
     }),
     users,
     images,
@@ -141,6 +151,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   server.addHook('onRoute', (route) => {
     if (!LARGE_BODY_ROUTES.has(route.url)) route.bodyLimit ??= MAX_SMALL_BODY_BYTES;
   });
+  if (metrics && config.metricsToken) metricsRoutes(server, { metrics, token: config.metricsToken, ping: () => database.ping() });
   await server.register(fastifyMultipart, {
     limits: { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 },
   });
@@ -172,6 +183,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       ApolloServerPluginCacheControlDisabled(),
       config.graphqlLandingPage ? ApolloServerPluginLandingPageLocalDefault({ footer: false }) : ApolloServerPluginLandingPageDisabled(),
       limitMessagesPlugin(validation),
+      ...(metrics ? [graphqlMetricsPlugin(metrics)] : []),
     ],
   });
   await apollo.start();
@@ -189,6 +201,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
   await live.attach(server, { schema, services, publicUrl });
+  metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
   await server.register(legacyRoutes, { services, fork, publicUrl });
 
   let closed: Promise<void> | undefined;

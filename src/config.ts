@@ -33,6 +33,8 @@ export interface AppConfig {
   readonly idleTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveTimeoutMs?: number;
+  /** Bearer token of `GET /metrics`; unset: no metrics are kept and /metrics answers 404. */
+  readonly metricsToken?: string;
 }
 
 /**
@@ -128,6 +130,15 @@ function parsePublicUrl(value: string | undefined): string | undefined {
   return value.replace(/\/+$/, '');
 }
 
+/** A secret for an Authorization header: 16 to 512 visible ASCII characters, no spaces. */
+function parseMetricsToken(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^[\x21-\x7e]{16,512}$/.test(value)) {
+    throw new ConfigError('METRICS_TOKEN must be 16 to 512 visible ASCII characters without spaces (e.g. openssl rand -hex 32)');
+  }
+  return value;
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = path.resolve(env.DATA_DIR || './data');
@@ -158,5 +169,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     requestTimeoutMs,
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+    metricsToken: parseMetricsToken(env.METRICS_TOKEN),
   };
 }

@@ -7,6 +7,7 @@ import { visibilityScope } from '../modules/ticket/ticket.rules';
 import type { Viewer } from '../modules/user/viewer';
 import type { BusLogger, EventBus, EventNote } from './event-bus';
 import { LiveSubscription } from './live-subscription';
+import type { LiveObserver } from '../metrics/observers';
 
 export interface EventHubOptions {
   readonly fork: () => EntityManager;
@@ -20,6 +21,8 @@ export interface EventHubOptions {
   readonly pollIntervalMs?: number;
   /** A subscriber that falls this many events behind is cut off with its resume cursor. */
   readonly maxBacklog?: number;
+  /** Metrics: deliveries and drops of every subscription (undefined when metrics are off). */
+  readonly observer?: LiveObserver;
 }
 
 export interface EventHubStats {
@@ -62,6 +65,7 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly batchSize: number;
   private readonly maxBacklog: number;
   private readonly pollIntervalMs: number;
+  private readonly observer: LiveObserver | undefined;
 
   private seq = 0;
   /** The newest seq read from the log, fanned out or about to be (a note at or below it is old news). */
@@ -91,6 +95,7 @@ export class TicketEventHub implements TicketEventFeed {
     this.batchSize = options.batchSize ?? 500;
     this.maxBacklog = options.maxBacklog ?? 1_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 0;
+    this.observer = options.observer;
   }
 
   /** Starts after the newest event already in the log (older ones are for replay only). */
@@ -124,6 +129,7 @@ export class TicketEventHub implements TicketEventFeed {
       maxQueue: this.maxBacklog,
       beforeEach: request.beforeEach,
       onEnd: (ended) => this.unregister(ended),
+      observer: this.observer,
     });
     this.register(subscription);
     if (request.after !== undefined) {

@@ -4,6 +4,7 @@ import { canView } from '../modules/ticket/ticket.rules';
 import type { TicketInclude } from '../modules/ticket/ticket.query';
 import type { Viewer } from '../modules/user/viewer';
 import { DomainError, ErrorCode } from '../shared/errors';
+import type { LiveObserver } from '../metrics/observers';
 
 export interface LiveSubscriptionOptions {
   readonly viewer: Viewer;
@@ -16,6 +17,8 @@ export interface LiveSubscriptionOptions {
   readonly beforeEach?: () => void;
   /** Called once when the subscription ends, however it ends. */
   readonly onEnd: (subscription: LiveSubscription) => void;
+  /** Metrics: deliveries and drops (undefined when metrics are off). */
+  readonly observer?: LiveObserver;
 }
 
 /**
@@ -117,6 +120,7 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   fail(error: unknown): void {
     if (this.ended) return;
     this.failure = error;
+    this.options.observer?.eventsDropped(this.backlog);
     this.queue.length = 0;
     this.head = 0;
     if (this.waiting) {
@@ -167,6 +171,7 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
 
   private handOver(event: TicketEventPayload): void {
     this.lastHandedOver = event.seq;
+    this.options.observer?.eventDelivered(event.at);
     this.options.beforeEach?.();
   }
 

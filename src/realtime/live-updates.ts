@@ -14,6 +14,7 @@ import { GraphQLWebSocketServer } from './graphql-ws.server';
 import { InProcessEventBus } from './in-process.event-bus';
 import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
+import type { LiveObserver } from '../metrics/observers';
 
 /** How often a hub on a shared database reads the log without a note (bounds a lost note). */
 const SHARED_POLL_INTERVAL_MS = 2_000;
@@ -65,7 +66,7 @@ async function createBus(config: AppConfig, database: Database, logger: Logger):
  * the configured bus cannot be reached: a server that would silently not deliver events to other
  * processes should not start.
  */
-export async function createLiveUpdates(config: AppConfig, database: Database): Promise<LiveUpdates> {
+export async function createLiveUpdates(config: AppConfig, database: Database, observer?: LiveObserver): Promise<LiveUpdates> {
   let logger: Logger = SILENT;
   const forwardingLogger: Logger = {
     warn: (object, message) => logger.warn(object, message),
@@ -89,7 +90,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
   let idle: Array<() => void> = [];
 
   return {
-    changes: new EventLogSink(log, bus),
+    changes: new EventLogSink(log, bus, observer),
     bus,
     get hub() {
       return hub;
@@ -108,6 +109,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
         bus,
         logger: forwardingLogger,
         pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
+        observer,
       });
       await hub.start();
       sockets = new GraphQLWebSocketServer(fastify.server, {
