@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
  * nginx plays in docker-compose.yml. Round-robin over the API processes that answer `/readyz`;
  * streams responses as they come (Server-Sent Events are not buffered); forwards WebSocket
  * upgrades as raw byte streams; a process that refuses connections is skipped for the request
- * and until its next successful health check.
+ * and until its next successful health check; `/metrics` is not proxied (as in deploy/nginx.conf).
  *
  * It is a test and development tool: production deployments use a proxy built for it (the
  * compose file's nginx configuration is the reference).
@@ -128,6 +128,12 @@ export class ReverseProxy {
   }
 
   private forward(request: IncomingMessage, response: ServerResponse): void {
+    // Each process has its own counters: Prometheus scrapes each one, never a random one of them.
+    if ((request.url ?? '').split('?')[0] === '/metrics') {
+      request.resume();
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":404,"message":"Scrape each API process\'s /metrics directly"}');
+      return;
+    }
     this.connect(this.order()).then(
       ({ socket, upstream }) => {
         const outgoing = http.request(

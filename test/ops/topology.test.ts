@@ -230,8 +230,13 @@ class ResumingSubscriber {
     expect(subscriber.reconnects).toBeGreaterThanOrEqual(1);
     if (process.env.TOPOLOGY_LOG) process.stderr.write(`retried requests: ${retries}, reconnects: ${subscriber.reconnects}\n`);
 
-    // Metrics through the proxy, from whichever process answers.
-    const samples = await scrape(proxyUrl, METRICS_TOKEN);
-    expect(total(samples, 'helpdesk_database_up')).toBe(1);
+    // Each process is scraped by itself (the proxy does not forward /metrics): both wrote events,
+    // both fanned out what either wrote.
+    expect((await fetch(`${proxyUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(404);
+    for (const url of apiUrls) {
+      const samples = await scrape(url, METRICS_TOKEN);
+      expect(total(samples, 'helpdesk_database_up')).toBe(1);
+      expect(total(samples, 'helpdesk_events_written_total')).toBeGreaterThan(0);
+    }
   }, 300_000);
 });
