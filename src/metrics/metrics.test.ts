@@ -1,3 +1,4 @@
+import { loadConfig } from '../config';
 import { LiveSubscription } from '../realtime/live-subscription';
 import { Role } from '../modules/user/role';
 import type { TicketEventPayload } from '../modules/event/ticket-event.feed';
@@ -155,5 +156,22 @@ describe('MeteredLoginThrottle', () => {
     throttle.checkAddress('10.0.0.2');
     throttle.recordAddressFailure('10.0.0.2');
     expect(seen).toEqual(['password', 'password', 'throttled', 'credential']);
+  });
+});
+
+describe('METRICS_TOKEN', () => {
+  const load = (token: string | undefined) =>
+    loadConfig({ CREDENTIAL_KEY: 'ab'.repeat(32), DATA_DIR: '/nonexistent', ...(token === undefined ? {} : { METRICS_TOKEN: token }) });
+
+  it.each([undefined, ''])('unset (%j): metrics off', (token) => {
+    expect(load(token).metricsToken).toBeUndefined();
+  });
+
+  it.each(['0123456789abcdef', 'x'.repeat(512), 'A-b_c.d~e!f@g#h$i%^&*()'])('accepts %s', (token) => {
+    expect(load(token).metricsToken).toBe(token);
+  });
+
+  it.each(['short', '0123456789abcde', 'x'.repeat(513), 'has a space in it 123', 'tab\there-0123456789', 'ünïcödé-0123456789'])('refuses %j naming the setting', (token) => {
+    expect(() => load(token)).toThrow(/^METRICS_TOKEN must be 16 to 512 visible ASCII characters/);
   });
 });
