@@ -134,7 +134,7 @@ export class Metrics implements LiveObserver, LoginObserver {
       help: 'Sign-in attempts refused by the failed-login throttle',
       registers,
     });
-    const pool = new Gauge({
+    new Gauge({
       name: 'helpdesk_db_pool_connections',
       help: 'Database pool connections by state (used, free)',
       labelNames: ['state'],
@@ -145,7 +145,6 @@ export class Metrics implements LiveObserver, LoginObserver {
         this.set({ state: 'free' }, stats?.free ?? 0);
       },
     });
-    void pool;
     new Gauge({
       name: 'helpdesk_db_pool_waiting',
       help: 'Queries waiting for a database connection',
