@@ -20,6 +20,10 @@ import { healthRoutes } from './http/health.routes';
 import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
 import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
+import { graphqlMetricsPlugin } from './metrics/graphql-metrics.plugin';
+import { MeteredLoginThrottle } from './metrics/metered-login-throttle';
+import { Metrics } from './metrics/metrics';
+import { metricsRoutes, poolStats } from './metrics/metrics.routes';
 import { AuthService } from './modules/auth/auth.service';
 import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
 import { PasswordHasher, type ScryptParams } from './modules/auth/password';
@@ -112,8 +116,10 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   const { orm } = database;
   const fork = () => orm.em.fork();
+  // Metrics are kept only when they can be read (METRICS_TOKEN): otherwise nothing is counted.
+  const metrics = config.metricsToken ? new Metrics() : undefined;
 
-  const live = await createLiveUpdates(config, database, options.live).catch(async (error: unknown) => {
+  const live = await createLiveUpdates(config, database, options.live, metrics).catch(async (error: unknown) => {
     await database.close();
     throw error;
   });
@@ -131,7 +137,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     auth: new AuthService({
       key: config.credentialKey,
       users: users.lookup(fork),
-      throttle: new LoginThrottle({ ...options.loginThrottle, store: throttleStore }),
+      throttle: metrics
+        ? new MeteredLoginThrottle({ ...options.loginThrottle, store: throttleStore }, metrics)
+        : new LoginThrottle({ ...options.loginThrottle, store: throttleStore }),
       hasher,
     }),
     users,
@@ -173,6 +181,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   server.addHook('onRoute', (route) => {
     if (!LARGE_BODY_ROUTES.has(route.url)) route.bodyLimit ??= MAX_SMALL_BODY_BYTES;
   });
+  if (metrics && config.metricsToken) metricsRoutes(server, { metrics, token: config.metricsToken, ping: () => database.ping() });
   await server.register(fastifyMultipart, { limits: MULTIPART_LIMITS });
   // Bodies before we know who is asking (docs/hardening.md): connections per address, bytes in
   // flight, throttled addresses and /graphql credentials checked before a body is read.
@@ -223,6 +232,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       ApolloServerPluginCacheControlDisabled(),
       config.graphqlLandingPage ? ApolloServerPluginLandingPageLocalDefault({ footer: false }) : ApolloServerPluginLandingPageDisabled(),
       limitMessagesPlugin(validation),
+      ...(metrics ? [graphqlMetricsPlugin(metrics)] : []),
     ],
   });
   await apollo.start();
@@ -240,6 +250,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
   await live.attach(server, { schema, services, publicUrl });
+  metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
   await server.register(legacyRoutes, { services, fork, publicUrl });
 
   let closed: Promise<void> | undefined;

@@ -57,6 +57,8 @@ export interface AppConfig {
   readonly maxBodyBytesInFlight?: number;
   /** Open connections per client address (HTTP and WebSocket); 0: no limit. Unset: 128. */
   readonly maxConnectionsPerAddress?: number;
+  /** Bearer token of `GET /metrics`; unset: no metrics are kept and /metrics answers 404. */
+  readonly metricsToken?: string;
 }
 
 /** See {@link AppConfig.trustProxy}. */
@@ -208,6 +210,15 @@ function parsePublicUrl(value: string | undefined): string | undefined {
   return value.replace(/\/+$/, '');
 }
 
+/** A secret for an Authorization header: 16 to 512 visible ASCII characters, no spaces. */
+function parseMetricsToken(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^[\x21-\x7e]{16,512}$/.test(value)) {
+    throw new ConfigError('METRICS_TOKEN must be 16 to 512 visible ASCII characters without spaces (e.g. openssl rand -hex 32)');
+  }
+  return value;
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = path.resolve(env.DATA_DIR || './data');
@@ -246,5 +257,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     // At least one largest JSON body (134 MiB) must fit, or large requests could never be served.
     maxBodyBytesInFlight: parseCount('MAX_BODY_BYTES_IN_FLIGHT', env.MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MIN_BODY_BYTES_IN_FLIGHT, Number.MAX_SAFE_INTEGER),
     maxConnectionsPerAddress: parseCount('MAX_CONNECTIONS_PER_ADDRESS', env.MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 1_000_000),
+    metricsToken: parseMetricsToken(env.METRICS_TOKEN),
   };
 }

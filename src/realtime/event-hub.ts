@@ -7,6 +7,7 @@ import { visibilityScope } from '../modules/ticket/ticket.rules';
 import type { Viewer } from '../modules/user/viewer';
 import type { BusLogger, EventBus, EventNote } from './event-bus';
 import { LiveSubscription } from './live-subscription';
+import type { LiveObserver } from '../metrics/observers';
 
 export interface EventHubOptions {
   readonly fork: () => EntityManager;
@@ -25,6 +26,8 @@ export interface EventHubOptions {
    * through the log instead. At most the backlog limit minus what a replay page can queue.
    */
   readonly maxHeldDuringReplay?: number;
+  /** Metrics: deliveries and drops of every subscription (undefined when metrics are off). */
+  readonly observer?: LiveObserver;
 }
 
 export interface EventHubStats {
@@ -74,6 +77,7 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly maxBacklog: number;
   private readonly maxHeld: number;
   private readonly pollIntervalMs: number;
+  private readonly observer: LiveObserver | undefined;
 
   private seq = 0;
   /** The newest seq read from the log, fanned out or about to be (a note at or below it is old news). */
@@ -105,6 +109,7 @@ export class TicketEventHub implements TicketEventFeed {
     // Released at the replay's end on top of up to a page and a half already queued.
     this.maxHeld = Math.max(1, Math.min(options.maxHeldDuringReplay ?? DEFAULT_MAX_HELD, this.maxBacklog - 2 * REPLAY_PAGE));
     this.pollIntervalMs = options.pollIntervalMs ?? 0;
+    this.observer = options.observer;
   }
 
   /** Starts after the newest event already in the log (older ones are for replay only). */
@@ -144,6 +149,7 @@ export class TicketEventHub implements TicketEventFeed {
       maxHeld: this.maxHeld,
       beforeEach: request.beforeEach,
       onEnd: (ended) => this.unregister(ended),
+      observer: this.observer,
     });
     this.register(subscription);
     if (request.after !== undefined) {

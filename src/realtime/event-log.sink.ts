@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { EventLog } from '../modules/event/event-log';
 import type { ChangeSink, TicketChange } from '../modules/event/ticket-change';
 import type { EventBus } from './event-bus';
+import type { LiveObserver } from '../metrics/observers';
 
 /**
  * Where the services' changes go: into the event log inside their transaction (so a change and
@@ -14,6 +15,7 @@ export class EventLogSink implements ChangeSink {
   constructor(
     private readonly log: EventLog,
     private readonly bus: EventBus,
+    private readonly observer?: LiveObserver,
   ) {}
 
   async record(tem: EntityManager, change: TicketChange): Promise<void> {
@@ -26,6 +28,7 @@ export class EventLogSink implements ChangeSink {
     const seq = this.seqs.get(change);
     if (seq === undefined) return;
     this.seqs.delete(change);
+    this.observer?.eventWritten();
     this.bus.announceCommitted({ seq, ticketId: change.ticketId });
   }
 }

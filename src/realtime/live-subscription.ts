@@ -4,6 +4,7 @@ import { canView } from '../modules/ticket/ticket.rules';
 import type { TicketInclude } from '../modules/ticket/ticket.query';
 import type { Viewer } from '../modules/user/viewer';
 import { DomainError, ErrorCode } from '../shared/errors';
+import type { LiveObserver } from '../metrics/observers';
 
 export interface LiveSubscriptionOptions {
   readonly viewer: Viewer;
@@ -21,6 +22,8 @@ export interface LiveSubscriptionOptions {
   readonly beforeEach?: () => void;
   /** Called once when the subscription ends, however it ends. */
   readonly onEnd: (subscription: LiveSubscription) => void;
+  /** Metrics: deliveries and drops (undefined when metrics are off). */
+  readonly observer?: LiveObserver;
 }
 
 /**
@@ -165,6 +168,7 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   fail(error: unknown): void {
     if (this.ended) return;
     this.failure = error;
+    this.options.observer?.eventsDropped(this.backlog);
     this.queue.length = 0;
     this.head = 0;
     if (this.waiting) {
@@ -215,6 +219,7 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
 
   private handOver(event: TicketEventPayload): void {
     this.lastHandedOver = event.seq;
+    this.options.observer?.eventDelivered(event.at);
     this.options.beforeEach?.();
   }
 

@@ -15,6 +15,7 @@ import { GraphQLWebSocketServer } from './graphql-ws.server';
 import { InProcessEventBus } from './in-process.event-bus';
 import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
+import type { LiveObserver } from '../metrics/observers';
 
 /** How often a hub on a shared database reads the log without a note (bounds a lost note). */
 const SHARED_POLL_INTERVAL_MS = 2_000;
@@ -72,7 +73,7 @@ export interface LiveLimits {
   readonly maxHeldDuringReplay?: number;
 }
 
-export async function createLiveUpdates(config: AppConfig, database: Database, limits: LiveLimits = {}): Promise<LiveUpdates> {
+export async function createLiveUpdates(config: AppConfig, database: Database, limits: LiveLimits = {}, observer?: LiveObserver): Promise<LiveUpdates> {
   let logger: Logger = SILENT;
   const forwardingLogger: Logger = {
     warn: (object, message) => logger.warn(object, message),
@@ -96,7 +97,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
   let idle: Array<() => void> = [];
 
   return {
-    changes: new EventLogSink(log, bus),
+    changes: new EventLogSink(log, bus, observer),
     bus,
     get hub() {
       return hub;
@@ -116,6 +117,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         logger: forwardingLogger,
         pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
         maxHeldDuringReplay: limits.maxHeldDuringReplay,
+        observer,
       });
       await hub.start();
       sockets = new GraphQLWebSocketServer(fastify.server, {
