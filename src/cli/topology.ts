@@ -60,7 +60,15 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(process.execPath, [mainJs], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl, CREDENTIAL_KEY: key.toString('hex'), DATA_DIR: path.join(dataDir, `api-${index + 1}`) },
+      env: {
+        ...env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: redisUrl,
+        // Behind the proxy: believe its X-Forwarded-For (one hop), and leave the per-address
+        // connection cap to the proxy, since every connection comes from it.
+        TRUST_PROXY: env.TRUST_PROXY || '1',
+        MAX_CONNECTIONS_PER_ADDRESS: env.MAX_CONNECTIONS_PER_ADDRESS || '0', CREDENTIAL_KEY: key.toString('hex'), DATA_DIR: path.join(dataDir, `api-${index + 1}`) },
     });
     children.set(index, child);
     child.once('exit', (code, signal) => {
