@@ -124,6 +124,7 @@ export interface LoginAttempt {
 }
 
 const DEFAULT_TRUST_MS = 30 * 24 * 60 * MINUTE;
+const MAX_SEEN_LOCKS = 10_000;
 
 /**
  * Throttles failed logins (SPEC, legacy endpoint 429) with three counters per attempt, taken
@@ -150,6 +151,12 @@ export class LoginThrottle {
   private readonly trustMs: number;
   readonly store: ThrottleStore;
   private readonly now: () => number;
+  /**
+   * Locks this process has seen in a shared store's answers (key → until), so that
+   * {@link pairLockedFor} needs no query. Bounded; a lock set by another process is learnt from
+   * the first attempt here that the store refuses.
+   */
+  private readonly seenLocks = new Map<string, number>();
 
   constructor(options: LoginThrottleOptions = {}) {
     const perUsername = options.perUsername ?? DEFAULT_USERNAME_LIMIT;
@@ -176,14 +183,19 @@ export class LoginThrottle {
     const keys = keysOf(username, address);
     const now = this.now();
     const taken: Array<[string, CounterRule]> = [];
+    const take = async (key: string, rule: CounterRule) => {
+      const outcome = await this.store.take(key, rule, now);
+      if (outcome.lockedUntil > now && key !== keys.user) this.seeLock(key, outcome.lockedUntil, now);
+      return outcome;
+    };
     const refuse = async (waitMs: number): Promise<never> => {
       await this.giveBackAll(taken, now);
       throw tooManyFailures(waitMs);
     };
-    const addressTake = await this.store.take(keys.address, this.addressRule, now);
+    const addressTake = await take(keys.address, this.addressRule);
     if (!addressTake.admitted) return refuse(addressTake.waitMs);
     taken.push([keys.address, this.addressRule]);
-    const pairTake = await this.store.take(keys.pair, this.pairRule, now);
+    const pairTake = await take(keys.pair, this.pairRule);
     if (!pairTake.admitted) return refuse(pairTake.waitMs);
     taken.push([keys.pair, this.pairRule]);
     if (!pairTake.trusted) {
@@ -204,6 +216,7 @@ export class LoginThrottle {
           const at = this.now();
           await this.store.giveBack(keys.address, this.addressRule, at);
           await this.store.succeed(keys.pair, this.trustMs > 0 ? at + this.trustMs : 0, at);
+          this.seenLocks.delete(keys.pair);
           await this.store.succeed(keys.user, 0, at);
         }),
       failed: () => end(async () => undefined),
@@ -218,7 +231,10 @@ export class LoginThrottle {
    * @throws DomainError TOO_MANY_REQUESTS like {@link admit} when the address is locked.
    */
   async recordAddressFailure(address: string): Promise<void> {
-    const taken = await this.store.take(keysOf('', address).address, this.addressRule, this.now());
+    const key = keysOf('', address).address;
+    const now = this.now();
+    const taken = await this.store.take(key, this.addressRule, now);
+    if (taken.lockedUntil > now) this.seeLock(key, taken.lockedUntil, now);
     if (!taken.admitted) throw tooManyFailures(taken.waitMs);
   }
 
@@ -226,10 +242,35 @@ export class LoginThrottle {
    * Milliseconds this (username, address) must still wait because of its own lock or its
    * address's; 0 when neither is locked. Reads only: it counts nothing. The username's lock is
    * not included (see {@link LoginThrottle}: it does not apply to the owner's address).
+   *
+   * For a password already verified (the cache's fast path), on every request: with the
+   * in-memory store it reads the store; with a shared one it answers from the locks this process
+   * has seen, with no query. Only the right password takes that path and every wrong guess goes
+   * through {@link admit}, whose refusal teaches this process the lock, so a guesser locked by
+   * another process gets at most one right guess past it per process.
    */
-  pairLockedFor(username: string, address: string): Promise<number> {
+  async pairLockedFor(username: string, address: string): Promise<number> {
     const keys = keysOf(username, address);
-    return this.store.lockedFor([keys.address, keys.pair], this.now());
+    const now = this.now();
+    if (this.store.kind === 'memory') return this.store.lockedFor([keys.address, keys.pair], now);
+    let wait = 0;
+    for (const key of [keys.address, keys.pair]) {
+      const until = this.seenLocks.get(key);
+      if (until === undefined) continue;
+      if (until <= now) this.seenLocks.delete(key);
+      else wait = Math.max(wait, until - now);
+    }
+    return wait;
+  }
+
+  private seeLock(key: string, until: number, now: number): void {
+    this.seenLocks.delete(key);
+    this.seenLocks.set(key, until);
+    // Bounded like the caches: expired entries first, then the oldest.
+    if (this.seenLocks.size > MAX_SEEN_LOCKS) {
+      for (const [seen, seenUntil] of this.seenLocks) if (seenUntil <= now) this.seenLocks.delete(seen);
+      while (this.seenLocks.size > MAX_SEEN_LOCKS) this.seenLocks.delete(this.seenLocks.keys().next().value as string);
+    }
   }
 
   private async giveBackAll(taken: ReadonlyArray<[string, CounterRule]>, now: number): Promise<void> {
