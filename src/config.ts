@@ -40,6 +40,12 @@ export interface AppConfig {
    * addresses/CIDR ranges of the proxies. Fastify's `trustProxy`.
    */
   readonly trustProxy?: TrustProxy;
+  /**
+   * log2 of scrypt's N for new password hashes (`PASSWORD_SCRYPT_LOG2_N`). Unset: 17, OWASP's
+   * minimum. Lower values are below that guidance (the server warns at start); they exist for
+   * test environments that start the real server.
+   */
+  readonly passwordScryptLog2N?: number;
 }
 
 /** See {@link AppConfig.trustProxy}. */
@@ -150,6 +156,16 @@ export function parseTrustProxy(value: string | undefined): TrustProxy {
   return entries;
 }
 
+/** `PASSWORD_SCRYPT_LOG2_N`: 12 to 18 (r=8: 128·2^18·8 = 256 MiB is the verifier's bound). */
+function parseScryptLog2N(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const log2 = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || log2 < 12 || log2 > 18) {
+    throw new ConfigError(`PASSWORD_SCRYPT_LOG2_N must be an integer from 12 to 18 (17 is OWASP's minimum), got "${value}"`);
+  }
+  return log2;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -201,5 +217,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    passwordScryptLog2N: parseScryptLog2N(env.PASSWORD_SCRYPT_LOG2_N),
   };
 }
