@@ -26,7 +26,7 @@ import { Metrics } from './metrics/metrics';
 import { metricsRoutes, poolStats } from './metrics/metrics.routes';
 import { AuthService } from './modules/auth/auth.service';
 import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
-import { PasswordHasher, type ScryptParams } from './modules/auth/password';
+import { PasswordHasher, SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
 import { PostgresThrottleStore, type ThrottleStore } from './modules/auth/throttle-store';
 import type { ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
@@ -124,7 +124,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     throw error;
   });
   const changes: ChangeSink = live.changes;
-  const hasher = new PasswordHasher({ params: options.testOnlyScryptParams });
+  const configuredParams = config.passwordScryptLog2N === undefined ? undefined : { ...SCRYPT_PARAMS, N: 2 ** config.passwordScryptLog2N };
+  const hasher = new PasswordHasher({ params: options.testOnlyScryptParams ?? configuredParams });
   const users = new UserService(hasher);
   // Several processes can share a PostgreSQL server: their failed-login limits must be one. The
   // embedded database has one process, so memory is enough there.
@@ -176,6 +177,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     clientErrorHandler: clientErrorHandler({ https }),
   });
   server.setErrorHandler(httpErrorHandler);
+  if (hasher.params.N < SCRYPT_PARAMS.N) {
+    server.log.warn({ scryptN: hasher.params.N }, 'Password hashes use scrypt N below OWASP guidance (2^17): PASSWORD_SCRYPT_LOG2_N is for test environments');
+  }
   securityHeaders(server, { https, landingPage: config.graphqlLandingPage ?? false });
   requestGuards(server);
   server.addHook('onRoute', (route) => {

@@ -59,6 +59,12 @@ export interface AppConfig {
   readonly maxConnectionsPerAddress?: number;
   /** Bearer token of `GET /metrics`; unset: no metrics are kept and /metrics answers 404. */
   readonly metricsToken?: string;
+  /**
+   * log2 of scrypt's N for new password hashes (`PASSWORD_SCRYPT_LOG2_N`). Unset: 17, OWASP's
+   * minimum. Lower values are below that guidance (the server warns at start); they exist for
+   * test environments that start the real server.
+   */
+  readonly passwordScryptLog2N?: number;
 }
 
 /** See {@link AppConfig.trustProxy}. */
@@ -190,6 +196,16 @@ function parseCount(name: string, value: string | undefined, fallback: number, m
   return count;
 }
 
+/** `PASSWORD_SCRYPT_LOG2_N`: 12 to 18 (r=8: 128·2^18·8 = 256 MiB is the verifier's bound). */
+function parseScryptLog2N(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const log2 = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || log2 < 12 || log2 > 18) {
+    throw new ConfigError(`PASSWORD_SCRYPT_LOG2_N must be an integer from 12 to 18 (17 is OWASP's minimum), got "${value}"`);
+  }
+  return log2;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -258,5 +274,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBodyBytesInFlight: parseCount('MAX_BODY_BYTES_IN_FLIGHT', env.MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MIN_BODY_BYTES_IN_FLIGHT, Number.MAX_SAFE_INTEGER),
     maxConnectionsPerAddress: parseCount('MAX_CONNECTIONS_PER_ADDRESS', env.MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 1_000_000),
     metricsToken: parseMetricsToken(env.METRICS_TOKEN),
+    passwordScryptLog2N: parseScryptLog2N(env.PASSWORD_SCRYPT_LOG2_N),
   };
 }

@@ -33,7 +33,7 @@ export interface AuthBeforeBodyOptions {
   /** The path whose credential is a header, verified before the body is read. */
   readonly graphqlPath: string;
   /** Throws TOO_MANY_REQUESTS while the address is locked. */
-  assertAddressNotLocked(clientAddress: string): void;
+  assertAddressNotLocked(clientAddress: string): Promise<void>;
   /** Verifies an Authorization header (graphql/context.ts `viewerFromAuthorization`). */
   verifyAuthorization(header: string | string[] | undefined, clientAddress: string): Promise<Viewer>;
 }
@@ -56,7 +56,7 @@ export function authBeforeBody(app: FastifyInstance, options: AuthBeforeBodyOpti
     const graphql = request.routeOptions.url === options.graphqlPath;
     try {
       if (!graphql || request.headers.authorization === undefined) {
-        options.assertAddressNotLocked(request.ip);
+        await options.assertAddressNotLocked(request.ip);
         if (!graphql) return undefined;
         const declared = declaredBodyBytes(request);
         if (declared === undefined) anonymousChunked.add(request);

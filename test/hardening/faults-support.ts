@@ -144,6 +144,8 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     CREDENTIAL_KEY: options.credentialKey.toString('hex'),
     ADMIN_USERNAME,
     ADMIN_PASSWORD,
+    // Cheap password hashes: these suites restart the server (empty caches) and sign in again.
+    PASSWORD_SCRYPT_LOG2_N: '12',
     LOG_LEVEL: process.env.FAULTS_LOG ? 'info' : 'warn',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,

@@ -1,3 +1,4 @@
+import { ConfigError, loadConfig } from '../../src/config';
 import { hashPassword, SCRYPT_PARAMS } from '../../src/modules/auth/password';
 import { Role } from '../../src/modules/user/role';
 import { User } from '../../src/modules/user/user.entity';
@@ -50,5 +51,38 @@ describe.each(DATABASES)('rehash on sign-in (%s)', (kind) => {
     expect(await signIn(server, transport, server.credential(username, 'not it either'))).toBe(401);
     expect(await signIn(server, transport, server.credential(username, PASSWORD))).toBe('ok');
     expect(await storedHash(username)).toBe(upgraded);
+  });
+});
+
+describe('the PASSWORD_SCRYPT_LOG2_N setting (test environments)', () => {
+  const load = (env: Record<string, string>) => loadConfig({ CREDENTIAL_KEY: 'ab'.repeat(32), DATA_DIR: '/nonexistent', ...env });
+
+  it('is unset by default (N=2^17) and reads 12 to 18', () => {
+    expect(load({}).passwordScryptLog2N).toBeUndefined();
+    expect(load({ PASSWORD_SCRYPT_LOG2_N: '12' }).passwordScryptLog2N).toBe(12);
+    expect(load({ PASSWORD_SCRYPT_LOG2_N: '18' }).passwordScryptLog2N).toBe(18);
+  });
+
+  it.each(['11', '19', 'x', '14.5', '-3'])('refuses %j with a configuration error naming the setting', (value) => {
+    expect(() => load({ PASSWORD_SCRYPT_LOG2_N: value })).toThrow(ConfigError);
+    expect(() => load({ PASSWORD_SCRYPT_LOG2_N: value })).toThrow(/^PASSWORD_SCRYPT_LOG2_N must be/);
+  });
+
+  it('hashes at the configured cost and warns at start that it is below the guidance', async () => {
+    const lines: string[] = [];
+    const server = await startServer('embedded', {
+      bare: true,
+      testOnlyScryptParams: undefined,
+      config: { passwordScryptLog2N: 13 },
+      logger: { level: 'warn' },
+      logStream: { write: (line) => void lines.push(line) },
+    });
+    try {
+      const stored = (await server.app.database.orm.em.fork().findOneOrFail(User, { username: 'admin' })).passwordHash;
+      expect(stored).toMatch(/^scrypt\$8192\$8\$1\$/);
+      expect(lines.join('')).toContain('Password hashes use scrypt N below OWASP guidance');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -64,4 +64,19 @@ const from = (address: string) => ({ 'x-forwarded-for': address });
     );
     expect(tally(outcomes)).toEqual({ 401: ADDRESS_LIMIT, 429: PARALLEL - ADDRESS_LIMIT });
   });
+
+  it("a stranger locked through one process is locked on the other; the owner's fresh credentials keep working on both", async () => {
+    await createUser('shared-owner');
+    const owner = from('198.51.100.5');
+    const stranger = from('198.51.100.6');
+    for (const server of processes()) expect(await signIn(server, 'graphql', a.credential('shared-owner', 'the real passphrase'), owner)).toBe('ok');
+    for (let guess = 0; guess < DEFAULT_USERNAME_LIMIT.maxFailures; guess++) {
+      expect(await signIn(a, 'legacy', a.credential('shared-owner', `guess ${guess}`), stranger)).toBe(401);
+    }
+    expect(await signIn(b, 'legacy', a.credential('shared-owner', 'another guess'), stranger)).toBe(429);
+    expect(await signIn(b, 'graphql', a.credential('shared-owner', 'the real passphrase'), stranger)).toBe(429);
+    for (const server of processes()) {
+      for (const transport of TRANSPORTS) expect(await signIn(server, transport, a.credential('shared-owner', 'the real passphrase'), owner)).toBe('ok');
+    }
+  });
 });

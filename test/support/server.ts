@@ -107,7 +107,8 @@ export async function startServer(kind: DatabaseKind, options: StartOptions = {}
     // TEST_LOG=error (or any pino level) shows the server's log while debugging a test.
     logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
     ...options,
-    testOnlyScryptParams: options.testOnlyScryptParams ?? TEST_SCRYPT_PARAMS,
+    // `testOnlyScryptParams: undefined` given explicitly: the configuration decides.
+    testOnlyScryptParams: 'testOnlyScryptParams' in options ? options.testOnlyScryptParams : TEST_SCRYPT_PARAMS,
     onQuery: (sql) => {
       queries.push(sql);
       options.onQuery?.(sql);

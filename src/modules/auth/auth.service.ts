@@ -191,14 +191,14 @@ export class AuthService {
 
   /**
    * Refuses a client address that failed too many logins, before anything else is done for its
-   * request (the HTTP layer calls it before reading a body). Counts nothing and asks no database:
-   * it answers from the locks this process has seen ({@link LoginThrottle.addressLockedHint}); the
-   * authoritative check is the admission of the sign-in itself.
+   * request (the HTTP layer calls it before reading a body). Counts nothing and asks no shared
+   * store: with one it answers from the locks this process has seen
+   * ({@link LoginThrottle.addressLockedFor}); the sign-in's own admission is the authoritative check.
    *
    * @throws DomainError TOO_MANY_REQUESTS while the address is known to be locked.
    */
-  assertAddressNotLocked(clientAddress: string): void {
-    const waitMs = this.throttle.addressLockedHint(clientAddress);
+  async assertAddressNotLocked(clientAddress: string): Promise<void> {
+    const waitMs = await this.throttle.addressLockedFor(clientAddress);
     if (waitMs > 0) throw tooManyFailures(waitMs);
   }
 

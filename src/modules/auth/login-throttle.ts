@@ -124,6 +124,7 @@ export interface LoginAttempt {
 }
 
 const DEFAULT_TRUST_MS = 30 * 24 * 60 * MINUTE;
+const MAX_SEEN_LOCKS = 10_000;
 
 /**
  * Throttles failed logins (SPEC, legacy endpoint 429) with three counters per attempt, taken
@@ -143,9 +144,6 @@ const DEFAULT_TRUST_MS = 30 * 24 * 60 * MINUTE;
  *
  * A success ends the username's and the pair's streaks and marks the pair trusted.
  */
-/** Most locked addresses one process remembers for early refusals. */
-const MAX_REMEMBERED_LOCKED_ADDRESSES = 10_000;
-
 export class LoginThrottle {
   private readonly userRule: CounterRule;
   private readonly pairRule: CounterRule;
@@ -154,11 +152,11 @@ export class LoginThrottle {
   readonly store: ThrottleStore;
   private readonly now: () => number;
   /**
-   * Addresses this process saw refused, with when their lock ends: lets the HTTP layer refuse a
-   * locked address before reading its body without asking the shared store on every request.
-   * Least recently refused first; bounded.
+   * Locks this process has seen in a shared store's answers (key → until), so that
+   * {@link pairLockedFor} needs no query. Bounded; a lock set by another process is learnt from
+   * the first attempt here that the store refuses.
    */
-  private readonly lockedAddresses = new Map<string, number>();
+  private readonly seenLocks = new Map<string, number>();
 
   constructor(options: LoginThrottleOptions = {}) {
     const perUsername = options.perUsername ?? DEFAULT_USERNAME_LIMIT;
@@ -185,17 +183,19 @@ export class LoginThrottle {
     const keys = keysOf(username, address);
     const now = this.now();
     const taken: Array<[string, CounterRule]> = [];
+    const take = async (key: string, rule: CounterRule) => {
+      const outcome = await this.store.take(key, rule, now);
+      if (outcome.lockedUntil > now && key !== keys.user) this.seeLock(key, outcome.lockedUntil, now);
+      return outcome;
+    };
     const refuse = async (waitMs: number): Promise<never> => {
       await this.giveBackAll(taken, now);
       throw tooManyFailures(waitMs);
     };
-    const addressTake = await this.store.take(keys.address, this.addressRule, now);
-    if (!addressTake.admitted) {
-      this.noteLockedAddress(keys.address, now + addressTake.waitMs);
-      return refuse(addressTake.waitMs);
-    }
+    const addressTake = await take(keys.address, this.addressRule);
+    if (!addressTake.admitted) return refuse(addressTake.waitMs);
     taken.push([keys.address, this.addressRule]);
-    const pairTake = await this.store.take(keys.pair, this.pairRule, now);
+    const pairTake = await take(keys.pair, this.pairRule);
     if (!pairTake.admitted) return refuse(pairTake.waitMs);
     taken.push([keys.pair, this.pairRule]);
     if (!pairTake.trusted) {
@@ -216,6 +216,7 @@ export class LoginThrottle {
           const at = this.now();
           await this.store.giveBack(keys.address, this.addressRule, at);
           await this.store.succeed(keys.pair, this.trustMs > 0 ? at + this.trustMs : 0, at);
+          this.seenLocks.delete(keys.pair);
           await this.store.succeed(keys.user, 0, at);
         }),
       failed: () => end(async () => undefined),
@@ -233,42 +234,56 @@ export class LoginThrottle {
     const key = keysOf('', address).address;
     const now = this.now();
     const taken = await this.store.take(key, this.addressRule, now);
-    if (!taken.admitted) {
-      this.noteLockedAddress(key, now + taken.waitMs);
-      throw tooManyFailures(taken.waitMs);
-    }
-  }
-
-  /**
-   * Milliseconds the address must still wait by the locks this process has seen refuse it; 0 when
-   * none. A hint for refusing before any work (it reads no shared store, so a lock taken on another
-   * process shows here once this process has refused the address itself).
-   */
-  addressLockedHint(address: string): number {
-    const key = keysOf('', address).address;
-    const until = this.lockedAddresses.get(key);
-    if (until === undefined) return 0;
-    const waitMs = until - this.now();
-    if (waitMs <= 0) this.lockedAddresses.delete(key);
-    return Math.max(0, waitMs);
-  }
-
-  private noteLockedAddress(key: string, until: number): void {
-    this.lockedAddresses.delete(key);
-    this.lockedAddresses.set(key, until);
-    if (this.lockedAddresses.size > MAX_REMEMBERED_LOCKED_ADDRESSES) {
-      this.lockedAddresses.delete(this.lockedAddresses.keys().next().value as string);
-    }
+    if (taken.lockedUntil > now) this.seeLock(key, taken.lockedUntil, now);
+    if (!taken.admitted) throw tooManyFailures(taken.waitMs);
   }
 
   /**
    * Milliseconds this (username, address) must still wait because of its own lock or its
    * address's; 0 when neither is locked. Reads only: it counts nothing. The username's lock is
    * not included (see {@link LoginThrottle}: it does not apply to the owner's address).
+   *
+   * For a password already verified (the cache's fast path), on every request: with the
+   * in-memory store it reads the store; with a shared one it answers from the locks this process
+   * has seen, with no query. Only the right password takes that path and every wrong guess goes
+   * through {@link admit}, whose refusal teaches this process the lock, so a guesser locked by
+   * another process gets at most one right guess past it per process.
    */
   pairLockedFor(username: string, address: string): Promise<number> {
     const keys = keysOf(username, address);
-    return this.store.lockedFor([keys.address, keys.pair], this.now());
+    return this.lockedFor([keys.address, keys.pair]);
+  }
+
+  /**
+   * Milliseconds the address must still wait; 0 when it is not locked. Reads only, and asks no
+   * shared store: the HTTP layer calls it before reading any body (auth-before-body.ts).
+   */
+  addressLockedFor(address: string): Promise<number> {
+    return this.lockedFor([keysOf('', address).address]);
+  }
+
+  /** The memory store's locks, or for a shared store the locks this process has seen (no query). */
+  private async lockedFor(keys: readonly string[]): Promise<number> {
+    const now = this.now();
+    if (this.store.kind === 'memory') return this.store.lockedFor(keys, now);
+    let wait = 0;
+    for (const key of keys) {
+      const until = this.seenLocks.get(key);
+      if (until === undefined) continue;
+      if (until <= now) this.seenLocks.delete(key);
+      else wait = Math.max(wait, until - now);
+    }
+    return wait;
+  }
+
+  private seeLock(key: string, until: number, now: number): void {
+    this.seenLocks.delete(key);
+    this.seenLocks.set(key, until);
+    // Bounded like the caches: expired entries first, then the oldest.
+    if (this.seenLocks.size > MAX_SEEN_LOCKS) {
+      for (const [seen, seenUntil] of this.seenLocks) if (seenUntil <= now) this.seenLocks.delete(seen);
+      while (this.seenLocks.size > MAX_SEEN_LOCKS) this.seenLocks.delete(this.seenLocks.keys().next().value as string);
+    }
   }
 
   private async giveBackAll(taken: ReadonlyArray<[string, CounterRule]>, now: number): Promise<void> {

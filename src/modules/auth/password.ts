@@ -19,9 +19,9 @@ export interface ScryptParams {
 
 /**
  * Parameters for new hashes: OWASP's Password Storage Cheat Sheet minimum for scrypt (N=2^17,
- * r=8, p=1). Each hash needs 128·N·r = 128 MiB and about 0.3 to 1 s of one core (docs/hardening.md),
- * which is why {@link PasswordHasher} bounds how many run at once and the AuthService caches
- * verified passwords. The previous parameters (N=2^14) still verify, and are rehashed on the
+ * r=8, p=1). Each hash needs 128·N·r = 128 MiB and about a second of one core on the 2-core CI
+ * machine (docs/hardening.md), which is why {@link PasswordHasher} bounds how many run at once
+ * and the AuthService caches verified passwords. The previous parameters (N=2^14) still verify, and are rehashed on the
  * next successful sign-in.
  */
 export const SCRYPT_PARAMS: ScryptParams = Object.freeze({ N: 2 ** 17, r: 8, p: 1 });

@@ -27,6 +27,8 @@ export interface Take {
   readonly admitted: boolean;
   /** When refused, milliseconds until the lock ends. */
   readonly waitMs: number;
+  /** When the key's lock ends (this attempt may have set it); 0 or past: not locked. */
+  readonly lockedUntil: number;
   /** Whether the key was marked trusted (a success from it) and the mark has not expired. */
   readonly trusted: boolean;
 }
@@ -96,7 +98,7 @@ export class MemoryThrottleStore implements ThrottleStore {
   async take(key: string, rule: CounterRule, now: number): Promise<Take> {
     let entry = this.entries.get(key);
     if (entry && entry.lockedUntil > now) {
-      return { admitted: false, waitMs: entry.lockedUntil - now, trusted: entry.trustedUntil > now };
+      return { admitted: false, waitMs: entry.lockedUntil - now, lockedUntil: entry.lockedUntil, trusted: entry.trustedUntil > now };
     }
     const anchor = entry && (rule.anchor === 'first' ? entry.windowStart : entry.lastAttemptAt);
     if (!entry) {
@@ -110,7 +112,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     entry.windowMs = Math.max(entry.windowMs, rule.windowMs);
     if (entry.failures >= rule.maxFailures) entry.lockedUntil = now + lockLength(rule, entry.failures);
     this.touch(key, entry, now);
-    return { admitted: true, waitMs: 0, trusted: entry.trustedUntil > now };
+    return { admitted: true, waitMs: 0, lockedUntil: entry.lockedUntil, trusted: entry.trustedUntil > now };
   }
 
   async giveBack(key: string, rule: CounterRule, _now: number): Promise<void> {
@@ -216,7 +218,12 @@ export class PostgresThrottleStore implements ThrottleStore {
     const row = rows[0];
     if (!row) throw new Error('login_throttle returned no row');
     const lockedUntil = Number(row.locked_until);
-    return { admitted: row.admitted, waitMs: row.admitted ? 0 : Math.max(1, lockedUntil - now), trusted: Number(row.trusted_until) > now };
+    return {
+      admitted: row.admitted,
+      waitMs: row.admitted ? 0 : Math.max(1, lockedUntil - now),
+      lockedUntil,
+      trusted: Number(row.trusted_until) > now,
+    };
   }
 
   async giveBack(key: string, rule: CounterRule, _now: number): Promise<void> {
