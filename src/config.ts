@@ -88,7 +88,7 @@ export const DEFAULT_HTTP_TIMEOUTS = {
  */
 export const DEFAULT_LIMITS = {
   databaseStatementTimeoutMs: 5_000,
-  databaseAcquireTimeoutMs: 3_000,
+  databaseAcquireTimeoutMs: 5_000,
   maxRepliesPerTicket: 1_000,
   maxSocketsPerUser: 32,
 } as const;

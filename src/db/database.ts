@@ -64,6 +64,7 @@ interface PooledPgClient {
  * Migrations run on a connection of their own without these bounds (see openDatabase).
  */
 function timeoutOptions(options: DatabaseOptions): Partial<Options> {
+  // Defaults: config.ts DEFAULT_LIMITS (5 s each).
   const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_LIMITS.databaseStatementTimeoutMs;
   const acquireTimeoutMs = options.acquireTimeoutMs ?? DEFAULT_LIMITS.databaseAcquireTimeoutMs;
   return {

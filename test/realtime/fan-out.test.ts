@@ -11,7 +11,8 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
   let server: TestServer;
   const clients: LiveClient[] = [];
   beforeAll(async () => {
-    server = await startServer(kind);
+    // 40 sockets of one viewer: above the default cap on sockets per user (32).
+    server = await startServer(kind, { config: { maxSocketsPerUser: 64 } });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));
