@@ -33,7 +33,20 @@ export interface AppConfig {
   readonly idleTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveTimeoutMs?: number;
+  /** A sign-in token unused for this long stops working. Unset: {@link DEFAULT_SESSION_TIMEOUTS}. */
+  readonly sessionIdleTimeoutMs?: number;
+  /** A sign-in token stops working this long after sign-in, however much it is used. */
+  readonly sessionMaxAgeMs?: number;
 }
+
+/**
+ * Sign-in tokens (`login`): two hours without a request or an open socket ends a session, and
+ * none outlives a day (a shift and then some); then the person signs in again.
+ */
+export const DEFAULT_SESSION_TIMEOUTS = {
+  sessionIdleTimeoutMs: 2 * 3_600_000,
+  sessionMaxAgeMs: 24 * 3_600_000,
+} as const;
 
 /**
  * HTTP timeouts: a client gets 15 s to send its headers and 2 minutes for a whole request (ten
@@ -108,6 +121,16 @@ function parseMilliseconds(name: string, value: string | undefined, fallback: nu
   return ms;
 }
 
+/** A duration in whole seconds, 60 s to 1 year, returned in milliseconds. */
+function parseSeconds(name: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined || value === '') return fallbackMs;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(seconds) || seconds < 60 || seconds > 31_536_000) {
+    throw new ConfigError(`${name} must be a number of seconds from 60 to 31536000, got "${value}"`);
+  }
+  return seconds * 1000;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -139,6 +162,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
   }
+  const sessionIdleTimeoutMs = parseSeconds('SESSION_IDLE_TIMEOUT_SECONDS', env.SESSION_IDLE_TIMEOUT_SECONDS, DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs);
+  const sessionMaxAgeMs = parseSeconds('SESSION_MAX_AGE_SECONDS', env.SESSION_MAX_AGE_SECONDS, DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs);
+  if (sessionIdleTimeoutMs > sessionMaxAgeMs) {
+    throw new ConfigError(
+      `SESSION_IDLE_TIMEOUT_SECONDS (${sessionIdleTimeoutMs / 1000}) must not exceed SESSION_MAX_AGE_SECONDS (${sessionMaxAgeMs / 1000})`,
+    );
+  }
   return {
     port: parsePort(env.PORT),
     host: env.HOST || '127.0.0.1',
@@ -158,5 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     requestTimeoutMs,
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+    sessionIdleTimeoutMs,
+    sessionMaxAgeMs,
   };
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { unauthenticated } from '../shared/errors';
+import { authenticateRequest, type Authenticated, type RequestAuthorization } from '../modules/session/authorization';
 import type { Services } from '../services';
 import type { IdempotencyKeyHeader } from '../modules/ticket/idempotency';
 import type { Viewer } from '../modules/user/viewer';
@@ -19,6 +19,12 @@ export interface RequestContext {
   resolvedViewer?(): Viewer | undefined;
   /** The `Idempotency-Key` header (HTTP only), validated by the create that uses it. */
   readonly idempotencyKey?: IdempotencyKeyHeader;
+  /** The sign-in session the request came with (a Bearer token), once `viewer()` has resolved. */
+  sessionId?(): string | undefined;
+  /** The client's address (HTTP), for throttling password checks (`login`, `changePassword`). */
+  readonly clientAddress?: string;
+  /** The client's User-Agent header (HTTP), shown in the session list. */
+  readonly userAgent?: string;
 }
 
 /** `Authorization: Credential <hex>` → the hex; undefined when absent or of another scheme. */
@@ -31,17 +37,20 @@ export function credentialFromHeader(header: string | string[] | undefined): str
 /** A memoised viewer lookup: authentication runs at most once per request or operation. */
 export function lazyViewer(
   services: Services,
-  credential: unknown,
+  authorization: RequestAuthorization | undefined,
   clientAddress: string,
-): Pick<RequestContext, 'viewer' | 'resolvedViewer'> {
+): Pick<RequestContext, 'viewer' | 'resolvedViewer' | 'sessionId'> {
   let viewer: Promise<Viewer> | undefined;
-  let resolved: Viewer | undefined;
+  let resolved: Authenticated | undefined;
   return {
     viewer: () => {
-      if (credential === undefined || credential === null || credential === '') return Promise.reject(unauthenticated());
-      viewer ??= services.auth.authenticate(credential, clientAddress).then((value) => (resolved = value));
+      viewer ??= authenticateRequest(services, authorization, clientAddress).then((value) => {
+        resolved = value;
+        return value.viewer;
+      });
       return viewer;
     },
-    resolvedViewer: () => resolved,
+    resolvedViewer: () => resolved?.viewer,
+    sessionId: () => resolved?.sessionId,
   };
 }

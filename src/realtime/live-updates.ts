@@ -6,6 +6,7 @@ import type { Database } from '../db/database';
 import { graphQLValidationFor } from '../graphql/query-limits';
 import { EventLog } from '../modules/event/event-log';
 import type { ChangeSink } from '../modules/event/ticket-change';
+import type { UserChangeSink } from '../modules/user/user-change';
 import type { Services } from '../services';
 import type { BusLogger, EventBus } from './event-bus';
 import { EventLogSink } from './event-log.sink';
@@ -14,6 +15,7 @@ import { GraphQLWebSocketServer } from './graphql-ws.server';
 import { InProcessEventBus } from './in-process.event-bus';
 import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
+import { UserChangeBusSink, UserChangeFanOut } from './user-changes';
 
 /** How often a hub on a shared database reads the log without a note (bounds a lost note). */
 const SHARED_POLL_INTERVAL_MS = 2_000;
@@ -29,6 +31,8 @@ const SILENT: Logger = { warn: () => undefined, info: () => undefined, error: ()
 export interface LiveUpdates {
   /** What TicketService records changes into. */
   readonly changes: ChangeSink;
+  /** What the user services report changes to users into (sessions, lifecycle). */
+  readonly userChanges: UserChangeSink;
   readonly bus: EventBus;
   /** Set by `attach`. */
   readonly hub: TicketEventHub | undefined;
@@ -84,12 +88,14 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
 
   let hub: TicketEventHub | undefined;
   let sockets: GraphQLWebSocketServer | undefined;
+  let userChanges: UserChangeFanOut | undefined;
   let server: FastifyInstance | undefined;
   let inFlight = 0;
   let idle: Array<() => void> = [];
 
   return {
     changes: new EventLogSink(log, bus),
+    userChanges: new UserChangeBusSink(bus),
     bus,
     get hub() {
       return hub;
@@ -120,6 +126,9 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
         // The limits Apollo applies on HTTP (query-limits.ts).
         validation: graphQLValidationFor(config),
       });
+      // Changes to users from any process: caches, open sockets and live subscriptions follow.
+      userChanges = new UserChangeFanOut({ services, sockets, hub, fork, logger: forwardingLogger });
+      bus.listenUserChanges(userChanges.onChange);
       // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
       fastify.server.on('request', (_request, response) => {
         inFlight++;
@@ -150,6 +159,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database): 
       await sockets?.close();
       await httpClosed;
       hub?.close();
+      userChanges?.close();
       await bus.close();
       idle = [];
     },

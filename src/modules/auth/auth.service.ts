@@ -14,6 +14,8 @@ export interface StoredUser {
   passwordHash: string;
   roles: Role[];
   isAdmin: boolean;
+  /** False for a deactivated account: refused exactly like a wrong password. Absent means active. */
+  active?: boolean;
 }
 
 /** Finds a user by the exact username in a credential. */
@@ -53,8 +55,9 @@ const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
  * keyed by the digest of the normalized credential, never the credential itself, and only
  * successes are cached. Concurrent first requests with one credential share one verification.
  *
- * The cache is per process: `invalidateUser` clears this process only, and other processes
- * notice a password or role change when their entries expire (at most `cacheTtlMs`).
+ * The cache is per process: `invalidateUser` clears this process only. Changes to a user reach
+ * every process's `invalidateUser` over the event bus (realtime/user-changes.ts); `cacheTtlMs`
+ * bounds how long a lost notification could leave an entry behind.
  */
 export class AuthService {
   private readonly key: Buffer;
@@ -145,26 +148,38 @@ export class AuthService {
     } catch {
       throw this.refuseUndecodable(clientAddress);
     }
-    const { username, password } = decoded;
+    const viewer = await this.verifyLogin(decoded.username, decoded.password, clientAddress);
+    if (generation === this.generation) this.remember(cacheKey, viewer);
+    return viewer;
+  }
+
+  /**
+   * The one throttled password check: a username and a password, whether they came in a credential
+   * or in `login`. Throttling, the timing-safe answer for unknown usernames and the refusal of
+   * deactivated accounts (answered exactly like a wrong password) all live here.
+   *
+   * @throws DomainError UNAUTHENTICATED for an unknown username, a wrong password or a deactivated
+   *   account, all with one message.
+   * @throws DomainError TOO_MANY_REQUESTS while the username or the address is locked.
+   */
+  async verifyLogin(username: string, password: string, clientAddress: string): Promise<Viewer> {
     this.throttle.check(username, clientAddress);
 
     const user = await this.users.findByUsername(username);
     // An unknown username still pays for one scrypt, so timing does not reveal which names exist.
     const passwordMatches = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-    if (!user || !passwordMatches) {
+    if (!user || !passwordMatches || user.active === false) {
       this.throttle.recordFailure(username, clientAddress);
       throw unauthenticated();
     }
     this.throttle.recordSuccess(username, clientAddress);
 
-    const viewer: Viewer = Object.freeze({
+    return Object.freeze({
       id: user.id,
       username: user.username,
       roles: Object.freeze(normalizeRoles(user.roles)),
       isAdmin: user.isAdmin,
     });
-    if (generation === this.generation) this.remember(cacheKey, viewer);
-    return viewer;
   }
 
   /**
