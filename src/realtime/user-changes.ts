@@ -135,22 +135,24 @@ export class UserChangeFanOut {
 
   /** Every open socket's user and session against the database; sessions in use are marked used. */
   private recheck(): Promise<void> {
-    this.rechecking ??= (async () => {
-      try {
-        const { services, sockets } = this.options;
-        const signIns = sockets.signInsOf();
-        if (signIns.length === 0) return;
-        const sessionIds = [...new Set(signIns.flatMap((signIn) => (signIn.sessionId ? [signIn.sessionId] : [])))];
-        const live = await services.sessions.touchLive(sessionIds);
-        const ended: SocketSignIn[] = signIns.filter((signIn) => signIn.sessionId !== undefined && !live.has(signIn.sessionId));
-        if (ended.length) sockets.closeSignIns(ended, 'Session ended');
-        await this.refreshUsers([...new Set(signIns.map((signIn) => signIn.viewer.id))]);
-      } catch (error) {
-        this.options.logger.error({ err: error }, 'checking open sockets against the database failed');
-      } finally {
-        this.rechecking = undefined;
-      }
-    })();
+    this.rechecking ??= this.checkOpenSockets().finally(() => {
+      this.rechecking = undefined;
+    });
     return this.rechecking;
+  }
+
+  private async checkOpenSockets(): Promise<void> {
+    try {
+      const { services, sockets } = this.options;
+      const signIns = sockets.signInsOf();
+      if (signIns.length === 0) return;
+      const sessionIds = [...new Set(signIns.flatMap((signIn) => (signIn.sessionId ? [signIn.sessionId] : [])))];
+      const live = await services.sessions.touchLive(sessionIds);
+      const ended: SocketSignIn[] = signIns.filter((signIn) => signIn.sessionId !== undefined && !live.has(signIn.sessionId));
+      if (ended.length) sockets.closeSignIns(ended, 'Session ended');
+      await this.refreshUsers([...new Set(signIns.map((signIn) => signIn.viewer.id))]);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'checking open sockets against the database failed');
+    }
   }
 }
