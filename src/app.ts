@@ -5,9 +5,9 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_HTTP_TIMEOUTS, type AppConfig } from './config';
+import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_SESSION_TIMEOUTS, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
-import { lazyViewer, credentialFromHeader, viewerFromAuthorization, type RequestContext } from './graphql/context';
+import { lazyViewer, viewerFromAuthorization, type RequestContext } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { jitGateway } from './graphql/jit-executor';
 import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
@@ -33,9 +33,13 @@ import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.li
 import { imageRoutes } from './modules/image/image.routes';
 import { ImageService } from './modules/image/image.service';
 import { ReplyService } from './modules/reply/reply.service';
+import { authorizationFromHeader } from './modules/session/authorization';
+import { SessionService } from './modules/session/session.service';
 import { idempotencyKeyHeader } from './modules/ticket/idempotency';
 import { TicketReader } from './modules/ticket/ticket.query';
 import { TicketService } from './modules/ticket/ticket.service';
+import { UserDirectory } from './modules/user/user-directory';
+import { UserLifecycleService } from './modules/user/user-lifecycle.service';
 import { UserService } from './modules/user/user.service';
 import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
 import type { Services } from './services';
@@ -134,7 +138,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     : undefined;
   const images = new ImageService();
   const tickets = new TicketService(images, changes);
-  const services: Services = {
+  const core = {
     auth: new AuthService({
       key: config.credentialKey,
       users: users.lookup(fork),
@@ -148,6 +152,23 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     tickets,
     replies: new ReplyService(tickets, { maxRepliesPerTicket: config.maxRepliesPerTicket }),
     reader: new TicketReader(),
+  };
+  // People (issue 11): sign-in tokens, the directory and the lifecycle, over the same bus as events.
+  const sessions = new SessionService({
+    auth: core.auth,
+    fork,
+    changes: live.userChanges,
+    settings: {
+      idleTimeoutMs: config.sessionIdleTimeoutMs ?? DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs,
+      maxAgeMs: config.sessionMaxAgeMs ?? DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs,
+    },
+  });
+  const directory = new UserDirectory();
+  const services: Services = {
+    ...core,
+    sessions,
+    directory,
+    lifecycle: new UserLifecycleService({ auth: core.auth, sessions, directory, changes: live.userChanges }),
   };
 
   let admin: { created: boolean; generatedPassword?: string };
@@ -247,7 +268,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       em: fork(),
       services,
       publicUrl: publicUrl(),
-      ...lazyViewer(services, credentialFromHeader(request.headers.authorization), request.ip, verifiedViewerOf(request)),
+      ...lazyViewer(services, authorizationFromHeader(request.headers.authorization), request.ip, verifiedViewerOf(request)),
+      clientAddress: request.ip,
+      userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined,
       idempotencyKey: idempotencyKeyHeader(request.raw.rawHeaders),
     }),
   });

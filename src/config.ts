@@ -65,10 +65,23 @@ export interface AppConfig {
    * test environments that start the real server.
    */
   readonly passwordScryptLog2N?: number;
+  /** A sign-in token unused for this long stops working. Unset: {@link DEFAULT_SESSION_TIMEOUTS}. */
+  readonly sessionIdleTimeoutMs?: number;
+  /** A sign-in token stops working this long after sign-in, however much it is used. */
+  readonly sessionMaxAgeMs?: number;
 }
 
 /** See {@link AppConfig.trustProxy}. */
 export type TrustProxy = boolean | number | readonly string[];
+
+/**
+ * Sign-in tokens (`login`): two hours without a request or an open socket ends a session, and
+ * none outlives a day (a shift and then some); then the person signs in again.
+ */
+export const DEFAULT_SESSION_TIMEOUTS = {
+  sessionIdleTimeoutMs: 2 * 3_600_000,
+  sessionMaxAgeMs: 24 * 3_600_000,
+} as const;
 
 /**
  * HTTP timeouts: a client gets 15 s to send its headers and 2 minutes for a whole request (ten
@@ -206,6 +219,16 @@ function parseScryptLog2N(value: string | undefined): number | undefined {
   return log2;
 }
 
+/** A duration in whole seconds, 60 s to 1 year, returned in milliseconds. */
+function parseSeconds(name: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined || value === '') return fallbackMs;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(seconds) || seconds < 60 || seconds > 31_536_000) {
+    throw new ConfigError(`${name} must be a number of seconds from 60 to 31536000, got "${value}"`);
+  }
+  return seconds * 1000;
+}
+
 function parseDatabaseUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
@@ -246,6 +269,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
   }
+  const sessionIdleTimeoutMs = parseSeconds('SESSION_IDLE_TIMEOUT_SECONDS', env.SESSION_IDLE_TIMEOUT_SECONDS, DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs);
+  const sessionMaxAgeMs = parseSeconds('SESSION_MAX_AGE_SECONDS', env.SESSION_MAX_AGE_SECONDS, DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs);
+  if (sessionIdleTimeoutMs > sessionMaxAgeMs) {
+    throw new ConfigError(
+      `SESSION_IDLE_TIMEOUT_SECONDS (${sessionIdleTimeoutMs / 1000}) must not exceed SESSION_MAX_AGE_SECONDS (${sessionMaxAgeMs / 1000})`,
+    );
+  }
   return {
     port: parsePort(env.PORT),
     host: env.HOST || '127.0.0.1',
@@ -275,5 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxConnectionsPerAddress: parseCount('MAX_CONNECTIONS_PER_ADDRESS', env.MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 1_000_000),
     metricsToken: parseMetricsToken(env.METRICS_TOKEN),
     passwordScryptLog2N: parseScryptLog2N(env.PASSWORD_SCRYPT_LOG2_N),
+    sessionIdleTimeoutMs,
+    sessionMaxAgeMs,
   };
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { unauthenticated } from '../shared/errors';
+import { authenticateRequest, authorizationFromHeader, type Authenticated, type RequestAuthorization } from '../modules/session/authorization';
 import type { Services } from '../services';
 import type { IdempotencyKeyHeader } from '../modules/ticket/idempotency';
 import type { Viewer } from '../modules/user/viewer';
@@ -19,24 +19,22 @@ export interface RequestContext {
   resolvedViewer?(): Viewer | undefined;
   /** The `Idempotency-Key` header (HTTP only), validated by the create that uses it. */
   readonly idempotencyKey?: IdempotencyKeyHeader;
-}
-
-/** `Authorization: Credential <hex>` → the hex; undefined when absent or of another scheme. */
-export function credentialFromHeader(header: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = value?.match(/^\s*Credential\s+(\S+)\s*$/i);
-  return match?.[1];
+  /** The sign-in session the request came with (a Bearer token), once `viewer()` has resolved. */
+  sessionId?(): string | undefined;
+  /** The client's address (HTTP), for throttling password checks (`login`, `changePassword`). */
+  readonly clientAddress?: string;
+  /** The client's User-Agent header (HTTP), shown in the session list. */
+  readonly userAgent?: string;
 }
 
 /**
- * Verifies an `Authorization` header: the viewer, or UNAUTHENTICATED (absent, another scheme, a
- * malformed or wrong credential) or TOO_MANY_REQUESTS. The HTTP layer calls it before reading a
- * `/graphql` body (http/auth-before-body.ts); a new scheme belongs here, so both agree.
+ * Verifies an `Authorization` header (a credential or a sign-in token): the viewer, or
+ * UNAUTHENTICATED (absent, another scheme, malformed, wrong, revoked) or TOO_MANY_REQUESTS. The
+ * HTTP layer calls it before reading a `/graphql` body (http/auth-before-body.ts); a new scheme
+ * belongs in session/authorization.ts, so both agree.
  */
-export function viewerFromAuthorization(services: Services, header: string | string[] | undefined, clientAddress: string): Promise<Viewer> {
-  const credential = credentialFromHeader(header);
-  if (credential === undefined) return Promise.reject(unauthenticated());
-  return services.auth.authenticate(credential, clientAddress);
+export function viewerFromAuthorization(services: Services, header: string | string[] | undefined, clientAddress: string): Promise<Authenticated> {
+  return authenticateRequest(services, authorizationFromHeader(header), clientAddress);
 }
 
 /**
@@ -45,18 +43,21 @@ export function viewerFromAuthorization(services: Services, header: string | str
  */
 export function lazyViewer(
   services: Services,
-  credential: unknown,
+  authorization: RequestAuthorization | undefined,
   clientAddress: string,
-  verified?: Viewer,
-): Pick<RequestContext, 'viewer' | 'resolvedViewer'> {
-  let viewer: Promise<Viewer> | undefined = verified ? Promise.resolve(verified) : undefined;
-  let resolved: Viewer | undefined = verified;
+  verified?: Authenticated,
+): Pick<RequestContext, 'viewer' | 'resolvedViewer' | 'sessionId'> {
+  let viewer: Promise<Viewer> | undefined = verified ? Promise.resolve(verified.viewer) : undefined;
+  let resolved: Authenticated | undefined = verified;
   return {
     viewer: () => {
-      if (credential === undefined || credential === null || credential === '') return Promise.reject(unauthenticated());
-      viewer ??= services.auth.authenticate(credential, clientAddress).then((value) => (resolved = value));
+      viewer ??= authenticateRequest(services, authorization, clientAddress).then((value) => {
+        resolved = value;
+        return value.viewer;
+      });
       return viewer;
     },
-    resolvedViewer: () => resolved,
+    resolvedViewer: () => resolved?.viewer,
+    sessionId: () => resolved?.sessionId,
   };
 }

@@ -3,10 +3,21 @@ import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { NO_TOPICS, TicketEventResolver } from '../modules/event/ticket-event.resolver';
 import { ReplyResolver } from '../modules/reply/reply.resolver';
 import { TicketConnectionResolver, TicketResolver } from '../modules/ticket/ticket.resolver';
-import { UserResolver } from '../modules/user/user.resolver';
+import { SessionResolver } from '../modules/session/session.resolver';
+import { UserAuditEntryResolver, UserConnectionResolver, UserResolver } from '../modules/user/user.resolver';
 
 /* eslint-disable-next-line @typescript-eslint/no-unsafe-function-type */
-export const RESOLVERS: NonEmptyArray<Function> = [UserResolver, TicketResolver, TicketConnectionResolver, ReplyResolver, TicketEventResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  UserResolver,
+  TicketResolver,
+  TicketConnectionResolver,
+  ReplyResolver,
+  TicketEventResolver,
+  // People (issue 11): sign-in tokens, the user directory, the user lifecycle.
+  SessionResolver,
+  UserConnectionResolver,
+  UserAuditEntryResolver,
+];
 
 /** The executable schema; `schema.graphql` at the repository root is its printed form. */
 export async function buildGraphQLSchema(): Promise<GraphQLSchema> {

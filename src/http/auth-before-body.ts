@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { formatDomainError } from '../graphql/errors';
-import type { Viewer } from '../modules/user/viewer';
+import type { Authenticated } from '../modules/session/authorization';
 import { DomainError, ErrorCode } from '../shared/errors';
 import { asDomainError } from '../shared/unavailable';
 import { declaredBodyBytes, limitedBody, refuseUnread, SMALL_BODY_BYTES } from './body-guards';
@@ -35,14 +35,14 @@ export interface AuthBeforeBodyOptions {
   /** Throws TOO_MANY_REQUESTS while the address is locked. */
   assertAddressNotLocked(clientAddress: string): Promise<void>;
   /** Verifies an Authorization header (graphql/context.ts `viewerFromAuthorization`). */
-  verifyAuthorization(header: string | string[] | undefined, clientAddress: string): Promise<Viewer>;
+  verifyAuthorization(header: string | string[] | undefined, clientAddress: string): Promise<Authenticated>;
 }
 
-const verifiedViewers = new WeakMap<FastifyRequest, Viewer>();
+const verifiedViewers = new WeakMap<FastifyRequest, Authenticated>();
 const anonymousChunked = new WeakSet<FastifyRequest>();
 
 /** The viewer whose header was verified before the body was read, if any. */
-export const verifiedViewerOf = (request: FastifyRequest): Viewer | undefined => verifiedViewers.get(request);
+export const verifiedViewerOf = (request: FastifyRequest): Authenticated | undefined => verifiedViewers.get(request);
 
 const anonymousTooLarge = (): DomainError =>
   new DomainError(

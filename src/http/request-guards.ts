@@ -148,6 +148,20 @@ export const REDACTED_LOG_PATHS = [
   '*.variables.input.password',
   'connectionParams.credential',
   '*.connectionParams.credential',
+  // Sign-in tokens and the password fields of login, changePassword and resetPassword (issue 11).
+  'token',
+  '*.token',
+  '*.*.token',
+  'newPassword',
+  'currentPassword',
+  '*.newPassword',
+  '*.currentPassword',
+  '*.*.newPassword',
+  '*.*.currentPassword',
+  'variables.password',
+  '*.variables.password',
+  'connectionParams.token',
+  '*.connectionParams.token',
 ];
 
 /**

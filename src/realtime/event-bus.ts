@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import type { UserChange } from '../modules/user/user-change';
 
 /**
  * How server processes tell each other "the event log has grown". A note carries only the seq
@@ -16,6 +17,13 @@ export interface EventNote {
  * no note when notes may have been missed (a reconnect), so the receiver reads the log anyway.
  */
 export type NoteListener = (note?: EventNote) => void;
+
+/**
+ * Called for every change to a user from any process sharing the database, this one included;
+ * called with nothing when changes may have been missed (a reconnect): the receiver then checks
+ * everything it holds (realtime/user-changes.ts).
+ */
+export type UserChangeListener = (change?: UserChange) => void;
 
 /** Logs what a bus cannot throw to anyone (a lost connection, a failed publish). */
 export interface BusLogger {
@@ -41,15 +49,39 @@ export interface EventBus {
   /** Resolves once the bus receives notes from other processes (connected and subscribed). */
   ready(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Changes to users (roles, deactivation, passwords, revoked sessions) travel the same way as
+   * ticket notes, on a channel of their own: queued inside the writing transaction (PostgreSQL),
+   * announced after the commit (this process at once; Redis publishes).
+   */
+  announceUserChangeInTransaction(tem: EntityManager, change: UserChange): Promise<void>;
+  announceUserChangeCommitted(change: UserChange): void;
+  /** Registers the (single) receiver of user changes. */
+  listenUserChanges(listener: UserChangeListener): void;
 }
 
 /** The part every implementation shares: the local listener and its immediate wake-up. */
 export abstract class BaseEventBus implements EventBus {
   abstract readonly kind: EventBus['kind'];
   private listener: NoteListener = () => undefined;
+  private userListener: UserChangeListener = () => undefined;
 
   listen(listener: NoteListener): void {
     this.listener = listener;
+  }
+
+  listenUserChanges(listener: UserChangeListener): void {
+    this.userListener = listener;
+  }
+
+  protected deliverUserChange(change?: UserChange): void {
+    this.userListener(change);
+  }
+
+  async announceUserChangeInTransaction(_tem: EntityManager, _change: UserChange): Promise<void> {}
+
+  announceUserChangeCommitted(change: UserChange): void {
+    this.deliverUserChange(change);
   }
 
   protected deliver(note?: EventNote): void {

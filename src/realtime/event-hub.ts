@@ -166,6 +166,20 @@ export class TicketEventHub implements TicketEventFeed {
     return subscription;
   }
 
+  /**
+   * A user's roles or admin flag changed: their subscriptions see with the new viewer from the next
+   * event on (delivery asks `canView` with it), and are re-indexed, so a staff member who became a
+   * scheduler receives every ticket and one who lost STAFF stops receiving their tickets.
+   */
+  updateViewer(viewer: Viewer): void {
+    for (const subscription of [...this.subscriptions]) {
+      if (subscription.viewer.id !== viewer.id) continue;
+      this.unregister(subscription);
+      subscription.viewer = viewer;
+      this.register(subscription);
+    }
+  }
+
   /** Reads the log now (a note arrived, or a reconnect or poll asks for it). */
   wake(note?: EventNote): void {
     if (!this.started || this.closed) return;

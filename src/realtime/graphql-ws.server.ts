@@ -3,11 +3,12 @@ import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type 
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../config';
 import { createFormatError, formatDomainError } from '../graphql/errors';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
 import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
+import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import { DomainError, ErrorCode } from '../shared/errors';
@@ -45,6 +46,20 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** graphql-ws close code for "going away" on shutdown (RFC 6455). */
 export const CLOSE_GOING_AWAY = 1001;
+/** graphql-ws's Forbidden: the socket's sign-in no longer holds (revoked, expired, deactivated). */
+export const CLOSE_FORBIDDEN = 4403;
+
+/**
+ * Who an acknowledged socket is signed in as. The viewer is replaced when the user's roles change,
+ * so every operation on the socket sees with the new roles from then on (realtime/user-changes.ts).
+ */
+export interface SocketSignIn {
+  viewer: Viewer;
+  /** For a socket opened with a token: its session and maximum age. */
+  readonly sessionId?: string;
+  readonly expiresAt?: number;
+  readonly socket: WebSocket;
+}
 
 /**
  * The user already holds as many sockets as allowed. In graphql-ws's range of "do not retry"
@@ -68,19 +83,38 @@ export const CLOSE_UNAVAILABLE = 4503;
  */
 class SocketOperationContext implements LiveContext, ViewerKeyed {
   private current: EntityManager | undefined;
-  private readonly viewerPromise: Promise<Viewer>;
-  /** Subscriptions of equal viewers share each event's execution (shared-execution.ts). */
-  readonly viewerKey: string;
+  private viewerPromise: Promise<Viewer>;
+  private keyedViewer: Viewer;
+  private key: string;
 
   constructor(
     private readonly fork: () => EntityManager,
     readonly services: Services,
     readonly publicUrl: string,
     readonly feed: TicketEventFeed,
-    viewer: Viewer,
+    private readonly signIn: SocketSignIn,
   ) {
-    this.viewerPromise = Promise.resolve(viewer);
-    this.viewerKey = `${viewer.id}:${[...viewer.roles].sort().join(',')}:${viewer.isAdmin}:${publicUrl}`;
+    this.keyedViewer = signIn.viewer;
+    this.viewerPromise = Promise.resolve(signIn.viewer);
+    this.key = SocketOperationContext.keyOf(signIn.viewer, publicUrl);
+  }
+
+  private static keyOf(viewer: Viewer, publicUrl: string): string {
+    return `${viewer.id}:${[...viewer.roles].sort().join(',')}:${viewer.isAdmin}:${publicUrl}`;
+  }
+
+  /** Subscriptions of equal viewers share each event's execution (shared-execution.ts). */
+  get viewerKey(): string {
+    this.sync();
+    return this.key;
+  }
+
+  /** The socket's viewer may have been replaced (a role change) since the last call. */
+  private sync(): void {
+    if (this.keyedViewer === this.signIn.viewer) return;
+    this.keyedViewer = this.signIn.viewer;
+    this.viewerPromise = Promise.resolve(this.signIn.viewer);
+    this.key = SocketOperationContext.keyOf(this.signIn.viewer, this.publicUrl);
   }
 
   get em(): EntityManager {
@@ -88,7 +122,16 @@ class SocketOperationContext implements LiveContext, ViewerKeyed {
   }
 
   viewer(): Promise<Viewer> {
+    this.sync();
     return this.viewerPromise;
+  }
+
+  resolvedViewer(): Viewer {
+    return this.signIn.viewer;
+  }
+
+  sessionId(): string | undefined {
+    return this.signIn.sessionId;
   }
 
   renew(): void {
@@ -161,21 +204,23 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
  * graphql-ws on the HTTP server's own port and path: GET /graphql with an Upgrade header goes
  * here, every other request stays with Fastify (Apollo keeps GET and POST /graphql).
  *
- * - The credential travels in `connectionParams.credential`; without a valid one the socket is
- *   closed with 4403 Forbidden before any operation runs (graphql-ws refuses operations before
- *   the acknowledgement with 4401).
+ * - The credential travels in `connectionParams.credential`, a sign-in token in
+ *   `connectionParams.token`; without a valid one the socket is closed with 4403 Forbidden before
+ *   any operation runs (graphql-ws refuses operations before the acknowledgement with 4401). A
+ *   socket whose sign-in stops holding later (session revoked or expired, user deactivated,
+ *   password changed) is closed with 4403 too (`closeSignIns`).
  * - Keep-alive pings every `keepAliveMs`; at most `maxSubscriptionsPerConnection` operations at
  *   once per socket; errors carry `extensions.code` like the HTTP transport's.
  */
 export class GraphQLWebSocketServer {
   private readonly wss: WebSocketServer;
   private readonly path: string;
-  /** The viewer of each acknowledged socket, by its graphql-ws context. */
-  private readonly viewers = new WeakMap<object, Viewer>();
+  /** The sign-in of each acknowledged socket, by its graphql-ws context. */
+  private readonly signIns = new WeakMap<object, SocketSignIn>();
+  /** The open sockets' sign-ins by user id: what a change to a user must reach. */
+  private readonly byUser = new Map<number, Set<SocketSignIn>>();
   private accepting = true;
   private readonly logger: GraphQLWebSocketOptions['logger'];
-  /** Acknowledged sockets per user id. */
-  private readonly socketsByUser = new Map<number, number>();
 
   constructor(
     private readonly httpServer: HttpServer,
@@ -212,12 +257,17 @@ export class GraphQLWebSocketServer {
         // Internal errors close sockets with a generic reason, never their message.
         isProd: true,
         onConnect: async (ctx) => {
-          const credential = ctx.connectionParams?.credential;
-          if (typeof credential !== 'string' || credential === '') return false;
+          const authorization = authorizationFromParams(ctx.connectionParams);
+          if (!authorization) return false;
           const socket = ctx.extra.socket;
-          let viewer: Viewer;
+          let signIn: SocketSignIn;
           try {
-            viewer = await options.services.auth.authenticate(credential, (options.clientAddress ?? clientAddress)(ctx.extra.request));
+            const { viewer, sessionId, expiresAt } = await authenticateRequest(
+              options.services,
+              authorization,
+              (options.clientAddress ?? clientAddress)(ctx.extra.request),
+            );
+            signIn = { viewer, sessionId, expiresAt, socket };
           } catch (error) {
             // The database could not be asked: say "retry", not "your credential is wrong". A
             // socket closed here keeps this code; graphql-ws's own 4403 then changes nothing.
@@ -228,19 +278,13 @@ export class GraphQLWebSocketServer {
             return false;
           }
           // Counted synchronously after the check: two sockets of one user cannot both pass it.
-          const open = this.socketsByUser.get(viewer.id) ?? 0;
-          if (open >= maxSocketsPerUser) {
+          if (this.socketsOf(signIn.viewer.id) >= maxSocketsPerUser) {
             socket.close(CLOSE_TOO_MANY_SOCKETS, `Too many open connections for this user (at most ${maxSocketsPerUser}): close one first`);
             return false;
           }
           if (socket.readyState !== socket.OPEN) return false;
-          this.socketsByUser.set(viewer.id, open + 1);
-          socket.once('close', () => {
-            const left = (this.socketsByUser.get(viewer.id) ?? 1) - 1;
-            if (left > 0) this.socketsByUser.set(viewer.id, left);
-            else this.socketsByUser.delete(viewer.id);
-          });
-          this.viewers.set(ctx, viewer);
+          this.signIns.set(ctx, signIn);
+          this.track(signIn);
           return true;
         },
         onSubscribe: (ctx, _id, payload) => {
@@ -255,9 +299,9 @@ export class GraphQLWebSocketServer {
           return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
         },
         context: (ctx) => {
-          const viewer = this.viewers.get(ctx);
-          if (!viewer) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
-          return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, viewer);
+          const signIn = this.signIns.get(ctx);
+          if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
+          return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
         },
         // A result without `data` is a request error (variables that do not coerce): the client's.
         onNext: (_ctx, _id, _payload, _args, result) => {
@@ -281,7 +325,36 @@ export class GraphQLWebSocketServer {
 
   /** Acknowledged sockets of one user in this process. */
   socketsOf(userId: number): number {
-    return this.socketsByUser.get(userId) ?? 0;
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  /** The sign-ins of the open sockets of one user, or of every user. */
+  signInsOf(userId?: number): SocketSignIn[] {
+    if (userId !== undefined) return [...(this.byUser.get(userId) ?? [])];
+    return [...this.byUser.values()].flatMap((set) => [...set]);
+  }
+
+  /** Closes these sockets with 4403: their sign-in no longer holds. */
+  closeSignIns(signIns: Iterable<SocketSignIn>, reason: string): void {
+    for (const signIn of signIns) {
+      this.untrack(signIn);
+      if (signIn.socket.readyState === signIn.socket.OPEN || signIn.socket.readyState === signIn.socket.CONNECTING) {
+        signIn.socket.close(CLOSE_FORBIDDEN, reason);
+      }
+    }
+  }
+
+  private track(signIn: SocketSignIn): void {
+    const id = signIn.viewer.id;
+    let set = this.byUser.get(id);
+    if (!set) this.byUser.set(id, (set = new Set()));
+    set.add(signIn);
+    signIn.socket.once('close', () => this.untrack(signIn));
+  }
+
+  private untrack(signIn: SocketSignIn): void {
+    const set = this.byUser.get(signIn.viewer.id);
+    if (set?.delete(signIn) && set.size === 0) this.byUser.delete(signIn.viewer.id);
   }
 
   /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */

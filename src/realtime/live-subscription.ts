@@ -38,7 +38,8 @@ export interface LiveSubscriptionOptions {
  * a NEW ticket, other customers never see it.
  */
 export class LiveSubscription implements AsyncIterableIterator<TicketEventPayload> {
-  readonly viewer: Viewer;
+  /** Replaced when the user's roles change (the hub re-indexes the subscription then). */
+  viewer: Viewer;
   readonly ticketId: string | undefined;
   readonly include: TicketInclude;
   /** Highest seq delivered or passed over: nothing at or below it is offered again. */

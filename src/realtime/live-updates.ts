@@ -7,6 +7,7 @@ import type { Database } from '../db/database';
 import { graphQLValidationFor } from '../graphql/query-limits';
 import { EventLog } from '../modules/event/event-log';
 import type { ChangeSink } from '../modules/event/ticket-change';
+import type { UserChangeSink } from '../modules/user/user-change';
 import type { Services } from '../services';
 import type { BusLogger, EventBus } from './event-bus';
 import { EventLogSink } from './event-log.sink';
@@ -16,6 +17,7 @@ import { InProcessEventBus } from './in-process.event-bus';
 import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
 import type { LiveObserver } from '../metrics/observers';
+import { UserChangeBusSink, UserChangeFanOut } from './user-changes';
 
 /** How often a hub on a shared database reads the log without a note (bounds a lost note). */
 const SHARED_POLL_INTERVAL_MS = 2_000;
@@ -31,6 +33,8 @@ const SILENT: Logger = { warn: () => undefined, info: () => undefined, error: ()
 export interface LiveUpdates {
   /** What TicketService records changes into. */
   readonly changes: ChangeSink;
+  /** What the user services report changes to users into (sessions, lifecycle). */
+  readonly userChanges: UserChangeSink;
   readonly bus: EventBus;
   /** Set by `attach`. */
   readonly hub: TicketEventHub | undefined;
@@ -92,12 +96,14 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
 
   let hub: TicketEventHub | undefined;
   let sockets: GraphQLWebSocketServer | undefined;
+  let userChanges: UserChangeFanOut | undefined;
   let server: FastifyInstance | undefined;
   let inFlight = 0;
   let idle: Array<() => void> = [];
 
   return {
     changes: new EventLogSink(log, bus, observer),
+    userChanges: new UserChangeBusSink(bus),
     bus,
     get hub() {
       return hub;
@@ -132,6 +138,9 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         clientAddress: clientAddressResolver(config.trustProxy),
         maxSocketsPerUser: config.maxSocketsPerUser,
       });
+      // Changes to users from any process: caches, open sockets and live subscriptions follow.
+      userChanges = new UserChangeFanOut({ services, sockets, hub, fork, logger: forwardingLogger });
+      bus.listenUserChanges(userChanges.onChange);
       // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
       fastify.server.on('request', (_request, response) => {
         inFlight++;
@@ -162,6 +171,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
       await sockets?.close();
       await httpClosed;
       hub?.close();
+      userChanges?.close();
       await bus.close();
       idle = [];
     },

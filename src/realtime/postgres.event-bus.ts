@@ -1,9 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Client } from 'pg';
+import { formatUserChange, parseUserChange, type UserChange } from '../modules/user/user-change';
 import { BaseEventBus, BusLogger, EventNote, formatNote, parseNote } from './event-bus';
 
 /** The notification channel; NOTIFY is scoped to one database, so one name serves all. */
 export const POSTGRES_CHANNEL = 'helpdesk_ticket_events';
+/** Changes to users (user-change.ts). */
+export const POSTGRES_USER_CHANNEL = 'helpdesk_user_changes';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -42,6 +45,12 @@ export class PostgresEventBus extends BaseEventBus {
       .execute('select pg_notify(?, ?)', [POSTGRES_CHANNEL, formatNote(note)], 'all', tem.getTransactionContext());
   }
 
+  override async announceUserChangeInTransaction(tem: EntityManager, change: UserChange): Promise<void> {
+    await tem
+      .getConnection()
+      .execute('select pg_notify(?, ?)', [POSTGRES_USER_CHANNEL, formatUserChange(change)], 'all', tem.getTransactionContext());
+  }
+
   override async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
@@ -56,6 +65,11 @@ export class PostgresEventBus extends BaseEventBus {
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
+      if (message.channel === POSTGRES_USER_CHANNEL) {
+        // One we cannot read still means "something about users changed": check everything.
+        this.deliverUserChange(message.payload ? parseUserChange(message.payload) : undefined);
+        return;
+      }
       if (message.channel !== POSTGRES_CHANNEL) return;
       const note = message.payload ? parseNote(message.payload) : undefined;
       // A payload we cannot read still means "the log grew".
@@ -63,6 +77,7 @@ export class PostgresEventBus extends BaseEventBus {
     });
     await client.connect();
     await client.query(`listen ${POSTGRES_CHANNEL}`);
+    await client.query(`listen ${POSTGRES_USER_CHANNEL}`);
     if (this.closed) {
       await client.end().catch(() => undefined);
       return;
@@ -89,6 +104,7 @@ export class PostgresEventBus extends BaseEventBus {
           if (this.closed) return;
           this.log.info({}, 'event listener reconnected');
           this.deliver();
+          this.deliverUserChange();
         },
         (error: unknown) => {
           this.log.warn({ err: error }, 'event listener reconnect failed');

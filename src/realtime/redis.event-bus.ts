@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { formatUserChange, parseUserChange, type UserChange } from '../modules/user/user-change';
 import { BaseEventBus, BusLogger, EventNote, formatNote, parseNote } from './event-bus';
 
 /** How long start-up waits for Redis before refusing to start. */
@@ -21,6 +22,8 @@ export class RedisEventBus extends BaseEventBus {
   private readonly subscribed: Promise<void>;
   private closed = false;
   private connectedOnce = false;
+  /** Changes to users (user-change.ts), beside the ticket notes. */
+  private readonly userChannel: string;
 
   constructor(
     url: string,
@@ -31,6 +34,7 @@ export class RedisEventBus extends BaseEventBus {
     connectionName = 'helpdesk-events',
   ) {
     super();
+    this.userChannel = `${channel}:user-changes`;
     const options = {
       lazyConnect: true,
       maxRetriesPerRequest: 2,
@@ -47,6 +51,7 @@ export class RedisEventBus extends BaseEventBus {
     }
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel === this.channel) this.deliver(parseNote(payload));
+      else if (channel === this.userChannel) this.deliverUserChange(parseUserChange(payload));
     });
     this.subscribed = this.connect();
     this.subscribed.catch(() => undefined);
@@ -60,6 +65,13 @@ export class RedisEventBus extends BaseEventBus {
     super.announceCommitted(note);
     this.publisher.publish(this.channel, formatNote(note)).catch((error: unknown) => {
       this.log.warn({ err: error, seq: note.seq }, 'could not publish an event note to redis');
+    });
+  }
+
+  override announceUserChangeCommitted(change: UserChange): void {
+    super.announceUserChangeCommitted(change);
+    this.publisher.publish(this.userChannel, formatUserChange(change)).catch((error: unknown) => {
+      this.log.warn({ err: error, userId: change.userId }, 'could not publish a user change to redis');
     });
   }
 
@@ -84,7 +96,7 @@ export class RedisEventBus extends BaseEventBus {
       await Promise.race([
         (async () => {
           await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
-          await this.subscriber.subscribe(this.channel);
+          await this.subscriber.subscribe(this.channel, this.userChannel);
         })(),
         timeout,
       ]);
@@ -97,6 +109,7 @@ export class RedisEventBus extends BaseEventBus {
       if (this.closed) return;
       this.log.info({}, 'redis event bus reconnected');
       this.deliver();
+      this.deliverUserChange();
     });
   }
 }

@@ -102,6 +102,8 @@ const FLAGGED = OPERATIONS.filter((operation) => operation !== 'deleteReply');
 
 const INVALID_CREDENTIAL = 'Invalid credential';
 
+const errorCodeOf = (result: GraphQLResponse): string => String(result.errors?.[0]?.extensions?.code ?? 'OK');
+
 type Outcome = 'OK' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'CONFLICT';
 interface Expected {
   outcome: Outcome;
@@ -521,6 +523,104 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
       expect(got).toEqual(want);
       expect(AUTHENTICATED.flatMap((viewer) => streams[viewer].errors)).toEqual([]);
       for (const viewer of AUTHENTICATED) streams[viewer].stop();
+    });
+  });
+  describe('people: sign-in tokens, the directory and the lifecycle (issue 11)', () => {
+    /**
+     * Who may do what to users, from the issue: the directory (`users`, `user` of someone else)
+     * is for schedulers and administrators, everyone sees themselves; `sessions` of someone else,
+     * `userAudit`, `updateUser`, `resetPassword` and revoking someone else's session are for
+     * administrators; `logout` needs a token (a credential is BAD_USER_INPUT); `changePassword`
+     * proves the current password (a wrong one is BAD_USER_INPUT). Refusals change nothing.
+     */
+    type PeopleOperation = 'users' | 'userSelf' | 'userOther' | 'sessionsOwn' | 'sessionsOther' | 'userAudit' | 'updateUser' | 'resetPassword' | 'revokeSession' | 'logout' | 'changePasswordWrong';
+    const DIRECTORY = (viewer: ViewerName) => ROLES[viewer].includes('scheduler') || viewer === 'admin';
+    const ADMIN_ONLY = (viewer: ViewerName) => viewer === 'admin';
+    const PEOPLE_RULES: Record<PeopleOperation, (viewer: ViewerName) => 'OK' | 'FORBIDDEN' | 'BAD_USER_INPUT'> = {
+      users: (viewer) => (DIRECTORY(viewer) ? 'OK' : 'FORBIDDEN'),
+      userSelf: () => 'OK',
+      userOther: (viewer) => (DIRECTORY(viewer) ? 'OK' : 'FORBIDDEN'),
+      sessionsOwn: () => 'OK',
+      sessionsOther: (viewer) => (ADMIN_ONLY(viewer) ? 'OK' : 'FORBIDDEN'),
+      userAudit: (viewer) => (ADMIN_ONLY(viewer) ? 'OK' : 'FORBIDDEN'),
+      updateUser: (viewer) => (ADMIN_ONLY(viewer) ? 'OK' : 'FORBIDDEN'),
+      resetPassword: (viewer) => (ADMIN_ONLY(viewer) ? 'OK' : 'FORBIDDEN'),
+      revokeSession: (viewer) => (ADMIN_ONLY(viewer) ? 'OK' : 'FORBIDDEN'),
+      logout: () => 'BAD_USER_INPUT',
+      changePasswordWrong: () => 'BAD_USER_INPUT',
+    };
+    const PEOPLE_OPERATIONS = Object.keys(PEOPLE_RULES) as PeopleOperation[];
+    /** Operations that change something when they succeed: refused first, allowed afterwards. */
+    const WRITES: readonly PeopleOperation[] = ['updateUser', 'resetPassword', 'revokeSession'];
+    const expectedPeople = (operation: PeopleOperation, viewer: ViewerName): string =>
+      AUTHENTICATED.includes(viewer) ? PEOPLE_RULES[operation](viewer) : 'UNAUTHENTICATED';
+
+    let target: { id: number; username: string; sessionId: string };
+
+    beforeAll(async () => {
+      const username = `matrix-target-${kind}`;
+      const created = await gql(server, userOf('admin'), 'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }', {
+        input: { username, password: 'a target password', roles: ['STAFF'] },
+      });
+      const signedIn = await gql(server, null, 'mutation { login(username: "' + username + '", password: "a target password") { id } }');
+      target = { id: Number(created.data!.createUser.id), username, sessionId: signedIn.data!.login.id };
+    });
+
+    const runPeople = async (operation: PeopleOperation, viewer: ViewerName): Promise<string> => {
+      const user = userOf(viewer);
+      const self = AUTHENTICATED.includes(viewer) ? idOf(viewer) : target.id;
+      const documents: Record<PeopleOperation, [string, Record<string, unknown>?]> = {
+        users: ['{ users(first: 5) { edges { node { id } } } }'],
+        userSelf: ['query($id: ID!) { user(id: $id) { id } }', { id: self }],
+        userOther: ['query($id: ID!) { user(id: $id) { id } }', { id: target.id }],
+        sessionsOwn: ['{ sessions { id } }'],
+        sessionsOther: ['query($id: ID) { sessions(userId: $id) { id } }', { id: target.id }],
+        userAudit: ['query($id: ID!) { userAudit(userId: $id) { action } }', { id: target.id }],
+        updateUser: ['mutation($id: ID!) { updateUser(id: $id, input: { roles: [STAFF, CUSTOMER] }) { roles } }', { id: target.id }],
+        resetPassword: ['mutation($id: ID!) { resetPassword(id: $id, newPassword: "a reset password") }', { id: target.id }],
+        revokeSession: ['mutation($id: ID!) { revokeSession(id: $id) }', { id: target.sessionId }],
+        logout: ['mutation { logout }'],
+        changePasswordWrong: ['mutation { changePassword(currentPassword: "certainly not it", newPassword: "a brand new password") }'],
+      };
+      const [query, variables] = documents[operation];
+      const result = await gql(server, user, query, variables);
+      tried.graphql += 1;
+      return result.errors?.length ? String(result.errors[0].extensions?.code) : 'OK';
+    };
+
+    it('refuses every people operation the issue refuses, with its code, and a refusal changes nothing', async () => {
+      const before = await fingerprint(server);
+      const got: Record<string, string> = {};
+      const want: Record<string, string> = {};
+      for (const operation of PEOPLE_OPERATIONS) {
+        for (const viewer of VIEWERS) {
+          const expectation = expectedPeople(operation, viewer);
+          // Successful writes are the next test's; everything else runs here.
+          if (expectation === 'OK' && WRITES.includes(operation)) continue;
+          got[`${operation} ${viewer}`] = await runPeople(operation, viewer);
+          want[`${operation} ${viewer}`] = expectation;
+        }
+      }
+      expect(got).toEqual(want);
+      // Reads and refusals leave no trace (a session's last use is not a change of the data).
+      const after = await fingerprint(server);
+      const { sessions: _sessionsBefore, ...restBefore } = before;
+      const { sessions: _sessionsAfter, ...restAfter } = after;
+      expect(restAfter).toEqual(restBefore);
+      expect(after.sessions.rows).toBe(before.sessions.rows);
+    });
+
+    it('lets the administrator do each people write the issue allows, with its effect; login needs no credential', async () => {
+      const got: Record<string, string> = {};
+      for (const operation of WRITES) got[operation] = await runPeople(operation, 'admin');
+      expect(got).toEqual({ updateUser: 'OK', resetPassword: 'OK', revokeSession: 'OK' });
+      const roles = await gql(server, userOf('admin'), 'query($id: ID!) { user(id: $id) { roles } }', { id: target.id });
+      expect(roles.data?.user.roles).toEqual(['CUSTOMER', 'STAFF']);
+      const LOGIN_AS = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { user { id } } }';
+      const old = await gql(server, null, LOGIN_AS, { u: target.username, p: 'a target password' });
+      const fresh = await gql(server, null, LOGIN_AS, { u: target.username, p: 'a reset password' });
+      tried.graphql += 2;
+      expect([errorCodeOf(old), fresh.data?.login.user.id]).toEqual(['UNAUTHENTICATED', String(target.id)]);
     });
   });
 });

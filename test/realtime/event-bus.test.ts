@@ -163,7 +163,7 @@ describe('InProcessEventBus', () => {
       const clients = (await admin.client('LIST')) as string;
       const ids = clients
         .split('\n')
-        .filter((line) => line.includes(`name=${name}-b`) && / sub=1 /.test(line))
+        .filter((line) => line.includes(`name=${name}-b`) && / sub=[1-9][0-9]* /.test(line))
         .map((line) => /id=(\d+)/.exec(line)![1]);
       expect(ids).toHaveLength(1);
       await admin.client('KILL', 'ID', ids[0]);

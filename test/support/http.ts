@@ -6,10 +6,17 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: Array<{ message: string; path?: string[]; extensions?: { code?: string; field?: string; [key: string]: unknown } }>;
 }
 
+/** Who a request is from: a credential (SPEC), a sign-in token (`login`), or nobody. */
+export type Signer = Pick<TestUser, 'credential'> | { readonly token: string } | null;
+
+/** The Authorization header of a signer. */
+export const authorizationOf = (user: Signer): Record<string, string> =>
+  !user ? {} : 'token' in user ? { authorization: `Bearer ${user.token}` } : { authorization: `Credential ${user.credential}` };
+
 /** POSTs a GraphQL operation as `user` (or anonymously) and returns status and body. */
 export async function gql<T = Record<string, any>>(
   server: Pick<TestServer, 'url'>,
-  user: Pick<TestUser, 'credential'> | null,
+  user: Signer,
   query: string,
   variables?: Record<string, unknown>,
 ): Promise<GraphQLResponse<T>> {
@@ -17,7 +24,7 @@ export async function gql<T = Record<string, any>>(
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      ...(user ? { authorization: `Credential ${user.credential}` } : {}),
+      ...authorizationOf(user),
     },
     body: JSON.stringify({ query, variables }),
   });
@@ -28,7 +35,7 @@ export async function gql<T = Record<string, any>>(
 /** Like gql, but fails the test on any error and returns `data`. */
 export async function gqlOk<T = Record<string, any>>(
   server: Pick<TestServer, 'url'>,
-  user: Pick<TestUser, 'credential'> | null,
+  user: Signer,
   query: string,
   variables?: Record<string, unknown>,
 ): Promise<T> {
@@ -63,7 +70,7 @@ export const GIF_BYTES = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAA
 /** Uploads files to /uploads as multipart; returns status and body. */
 export async function upload(
   server: Pick<TestServer, 'url'>,
-  user: Pick<TestUser, 'credential'> | null,
+  user: Signer,
   files: Array<{ bytes: Buffer; name?: string; type?: string }>,
 ): Promise<{ status: number; body: any }> {
   const form = new FormData();
@@ -72,7 +79,7 @@ export async function upload(
   }
   const response = await fetch(`${server.url}/uploads`, {
     method: 'POST',
-    headers: user ? { authorization: `Credential ${user.credential}` } : {},
+    headers: authorizationOf(user),
     body: form,
   });
   return { status: response.status, body: await response.json() };

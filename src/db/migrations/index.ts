@@ -4,6 +4,7 @@ import { Migration20261201000000_ticket_events } from './Migration20261201000000
 import { Migration20261202000000_idempotency_keys } from './Migration20261202000000_idempotency_keys';
 import { Migration20261203050000_login_throttle } from './Migration20261203050000_login_throttle';
 import { Migration20261203100000_reply_erasure } from './Migration20261203100000_reply_erasure';
+import { Migration20261204000000_people } from './Migration20261204000000_people';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -15,4 +16,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261202000000_idempotency_keys', class: Migration20261202000000_idempotency_keys },
   { name: 'Migration20261203050000_login_throttle', class: Migration20261203050000_login_throttle },
   { name: 'Migration20261203100000_reply_erasure', class: Migration20261203100000_reply_erasure },
+  { name: 'Migration20261204000000_people', class: Migration20261204000000_people },
 ];

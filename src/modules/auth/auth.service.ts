@@ -14,6 +14,8 @@ export interface StoredUser {
   passwordHash: string;
   roles: Role[];
   isAdmin: boolean;
+  /** False for a deactivated account: refused exactly like a wrong password. Absent means active. */
+  active?: boolean;
 }
 
 /** Finds a user by the exact username in a credential. */
@@ -98,6 +100,10 @@ function toViewer(user: StoredUser): Viewer {
  * credential already verified skips it, and so does a verified password sent from an address it
  * was verified from, unless that address or pair is locked: a stranger guessing at a username
  * never locks its owner out, and a guess is never answered from the cache without admission.
+ *
+ * The caches are per process: `invalidateUser` clears this process only. Changes to a user reach
+ * every process's `invalidateUser` over the event bus (realtime/user-changes.ts); `cacheTtlMs`
+ * bounds how long a lost notification could leave an entry behind.
  */
 export class AuthService {
   private readonly key: Buffer;
@@ -277,7 +283,8 @@ export class AuthService {
       const user = await this.users.findByUsername(username);
       // An unknown username still pays for one scrypt, so timing does not reveal which names exist.
       const matches = await this.hasher.verify(password, user?.passwordHash);
-      if (!user || !matches) {
+      // A deactivated account is answered exactly like a wrong password.
+      if (!user || !matches || user.active === false) {
         outcome = 'failure';
         throw unauthenticated();
       }
@@ -336,7 +343,7 @@ export class AuthService {
   private async refresh(passwordKey: string, entry: Verified): Promise<Verified | undefined> {
     const generation = this.generation;
     const user = await this.users.findByUsername(entry.viewer.username);
-    if (!user || user.id !== entry.viewer.id || user.passwordHash !== entry.passwordHash) {
+    if (!user || user.id !== entry.viewer.id || user.passwordHash !== entry.passwordHash || user.active === false) {
       if (this.verified.get(passwordKey) === entry) this.verified.delete(passwordKey);
       return undefined;
     }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { credentialFromHeader } from '../../graphql/context';
 import { malformedMultipart } from '../../http/errors';
-import { badInput, unauthenticated } from '../../shared/errors';
+import { badInput } from '../../shared/errors';
+import { authenticateRequest, authorizationFromHeader } from '../session/authorization';
 import { isUuid } from '../../shared/uuid';
 import type { Services } from '../../services';
 import type { EntityManager } from '@mikro-orm/core';
@@ -24,9 +24,7 @@ export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOpti
   const { services, fork, publicUrl } = options;
 
   app.post('/uploads', async (request, reply) => {
-    const credential = credentialFromHeader(request.headers.authorization);
-    if (!credential) throw unauthenticated();
-    const viewer = await services.auth.authenticate(credential, request.ip);
+    const { viewer } = await authenticateRequest(services, authorizationFromHeader(request.headers.authorization), request.ip);
     if (!request.isMultipart()) throw badInput('body', 'Send images as multipart/form-data file parts');
     const images: CheckedImage[] = [];
     try {

@@ -154,10 +154,12 @@ export class TicketService {
 
   private async staffMember(tem: EntityManager, staffId: number | undefined): Promise<number> {
     if (staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
-    const user = await tem.findOne(User, { id: staffId }, { fields: ['id', 'roles'] });
+    const user = await tem.findOne(User, { id: staffId }, { fields: ['id', 'roles', 'active'] });
     if (!user || !user.roles.includes(Role.STAFF)) {
       throw badInput('staffId', `User ${staffId} is not a staff member`);
     }
+    // Tickets already assigned to someone deactivated stay with them until reassigned; new ones do not go there.
+    if (!user.active) throw badInput('staffId', `User ${staffId} is deactivated`);
     return user.id;
   }
 }

@@ -4,7 +4,7 @@ import { Role } from './role';
 /** A person who signs in with a credential. Ids are integers, shared by GraphQL and legacy. */
 @Entity({ tableName: 'users' })
 export class User {
-  [OptionalProps]?: 'isAdmin' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'isAdmin' | 'active' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ autoincrement: true })
   id!: number;
@@ -21,6 +21,10 @@ export class User {
 
   @Property({ type: 'boolean' })
   isAdmin: boolean = false;
+
+  /** False once an administrator deactivates the account: it keeps its tickets but cannot sign in. */
+  @Property({ type: 'boolean' })
+  active: boolean = true;
 
   @Property({ type: 'datetime', columnType: 'timestamptz(3)' })
   createdAt: Date = new Date();

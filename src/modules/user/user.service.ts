@@ -4,6 +4,7 @@ import { badInput, conflict, DomainError, ErrorCode, forbidden } from '../../sha
 import { PasswordHasher } from '../auth/password';
 import type { StoredUser, UserLookup } from '../auth/auth.service';
 import { COMMON_PASSWORDS } from './common-passwords';
+import { recordAudit, UserAuditAction } from './user-audit';
 import { normalizeRoles, Role } from './role';
 import { User } from './user.entity';
 import { Viewer } from './viewer';
@@ -29,16 +30,21 @@ function validateUsername(value: unknown): string {
   return value;
 }
 
-function validatePassword(value: unknown, username: string): string {
+/**
+ * The password rules of every new password (createUser, changePassword, resetPassword).
+ *
+ * @param field the input field to name in the error.
+ */
+export function validatePassword(value: unknown, username: string, field = 'password'): string {
   if (typeof value !== 'string' || value.length < MIN_PASSWORD_LENGTH || value.length > MAX_PASSWORD_LENGTH) {
-    throw badInput('password', `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
+    throw badInput(field, `${field} must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
   }
   const trimmed = value.trim();
-  if (trimmed.length === 0) throw badInput('password', 'password must not be blank');
+  if (trimmed.length === 0) throw badInput(field, `${field} must not be blank`);
   // The first guesses of any attack: the account's own name and the passwords everyone uses.
   const lower = trimmed.toLowerCase();
-  if (lower === username.toLowerCase()) throw badInput('password', 'password must not be the username');
-  if (COMMON_PASSWORDS.has(lower)) throw badInput('password', 'password is one of the most common passwords; choose another');
+  if (lower === username.toLowerCase()) throw badInput(field, `${field} must not be the username`);
+  if (COMMON_PASSWORDS.has(lower)) throw badInput(field, `${field} is one of the most common passwords; choose another`);
   return value;
 }
 
@@ -50,7 +56,7 @@ export class UserService {
   /** Creates a user; only administrators may. Usernames are unique (CONFLICT otherwise). */
   async create(em: EntityManager, viewer: Viewer, command: CreateUserCommand): Promise<User> {
     if (!viewer.isAdmin) throw forbidden('You are not allowed to create users');
-    return this.insert(em, command);
+    return this.insert(em, command, viewer.id);
   }
 
   /**
@@ -61,7 +67,7 @@ export class UserService {
     if (await em.count(User, { username })) return { created: false };
     const chosen = password ?? randomBytes(18).toString('base64url');
     try {
-      await this.insert(em, { username, password: chosen, roles: [Role.CUSTOMER, Role.STAFF, Role.SCHEDULER], isAdmin: true });
+      await this.insert(em, { username, password: chosen, roles: [Role.CUSTOMER, Role.STAFF, Role.SCHEDULER], isAdmin: true }, null);
     } catch (error) {
       // Another process sharing the database created it first.
       if (error instanceof DomainError && error.code === ErrorCode.CONFLICT) return { created: false };
@@ -77,7 +83,7 @@ export class UserService {
         if (!USERNAME_PATTERN.test(username)) return null;
         const user = await fork().findOne(User, { username }, { disableIdentityMap: true });
         return user
-          ? { id: user.id, username: user.username, passwordHash: user.passwordHash, roles: user.roles, isAdmin: user.isAdmin }
+          ? { id: user.id, username: user.username, passwordHash: user.passwordHash, roles: user.roles, isAdmin: user.isAdmin, active: user.active }
           : null;
       },
       replacePasswordHash: async (userId: number, expected: string, replacement: string): Promise<boolean> => {
@@ -88,18 +94,24 @@ export class UserService {
     };
   }
 
-  private async insert(em: EntityManager, command: CreateUserCommand): Promise<User> {
+  /** Inserts the user and its CREATED audit entry in one transaction; `actorId` null is the server. */
+  private async insert(em: EntityManager, command: CreateUserCommand, actorId: number | null): Promise<User> {
     const username = validateUsername(command.username);
     const password = validatePassword(command.password, username);
     const roles = normalizeRoles(command.roles);
     if (roles.length === 0) throw badInput('roles', 'roles must name at least one role');
-    const user = em.create(User, { username, passwordHash: await this.hasher.hash(password), roles, isAdmin: command.isAdmin ?? false });
+    const isAdmin = command.isAdmin ?? false;
+    const passwordHash = await this.hasher.hash(password);
     try {
-      await em.persistAndFlush(user);
+      return await em.transactional(async (tem) => {
+        const user = tem.create(User, { username, passwordHash, roles, isAdmin });
+        await tem.flush();
+        await recordAudit(tem, { userId: user.id, actorId, action: UserAuditAction.CREATED, roles, admin: isAdmin });
+        return user;
+      });
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw conflict(`Username ${username} is already taken`);
       throw error;
     }
-    return user;
   }
 }

@@ -16,6 +16,11 @@ export class UserType {
 
   @Field(() => [Role])
   roles!: Role[];
+
+  // Resolved by UserFieldsResolver from the object when it carries them, else batched per request.
+  active?: boolean;
+  isAdmin?: boolean;
+  createdAt?: number;
 }
 
 @InputType({ description: 'A new user; administrators only.' })
@@ -31,4 +36,31 @@ export class CreateUserInput {
 
   @Field({ nullable: true, description: 'Whether the new user may manage users too. Default false.' })
   admin?: boolean;
+}
+
+@InputType('UserFilter', { description: 'Narrows the user directory; every field given must match.' })
+export class UserFilterInput {
+  @Field(() => [Role], { nullable: true, description: 'Users holding any of these roles.' })
+  roles?: Role[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Part of the username, any case (at most 64 characters).' })
+  search?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Only active (true) or only deactivated (false) users.' })
+  active?: boolean | null;
+}
+
+@InputType('UpdateUserInput', { description: 'What to change about a user; fields left out stay as they are. Administrators only.' })
+export class UpdateUserInput {
+  @Field(() => [Role], { nullable: true })
+  roles?: Role[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Whether the user manages users.' })
+  admin?: boolean | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'false deactivates: the user can no longer sign in, their sessions end and their sockets close. Their tickets stay assigned.',
+  })
+  active?: boolean | null;
 }

@@ -1,0 +1,119 @@
+import { legacy } from '../legacy/legacy-client';
+import { createTicketAs, gqlOk, walkTo } from '../support/http';
+import { freshUser, login, outcomeOf, UPDATE_USER, within } from '../support/people';
+import { startServer, type TestServer } from '../support/server';
+import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+
+/**
+ * Changes to users reach every server process at once (issue 11): two `createApp` instances on
+ * one PostgreSQL database, each with its own caches, bus connection and sockets. A change made
+ * through A is in force on B within a second, announced over LISTEN/NOTIFY (or Redis when
+ * TEST_REDIS_URL is set), not by waiting for B's caches to expire.
+ */
+
+const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL
+  ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])]
+  : [];
+
+const ME = '{ me { id roles } }';
+
+(BUSES.length ? describe.each(BUSES) : describe.skip.each(['postgres']))('people across two server processes, changes over %s', (bus) => {
+  let a: TestServer;
+  let b: TestServer;
+  const clients: LiveClient[] = [];
+  const openOn = (server: TestServer, params: Record<string, unknown>) => {
+    const client = connect(server, null, params);
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    const redisUrl = bus === 'redis' ? process.env.TEST_REDIS_URL : undefined;
+    a = await startServer('postgres', { config: { redisUrl } });
+    const second = await startServer('postgres', { bare: true, config: { databaseUrl: a.app.config.databaseUrl, credentialKey: a.key, redisUrl } });
+    b = { ...second, users: a.users };
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()));
+    await b?.close();
+    await a?.close();
+  });
+
+  it('a token from one process works on the other', async () => {
+    const { token } = await login(a, 'staff', 'correct horse battery');
+    expect((await gqlOk(b, { token }, ME)).me.id).toBe(String(a.users.staff.id));
+  });
+
+  it('deactivation through A refuses the credential and the token on B within a second and closes B\'s sockets (4403)', async () => {
+    const worker = await freshUser(a, 'leaver', ['STAFF']);
+    const { token } = await login(b, worker.username, worker.password);
+    // B has verified (and cached) both, and holds a socket opened with each.
+    expect(await outcomeOf(b, worker, ME)).toBe('OK');
+    expect(await outcomeOf(b, { token }, ME)).toBe('OK');
+    const byToken = openOn(b, { token });
+    const byCredential = openOn(b, { credential: worker.credential });
+    new EventStream(byToken.client);
+    new EventStream(byCredential.client);
+    await subscribers(b, 2);
+
+    const started = Date.now();
+    await gqlOk(a, a.users.admin, UPDATE_USER, { id: worker.id, input: { active: false } });
+    const [tokenClosed, credentialClosed] = await Promise.all([byToken.closed, byCredential.closed]);
+    const closedAfter = Date.now() - started;
+    expect([tokenClosed.code, credentialClosed.code]).toEqual([4403, 4403]);
+    expect(closedAfter).toBeLessThan(1_000);
+    // Refused on B at once (polling only because the announcement crosses a process boundary).
+    const refusedAfter = await within(1_000, 'B refuses the deactivated user', async () =>
+      (await outcomeOf(b, worker, ME)) === 'UNAUTHENTICATED' && (await outcomeOf(b, { token }, ME)) === 'UNAUTHENTICATED');
+    expect(refusedAfter).toBeLessThan(1_000);
+    const refusedBy = Date.now() - started;
+    const check = await legacy(b, worker, 'permission-check');
+    expect([check.status, check.body]).toEqual([401, { code: 401, message: 'Invalid credential' }]);
+    console.log(`deactivation through A (${bus}): B's sockets closed ${closedAfter} ms after the mutation began; B refused both sign-ins by ${refusedBy} ms`);
+  });
+
+  it('revoking a session through A refuses its token on B at once and closes the socket opened with it on B', async () => {
+    const user = await freshUser(a, 'revoked', ['CUSTOMER']);
+    const session = await login(b, user.username, user.password);
+    const other = await login(b, user.username, user.password);
+    expect(await outcomeOf(b, { token: session.token }, ME)).toBe('OK');
+    const live = openOn(b, { token: session.token });
+    const untouched = openOn(b, { token: other.token });
+    new EventStream(live.client);
+    new EventStream(untouched.client);
+    await subscribers(b, 2);
+    await gqlOk(a, a.users.admin, 'mutation($id: ID!) { revokeSession(id: $id) }', { id: session.sessionId });
+    expect((await live.closed).code).toBe(4403);
+    await within(1_000, 'B refuses the revoked token', async () => (await outcomeOf(b, { token: session.token }, ME)) === 'UNAUTHENTICATED');
+    expect(await outcomeOf(b, { token: other.token }, ME)).toBe('OK');
+    await untouched.dispose();
+    await subscribers(b, 0);
+  });
+
+  it('a role change through A reaches an open subscription on B: a staff member who loses STAFF stops receiving their tickets\' events', async () => {
+    const worker = await freshUser(a, 'demoted', ['STAFF']);
+    const id = await createTicketAs(a, a.users.customer, 'watched on B');
+    await walkTo(a, id, 'ASSIGNED', { owner: a.users.customer, staff: worker, scheduler: a.users.scheduler });
+    const live = openOn(b, { credential: worker.credential });
+    const stream = new EventStream(live.client);
+    await subscribers(b, 1);
+    const REPLY = 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }';
+    await gqlOk(a, a.users.customer, REPLY, { id, c: 'before' });
+    await stream.count(1);
+
+    await gqlOk(a, a.users.admin, UPDATE_USER, { id: worker.id, input: { roles: ['CUSTOMER'] } });
+    // B's next request sees the new roles.
+    await within(1_000, 'B sees the new roles', async () => JSON.stringify((await gqlOk(b, worker, ME)).me.roles) === '["CUSTOMER"]');
+    await gqlOk(a, a.users.customer, REPLY, { id, c: 'after' });
+    await settled(b);
+    await settled(a);
+    expect(stream.events.map((event) => event.reply?.content)).toEqual(['before']);
+    // And back: events flow again on the same socket.
+    await gqlOk(a, a.users.admin, UPDATE_USER, { id: worker.id, input: { roles: ['STAFF'] } });
+    await within(1_000, 'B sees STAFF again', async () => JSON.stringify((await gqlOk(b, worker, ME)).me.roles) === '["STAFF"]');
+    await gqlOk(a, a.users.customer, REPLY, { id, c: 'again' });
+    await stream.count(2);
+    expect(stream.events.map((event) => event.reply?.content)).toEqual(['before', 'again']);
+    stream.stop();
+  });
+});
