@@ -2,6 +2,7 @@ import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
 import { Client } from 'pg';
 import { mkdirSync } from 'node:fs';
@@ -59,9 +60,9 @@ async function openEmbedded(options: DatabaseOptions): Promise<{ orm: MikroORM; 
   if (options.dataDir) {
     const dir = path.join(options.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
-    pglite = new PGlite({ dataDir: dir });
+    pglite = new PGlite({ dataDir: dir, extensions: { pg_trgm } });
   } else {
-    pglite = new PGlite();
+    pglite = new PGlite({ extensions: { pg_trgm } });
   }
   await pglite.waitReady;
   const orm = await MikroORM.init({

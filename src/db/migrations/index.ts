@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000000_initial } from './Migration20261128000000_initial';
 import { Migration20261201000000_ticket_events } from './Migration20261201000000_ticket_events';
 import { Migration20261202000000_idempotency_keys } from './Migration20261202000000_idempotency_keys';
+import { Migration20261205000000_ticket_finding } from './Migration20261205000000_ticket_finding';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -11,4 +12,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261128000000_initial', class: Migration20261128000000_initial },
   { name: 'Migration20261201000000_ticket_events', class: Migration20261201000000_ticket_events },
   { name: 'Migration20261202000000_idempotency_keys', class: Migration20261202000000_idempotency_keys },
+  { name: 'Migration20261205000000_ticket_finding', class: Migration20261205000000_ticket_finding },
 ];

@@ -26,6 +26,8 @@ export class ReplyService {
       assertCan(viewer, TicketOperation.REPLY, ticket);
       const reply = tem.create(Reply, { ticketId: id, authorId: viewer.id, content: text });
       tem.persist(reply);
+      // A reply is a change subscribers see: the ticket's updatedAt moves with it.
+      ticket.updatedAt = reply.createdAt;
       changes.push({ kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId: reply.id, at: reply.createdAt });
       return { id: reply.id, ticketId: id, content: text, createdAt: reply.createdAt.getTime() };
     });
@@ -44,9 +46,10 @@ export class ReplyService {
         throw notFound('Reply not found');
       }
       // Lock the ticket so the deletion and its event are ordered with the ticket's other changes.
-      await this.tickets.lock(tem, reply.ticketId);
+      const ticket = await this.tickets.lock(tem, reply.ticketId);
       if (reply.authorId !== viewer.id) throw forbidden(MESSAGES.deleteReply);
       reply.deletedAt = new Date();
+      ticket.updatedAt = reply.deletedAt;
       changes.push({ kind: TicketEventKind.REPLY_DELETED, ticketId: reply.ticketId, actorId: viewer.id, replyId: id, at: reply.deletedAt });
       return reply.ticketId;
     });
