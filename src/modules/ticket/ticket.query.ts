@@ -329,7 +329,8 @@ export class TicketReader {
     const sql = `select g.status, g.staff_id, g.by_status, g.by_staff, g.count,
         case when u.id is null then null else ${userJson('u')} end as staff
       from (
-        select t.status, t.staff_id, grouping(t.status) = 0 as by_status, grouping(t.staff_id) = 0 as by_staff, count(*)::int as count
+        select t.status, ${options.byStaff ? 't.staff_id, grouping(t.staff_id) = 0' : 'null::integer as staff_id, false'} as by_staff,
+          grouping(t.status) = 0 as by_status, count(*)::int as count
         from tickets t ${where.toSql()}
         group by grouping sets (${sets})
       ) g
