@@ -103,7 +103,7 @@ describe.each(DATABASES)('tickets filters (%s)', (kind) => {
     let after: string | null = null;
     let totalCount = -1;
     for (let pages = 0; pages < 50; pages++) {
-      const { tickets } = await gqlOk(server, user, LIST, { filter, first: 4, after });
+      const { tickets }: { tickets: any } = await gqlOk(server, user, LIST, { filter, first: 4, after });
       totalCount = tickets.totalCount;
       ids.push(...tickets.edges.map((edge: { node: { id: string } }) => edge.node.id));
       if (!tickets.pageInfo.hasNextPage) return { ids, totalCount };

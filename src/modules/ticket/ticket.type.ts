@@ -165,11 +165,13 @@ export class TicketFilterInput {
 
 @InputType('TicketOrder')
 export class TicketOrderInput {
-  @Field(() => TicketOrderField, { defaultValue: TicketOrderField.CREATED_AT })
-  field!: TicketOrderField;
+  // Nullable with defaults: omitted or null means the default (graphql-jit does not fill in
+  // defaults of required input fields given through variables).
+  @Field(() => TicketOrderField, { nullable: true, defaultValue: TicketOrderField.CREATED_AT })
+  field?: TicketOrderField | null;
 
-  @Field(() => OrderDirection, { defaultValue: OrderDirection.DESC })
-  direction!: OrderDirection;
+  @Field(() => OrderDirection, { nullable: true, defaultValue: OrderDirection.DESC })
+  direction?: OrderDirection | null;
 }
 
 @ObjectType('StatusCount', { simpleResolvers: true })
