@@ -254,6 +254,12 @@ function addRange(where: Where, column: string, range: TimeRange | undefined): v
   if (range?.lt !== undefined) where.add(`${column} < ?::timestamptz`, new Date(range.lt).toISOString());
 }
 
+/** One SQL statement and its positional (`?`) parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
 interface StatsRow {
   status: number | null;
   staff_id: number | null;
@@ -278,6 +284,16 @@ export class TicketReader {
    * shares.
    */
   async list(em: EntityManager, viewer: Viewer, query: TicketListQuery): Promise<TicketPage> {
+    const { sql, params } = this.listStatement(viewer, query);
+    const rows = await this.run(em, sql, params);
+    const hasMore = query.limit !== undefined && rows.length > query.limit;
+    const tickets = hasMore ? rows.slice(0, query.limit) : rows;
+    if (query.order && query.fromEnd) tickets.reverse();
+    return { tickets, hasMore };
+  }
+
+  /** The statement `list` runs (tests EXPLAIN it). */
+  listStatement(viewer: Viewer, query: TicketListQuery): Statement {
     const where = this.filter(viewer, query);
     const include = query.include ?? INCLUDE_ALL;
     let orderBy = 'order by t.id desc';
@@ -303,20 +319,20 @@ export class TicketReader {
       sql += ' offset ?';
       params.push(query.offset);
     }
-    const rows = await this.run(em, sql, params);
-    const hasMore = query.limit !== undefined && rows.length > query.limit;
-    const tickets = hasMore ? rows.slice(0, query.limit) : rows;
-    if (query.order && query.fromEnd) tickets.reverse();
-    return { tickets, hasMore };
+    return { sql, params };
   }
 
   /** How many tickets the filter matches, ignoring paging. */
   async count(em: EntityManager, viewer: Viewer, query: TicketFilter): Promise<number> {
-    const where = this.filter(viewer, query);
-    const rows = await em
-      .getConnection()
-      .execute<Array<{ count: number | string }>>(`select count(*)::int as count from tickets t ${where.toSql()}`, where.params, 'all');
+    const { sql, params } = this.countStatement(viewer, query);
+    const rows = await em.getConnection().execute<Array<{ count: number | string }>>(sql, params, 'all');
     return Number(rows[0]?.count ?? 0);
+  }
+
+  /** The statement `count` runs. */
+  countStatement(viewer: Viewer, query: TicketFilter): Statement {
+    const where = this.filter(viewer, query);
+    return { sql: `select count(*)::int as count from tickets t ${where.toSql()}`, params: where.params };
   }
 
   /**
@@ -324,18 +340,8 @@ export class TicketReader {
    * status, and with `byStaff` per assigned staff member.
    */
   async stats(em: EntityManager, viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Promise<TicketStatsView> {
-    const where = this.filter(viewer, query);
-    const sets = options.byStaff ? '(), (t.status), (t.staff_id)' : '(), (t.status)';
-    const sql = `select g.status, g.staff_id, g.by_status, g.by_staff, g.count,
-        case when u.id is null then null else ${userJson('u')} end as staff
-      from (
-        select t.status, ${options.byStaff ? 't.staff_id, grouping(t.staff_id) = 0' : 'null::integer as staff_id, false'} as by_staff,
-          grouping(t.status) = 0 as by_status, count(*)::int as count
-        from tickets t ${where.toSql()}
-        group by grouping sets (${sets})
-      ) g
-      left join users u on g.by_staff and u.id = g.staff_id`;
-    const rows = await em.getConnection().execute<StatsRow[]>(sql, where.params, 'all', em.getTransactionContext());
+    const { sql, params } = this.statsStatement(viewer, query, options);
+    const rows = await em.getConnection().execute<StatsRow[]>(sql, params, 'all', em.getTransactionContext());
     const counts = new Map<number, number>();
     const byStaff: Array<{ staff: UserSummary | null; count: number }> = [];
     let total = 0;
@@ -355,6 +361,22 @@ export class TicketReader {
     };
   }
 
+  /** The statement `stats` runs. */
+  statsStatement(viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Statement {
+    const where = this.filter(viewer, query);
+    const sets = options.byStaff ? '(), (t.status), (t.staff_id)' : '(), (t.status)';
+    const sql = `select g.status, g.staff_id, g.by_status, g.by_staff, g.count,
+        case when u.id is null then null else ${userJson('u')} end as staff
+      from (
+        select t.status, ${options.byStaff ? 't.staff_id, grouping(t.staff_id) = 0' : 'null::integer as staff_id, false'} as by_staff,
+          grouping(t.status) = 0 as by_status, count(*)::int as count
+        from tickets t ${where.toSql()}
+        group by grouping sets (${sets})
+      ) g
+      left join users u on g.by_staff and u.id = g.staff_id`;
+    return { sql, params: where.params };
+  }
+
   private filter(viewer: Viewer, query: TicketFilter): Where {
     if (query.as && !hasRole(viewer, query.as)) throw forbidden(MESSAGES.listAs(query.as));
     const where = new Where();
@@ -370,10 +392,14 @@ export class TicketReader {
     for (const term of query.search ?? []) {
       // A union of two index-backed lookups (trigram GIN on each table), rather than an OR,
       // which would leave the planner a sequential scan of tickets.
-      const pattern = containsPattern(term);
+      //
+      // The pattern travels hex-encoded, so the user's text never appears in the SQL text at all:
+      // MikroORM inlines (escaped) parameters into the statement, and the PGlite driver runs any
+      // statement whose text holds a `;` as a multi-statement script, which changes its result.
+      const pattern = Buffer.from(containsPattern(term), 'utf8').toString('hex');
       where.add(
-        `t.id in (select m.id from tickets m where m.content ilike ?
-          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike ?)`,
+        `t.id in (select m.id from tickets m where m.content ilike convert_from(decode(?, 'hex'), 'UTF8')
+          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike convert_from(decode(?, 'hex'), 'UTF8'))`,
         pattern,
         pattern,
       );
