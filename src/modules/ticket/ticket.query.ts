@@ -391,17 +391,20 @@ export class TicketReader {
     addRange(where, 't.updated_at', query.updatedAt);
     for (const term of query.search ?? []) {
       // A union of two index-backed lookups (trigram GIN on each table), rather than an OR,
-      // which would leave the planner a sequential scan of tickets.
+      // which would leave the planner a sequential scan of tickets; computed once as an array,
+      // so the matching tickets are then fetched by primary key (`id = any(...)`), never by a
+      // scan of every ticket.
       //
-      // The pattern travels hex-encoded, so the user's text never appears in the SQL text at all:
-      // MikroORM inlines (escaped) parameters into the statement, and the PGlite driver runs any
-      // statement whose text holds a `;` as a multi-statement script, which changes its result.
-      const pattern = Buffer.from(containsPattern(term), 'utf8').toString('hex');
+      // A `;` in the pattern travels as chr(59) (still a constant, so the planner folds it and
+      // can use the index): MikroORM inlines escaped parameters into the statement text, and the
+      // PGlite driver runs any statement text holding a `;` as a multi-statement script.
+      const parts = containsPattern(term).split(';');
+      const pattern = parts.map(() => '?').join(' || chr(59) || ');
       where.add(
-        `t.id in (select m.id from tickets m where m.content ilike convert_from(decode(?, 'hex'), 'UTF8')
-          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike convert_from(decode(?, 'hex'), 'UTF8'))`,
-        pattern,
-        pattern,
+        `t.id = any(array(select m.id from tickets m where m.content ilike ${pattern}
+          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike ${pattern}))`,
+        ...parts,
+        ...parts,
       );
     }
     return where;
