@@ -158,6 +158,29 @@ describe.each(DATABASES)('tickets filters (%s)', (kind) => {
     }
   });
 
+  it("a dispatcher's dashboard: one staff member's open tickets, oldest first, searched by a Chinese word, with counts by status", async () => {
+    const { scheduler, multi } = server.users;
+    const filter = { staffId: String(multi.id), status: ['ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION', 'REOPEN'], search: '打印' };
+    const want = expected(scheduler, filter)
+      .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.id < b.id ? -1 : 1))
+      .map((t) => t.id);
+    expect(want.length).toBeGreaterThan(0);
+    const data = await gqlOk(
+      server,
+      scheduler,
+      `query($filter: TicketFilter) {
+        tickets(filter: $filter, orderBy: { field: CREATED_AT, direction: ASC }, first: 100) { totalCount edges { node { id } } }
+        ticketStats(filter: $filter) { total byStatus { status count } }
+      }`,
+      { filter },
+    );
+    expect(data.tickets.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(want);
+    expect(data.tickets.totalCount).toBe(want.length);
+    expect(data.ticketStats.total).toBe(want.length);
+    const counted = data.ticketStats.byStatus.reduce((sum: number, s: { count: number }) => sum + s.count, 0);
+    expect(counted).toBe(want.length);
+  });
+
   it('acting as a role the viewer does not hold is FORBIDDEN, for the list and for the counts', async () => {
     for (const query of [LIST, STATS]) {
       const result = await gql(server, server.users.customer, query, { filter: { as: 'SCHEDULER' } });
