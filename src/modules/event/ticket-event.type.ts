@@ -51,7 +51,7 @@ export class TicketEventEdgeType {
   simpleResolvers: true,
   description:
     'A page of the event log, oldest first. pageInfo.endCursor is where the next page starts, even when this one has no ' +
-    'edges (events the viewer may not see still move it); hasNextPage says the log had more right away.',
+    'edges (events the viewer may not see still move it); hasNextPage: the page read as many events as it may, so more may follow at once.',
 })
 export class TicketEventConnectionType {
   @Field(() => [TicketEventEdgeType])
