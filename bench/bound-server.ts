@@ -1,30 +1,39 @@
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { BOUND_PAGE_SQL } from './bound-sql';
+import { BOUND_FILTERED_SQL, BOUND_PAGE_SQL, BOUND_STATS_SQL, boundSearchSql } from './bound-sql';
 import { announceReady, serveCommands } from './ipc';
-import { PAGE_SIZE } from './queries';
+import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM } from './queries';
 
 /**
- * The SQL bound as a server: every request, whatever its path or body, runs BOUND_PAGE_SQL and
- * answers its text. node:http and the database driver, nothing else: no framework, no GraphQL,
+ * The SQL bound as a server: every request runs BOUND_PAGE_SQL (or, on /filtered, /search and
+ * /stats, the finding targets' bounds) and answers its text. node:http and the database driver, nothing else: no framework, no GraphQL,
  * no authentication (the viewer is fixed by BOUND_VIEWER_ID and BOUND_VIEWER_ROLES).
  *
  * On PostgreSQL it uses a pool of 10 (the app's size) and a named prepared statement; on the
  * embedded database it opens the same PGlite data directory the app uses, which is why the two
  * never run at the same time.
  */
-type Run = (params: unknown[]) => Promise<string>;
+type Run = (name: string, sql: string, params: unknown[]) => Promise<string>;
+
+/** The statement each path runs (the finding targets' bounds have their own paths). */
+const STATEMENTS: Record<string, { name: string; sql: string }> = {
+  '/graphql': { name: 'bound-page', sql: BOUND_PAGE_SQL },
+  '/filtered': { name: 'bound-filtered', sql: BOUND_FILTERED_SQL },
+  '/search': { name: 'bound-search', sql: boundSearchSql(SEARCH_TERM, SEARCH_PAGE_SIZE) },
+  '/stats': { name: 'bound-stats', sql: BOUND_STATS_SQL },
+};
 
 async function openDatabase(): Promise<{ run: Run; close: () => Promise<void> }> {
   const databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) {
     const pool = new Pool({ connectionString: databaseUrl, max: 10 });
     return {
-      run: async (values) => {
-        const result = await pool.query<{ body: string }>({ name: 'bound-page', text: BOUND_PAGE_SQL, values });
+      run: async (name, text, values) => {
+        const result = await pool.query<{ body: string }>({ name, text, values });
         return result.rows[0]!.body;
       },
       close: () => pool.end(),
@@ -32,11 +41,11 @@ async function openDatabase(): Promise<{ run: Run; close: () => Promise<void> }>
   }
   const dataDir = process.env.DATA_DIR;
   if (!dataDir) throw new Error('DATA_DIR or DATABASE_URL is required');
-  const pglite = new PGlite({ dataDir: path.join(dataDir, 'pglite') });
+  const pglite = new PGlite({ dataDir: path.join(dataDir, 'pglite'), extensions: { pg_trgm } });
   await pglite.waitReady;
   return {
-    run: async (values) => {
-      const result = await pglite.query<{ body: string }>(BOUND_PAGE_SQL, values);
+    run: async (_name, sql, values) => {
+      const result = await pglite.query<{ body: string }>(sql, values);
       return result.rows[0]!.body;
     },
     close: () => pglite.close(),
@@ -47,6 +56,7 @@ async function main(): Promise<void> {
   const viewerId = Number(process.env.BOUND_VIEWER_ID);
   const roles = `{${process.env.BOUND_VIEWER_ROLES ?? ''}}`;
   if (!Number.isInteger(viewerId)) throw new Error('BOUND_VIEWER_ID is required');
+  const staffId = Number(process.env.BOUND_STAFF_ID);
   const database = await openDatabase();
   let queries = 0;
   let baseUrl = '';
@@ -55,7 +65,9 @@ async function main(): Promise<void> {
     request.resume();
     request.once('end', () => {
       queries++;
-      database.run([viewerId, roles, baseUrl, PAGE_SIZE]).then(
+      const statement = STATEMENTS[request.url ?? ''] ?? STATEMENTS['/graphql']!;
+      const params = statement.name === 'bound-page' ? [viewerId, roles, baseUrl, PAGE_SIZE] : statement.name === 'bound-filtered' ? [staffId] : [];
+      database.run(statement.name, statement.sql, params).then(
         (body) => {
           response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
           response.end(body);

@@ -21,8 +21,6 @@ const iso = (column: string): string => `to_char(${column} at time zone 'UTC', '
 /** Status codes to GraphQL enum names (SPEC "Statuses"). */
 const STATUS_NAMES = `(array['NEW','ASSIGNED','FIXED','CLOSED','REOPEN','REQUEST_INFORMATION','CANCEL','IN_PROCESSING'])`;
 
-/** The API's opaque cursor: base64url of `ticket:<id>`, without padding. */
-const cursor = (id: string): string => `translate(encode(convert_to('ticket:' || ${id}::text, 'UTF8'), 'base64'), '+/=', '-_')`;
 
 const NODE = `json_build_object(
   'id', t.id,
@@ -54,13 +52,70 @@ const NODE = `json_build_object(
     'reopen', rel.owner and t.status in (3, 4),
     'cancel', (rel.owner or rel.scheduler) and t.status in (1, 2, 5, 6, 8)))`;
 
-/** The list page for a viewer who sees every ticket (a scheduler), newest first. */
-export const BOUND_PAGE_SQL = `
-with page as (select * from tickets order by id desc limit $4::int + 1),
-shown as (select * from page order by id desc limit $4::int)
+// ---------------------------------------------------------------------------------------------
+// Bounds of the finding targets (issue 12): each returns exactly the JSON of its GraphQL query
+// (queries.ts), as the scheduler sees it. $1 is the staff member of the filtered page.
+
+/** The API's keyset cursor (ticket-order.ts): base64url of `ticket2:<field>:<dir>:<ms>:<id>`. */
+const keysetCursor = (direction: 'ASC' | 'DESC', alias: string): string =>
+  `translate(encode(convert_to('ticket2:CREATED_AT:${direction}:' || (extract(epoch from ${alias}.created_at) * 1000)::bigint || ':' || ${alias}.id::text, 'UTF8'), 'base64'), E'+/=\n', '-_')`;
+
+const ROW = (alias: string): string => `json_build_object(
+  'id', ${alias}.id, 'status', ${STATUS_NAMES}[${alias}.status], 'content', ${alias}.content,
+  'createdAt', ${iso(`${alias}.created_at`)}, 'updatedAt', ${iso(`${alias}.updated_at`)},
+  'customer', json_build_object('id', c.id::text, 'username', c.username),
+  'staff', case when st.id is null then null else json_build_object('id', st.id::text, 'username', st.username) end)`;
+
+function keysetPage(matching: string, direction: 'ASC' | 'DESC', pageSize: number): string {
+  const dir = direction.toLowerCase();
+  return `
+with page as (select * from tickets t where ${matching} order by t.created_at ${dir}, t.id ${dir} limit ${pageSize + 1}),
+shown as (select * from page p order by p.created_at ${dir}, p.id ${dir} limit ${pageSize})
 select json_build_object('data', json_build_object('tickets', json_build_object(
   'edges', coalesce((
-    select json_agg(json_build_object('cursor', ${cursor('t.id')}, 'node', ${NODE}) order by t.id desc)
+    select json_agg(json_build_object('cursor', ${keysetCursor(direction, 't')}, 'node', ${ROW('t')}) order by t.created_at ${dir}, t.id ${dir})
+    from shown t
+    join users c on c.id = t.customer_id
+    left join users st on st.id = t.staff_id), '[]'::json),
+  'pageInfo', json_build_object(
+    'hasNextPage', (select count(*) > ${pageSize} from page),
+    'endCursor', (select ${keysetCursor(direction, 'x')} from shown x order by x.created_at ${direction === 'ASC' ? 'desc' : 'asc'}, x.id ${direction === 'ASC' ? 'desc' : 'asc'} limit 1))
+)))::text as body`;
+}
+
+/** One staff member's open tickets (ASSIGNED, IN_PROCESSING, REQUEST_INFORMATION), oldest first. */
+export const BOUND_FILTERED_SQL = keysetPage('t.staff_id = $1::int and t.status in (2, 8, 6)', 'ASC', 50);
+
+/** Tickets whose content or a reply not deleted contains the term, newest first. */
+export const boundSearchSql = (term: string, pageSize: number): string =>
+  keysetPage(
+    `t.id in (select m.id from tickets m where m.content ilike '%${term}%'
+      union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike '%${term}%')`,
+    'DESC',
+    pageSize,
+  );
+
+/** Counts of every ticket by status (all eight, in code order) and by staff member, most first. */
+export const BOUND_STATS_SQL = `
+with by_status as (select status, count(*)::int as n from tickets group by status),
+by_staff as (select staff_id, count(*)::int as n from tickets group by staff_id)
+select json_build_object('data', json_build_object('ticketStats', json_build_object(
+  'total', (select count(*)::int from tickets),
+  'byStatus', (select json_agg(json_build_object('status', ${STATUS_NAMES}[g], 'count', coalesce(s.n, 0)) order by g)
+               from generate_series(1, 8) g left join by_status s on s.status = g),
+  'byStaff', (select json_agg(json_build_object(
+                 'staff', case when u.id is null then null else json_build_object('id', u.id::text, 'username', u.username) end,
+                 'count', b.n) order by b.n desc, coalesce(b.staff_id, 0))
+              from by_staff b left join users u on u.id = b.staff_id)
+)))::text as body`;
+
+/** The list page for a viewer who sees every ticket (a scheduler), newest first. */
+export const BOUND_PAGE_SQL = `
+with page as (select * from tickets order by created_at desc, id desc limit $4::int + 1),
+shown as (select * from page order by created_at desc, id desc limit $4::int)
+select json_build_object('data', json_build_object('tickets', json_build_object(
+  'edges', coalesce((
+    select json_agg(json_build_object('cursor', ${keysetCursor('DESC', 't')}, 'node', ${NODE}) order by t.created_at desc, t.id desc)
     from shown t
     join users c on c.id = t.customer_id
     left join users s on s.id = t.scheduler_id
@@ -75,5 +130,5 @@ select json_build_object('data', json_build_object('tickets', json_build_object(
     ) rel), '[]'::json),
   'pageInfo', json_build_object(
     'hasNextPage', (select count(*) > $4::int from page),
-    'endCursor', (select ${cursor('id')} from shown order by id limit 1))
+    'endCursor', (select ${keysetCursor('DESC', 'x')} from shown x order by x.created_at, x.id limit 1))
 )))::text as body`;

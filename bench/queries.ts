@@ -42,3 +42,31 @@ export const statusesQuery = (ids: readonly string[]): string =>
 /** A GraphQL request body. */
 export const graphqlBody = (query: string, variables?: Record<string, unknown>): string =>
   JSON.stringify(variables ? { query, variables } : { query });
+
+/** The fields of the finding targets' tickets (issue 12): a dashboard row, not the full ticket. */
+const ROW = `id status content createdAt updatedAt customer { id username } staff { id username }`;
+
+/** A dispatcher's view: one staff member's open tickets, oldest first. */
+export const filteredPage = (staffId: number): string => `query Filtered {
+  tickets(first: ${PAGE_SIZE}, orderBy: { field: CREATED_AT, direction: ASC },
+          filter: { status: [ASSIGNED, IN_PROCESSING, REQUEST_INFORMATION], staffId: "${staffId}" }) {
+    edges { cursor node { ${ROW} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+export const SEARCH_TERM = '打印机';
+export const SEARCH_PAGE_SIZE = 20;
+
+/** Every ticket that mentions the term in its content or a reply, newest first. */
+export const SEARCH_PAGE = `query Search {
+  tickets(first: ${SEARCH_PAGE_SIZE}, filter: { search: "${SEARCH_TERM}" }) {
+    edges { cursor node { ${ROW} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+/** The dashboard's counts over every ticket. */
+export const STATS = `query Stats {
+  ticketStats { total byStatus { status count } byStaff { staff { id username } count } }
+}`;

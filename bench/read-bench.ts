@@ -10,7 +10,7 @@ import { measureColdStarts, type ColdStartResult } from './cold-start';
 import { ServerProcess } from './ipc';
 import { load } from './load';
 import { readOptions, type BenchOptions } from './options';
-import { coldStartTable, median, resultsTable, targetList, type RoundResult, type TargetSummary } from './report';
+import { boundRatio, coldStartTable, median, resultsTable, targetList, type RoundResult, type TargetSummary } from './report';
 import { seedDatabase, type SeedResult } from './seed';
 import { buildTargets, send, type Target } from './targets';
 
@@ -228,6 +228,7 @@ async function run(options: BenchOptions): Promise<void> {
       LOG_LEVEL: 'silent',
       BOUND_VIEWER_ID: String(seed.scheduler.id),
       BOUND_VIEWER_ROLES: seed.scheduler.roles.join(','),
+      BOUND_STAFF_ID: String(seed.staff.id),
     };
     if (environment.databaseUrl) env.DATABASE_URL = environment.databaseUrl;
     else delete env.DATABASE_URL;
@@ -251,7 +252,7 @@ async function run(options: BenchOptions): Promise<void> {
 
     // Other work on a shared machine moves absolute numbers: keep the load next to the results.
     const loadAverages: number[] = [os.loadavg()[0]!];
-    const summaries: TargetSummary[] = targets.map((target) => ({ name: target.name, description: target.description, rounds: [] }));
+    const summaries: TargetSummary[] = targets.map((target) => ({ name: target.name, description: target.description, bound: target.bound, rounds: [] }));
     const samples = new Map<string, string>();
     for (let round = 1; round <= options.rounds; round++) {
       // PGlite allows one process per data directory, so the bound and the app never overlap;
@@ -329,6 +330,17 @@ async function run(options: BenchOptions): Promise<void> {
     log(targetList(summaries));
     log();
     log(`SQL bound returns the same JSON as gql-list-scheduler: ${sameJson}`);
+    for (const name of ['filtered', 'search', 'stats']) {
+      const boundBody = samples.get(`sql-bound-${name}`);
+      const appBody = samples.get(`gql-${name}`);
+      if (!boundBody || !appBody) continue;
+      const difference = firstDifference(JSON.parse(boundBody), JSON.parse(appBody));
+      const tickets = ticketsIn(appBody);
+      log(`sql-bound-${name} returns the same JSON as gql-${name}: ${difference ? `NO — first difference ${difference}` : `yes (${Buffer.byteLength(appBody)} bytes${tickets === undefined ? '' : `, ${tickets} tickets`})`}`);
+      const app = summaries.find((summary) => summary.name === `gql-${name}`);
+      const bound = summaries.find((summary) => summary.name === `sql-bound-${name}`);
+      if (app?.rounds.length && bound?.rounds.length) log(`gql-${name} / sql-bound-${name}: ${boundRatio(app, bound).toFixed(2)}×`);
+    }
     const gqlList = summaries.find((summary) => summary.name === 'gql-list-scheduler');
     const boundSummary = summaries.find((summary) => summary.name === 'sql-bound');
     if (gqlList?.rounds.length && boundSummary?.rounds.length) {

@@ -22,6 +22,8 @@ export interface RoundResult {
 
 export interface TargetSummary {
   readonly name: string;
+  /** The bound its ratio is taken to; `sql-bound` when absent. */
+  readonly bound?: string;
   readonly description: string;
   /** Why it did not run, when it did not. */
   skipped?: string;
@@ -61,7 +63,7 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
 
 /** The results table (Markdown, so it can go into docs/performance.md as printed). */
 export function resultsTable(summaries: readonly TargetSummary[]): string {
-  const bound = summaries.find((summary) => summary.name === 'sql-bound' && !summary.skipped);
+  const boundOf = (summary: TargetSummary) => summaries.find((candidate) => candidate.name === (summary.bound ?? 'sql-bound') && !candidate.skipped);
   const rows = summaries.map((summary) => {
     if (summary.skipped) {
       const reason = summary.skipped.length > 70 ? `${summary.skipped.slice(0, 69)}…` : summary.skipped;
@@ -75,7 +77,7 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
       fixed(median(rounds.map((r) => r.p99)), 1),
       fixed(median(rounds.map((r) => r.cpuMsPerRequest)), 2),
       mb(Math.max(...rounds.map((r) => r.peakRss))),
-      fixed(boundRatio(summary, bound), 2),
+      fixed(boundRatio(summary, boundOf(summary)), 2),
       fixed(median(rounds.map((r) => r.statementsPerRequest)), 1),
       String(rounds.reduce((sum, r) => sum + r.failed, 0)),
       rounds.map((r) => fixed(r.requestsPerSecond, 0)).join(' / '),

@@ -16,6 +16,9 @@ import type { Viewer } from '../src/modules/user/viewer';
  * at that moment. Generation throws if any step is refused.
  */
 
+/** Appended to one ticket in 500 (the search target's needle; no seeded word contains it). */
+export const SEARCHED_PHRASE = '我的打印机坏了';
+
 /** Every seeded user has this password; it is hashed once (scrypt is slow on purpose). */
 export const BENCH_PASSWORD = 'bench password 1';
 
@@ -277,7 +280,8 @@ function planTickets(count: number, users: BenchUser[], roles: SeedRoles): Plan 
       customer_id: customer.id,
       scheduler_id: schedulerId,
       staff_id: last.facts.staffId,
-      content: text(rng, 20, 90),
+      // One ticket in 500 is about a broken printer, in Chinese: what the search target looks for.
+      content: i % 500 === 250 ? `${text(rng, 20, 90)} ${SEARCHED_PHRASE}` : text(rng, 20, 90),
       status: STATUS_CODE[last.facts.status],
       created_at: new Date(createdAt).toISOString(),
       updated_at: new Date(last.at).toISOString(),

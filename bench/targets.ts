@@ -1,5 +1,18 @@
 import { encodeCredential } from '../src/modules/auth/credential';
-import { ADD_REPLY, DETAIL, graphqlBody, LIST_PAGE, PAGE_SIZE, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
+import {
+  ADD_REPLY,
+  DETAIL,
+  filteredPage,
+  graphqlBody,
+  LIST_PAGE,
+  PAGE_SIZE,
+  REQUEST_INFORMATION,
+  SEARCH_PAGE,
+  SEARCH_TERM,
+  START_PROCESSING,
+  STATS,
+  statusesQuery,
+} from './queries';
 import { BENCH_PASSWORD, type BenchUser, type SeedResult } from './seed';
 
 /**
@@ -17,6 +30,8 @@ export interface Target {
   readonly headers: Record<string, string>;
   /** The next request body. */
   nextBody(): string;
+  /** The bound target this one's ratio is taken to (default `sql-bound`). */
+  readonly bound?: string;
   /** Whether bodies differ from request to request (writes); reads send one fixed body. */
   readonly dynamic?: boolean;
   /** Whether a response body is a success (GraphQL errors come with HTTP 200). */
@@ -180,7 +195,37 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
       credential: credential(seed.staff),
       operator: 'staff',
     }),
+    ...findingTargets(seed, scheduler),
     transitionTarget(seed.opsStaff, credential(seed.opsStaff), seed.transitionPool),
     replyTarget(seed.opsCustomer, credential(seed.opsCustomer), seed.replyPool),
   ];
+}
+
+/**
+ * Issue 12's targets, each beside its own SQL bound (bound-sql.ts) that returns the same JSON:
+ * a filtered page (one staff member's open tickets, oldest first), a search (Chinese, in content
+ * and replies) and the counts, all as the scheduler.
+ */
+function findingTargets(seed: SeedResult, scheduler: string): Target[] {
+  const pairs: Array<[name: string, path: string, description: string, query: string]> = [
+    ['filtered', '/filtered', `tickets of staff ${seed.staff.username} in ASSIGNED/IN_PROCESSING/REQUEST_INFORMATION, oldest first, ${PAGE_SIZE} per page`, filteredPage(seed.staff.id)],
+    ['search', '/search', `tickets(filter: { search: "${SEARCH_TERM}" }), content and replies, newest first`, SEARCH_PAGE],
+    ['stats', '/stats', 'ticketStats: total, by status, by staff member', STATS],
+  ];
+  return pairs.flatMap(([name, path, description, query]) => {
+    const body = graphqlBody(query);
+    return [
+      {
+        name: `sql-bound-${name}`,
+        description: `the hand-written statement that answers gql-${name}'s JSON, over node:http`,
+        server: 'bound' as const,
+        path,
+        headers: JSON_HEADERS,
+        bound: `sql-bound-${name}`,
+        nextBody: () => body,
+        isSuccess: (status: number, text: string) => status === 200 && /^\{\s*"data"\s*:/.test(text),
+      },
+      { ...graphqlTarget(`gql-${name}`, description, scheduler, () => body), bound: `sql-bound-${name}` },
+    ];
+  });
 }

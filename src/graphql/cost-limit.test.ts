@@ -79,3 +79,17 @@ it('reports one error per operation over the limit, naming the limit', () => {
   const errors = validate(schema, document, [costLimitRule(COST_OPTIONS)]);
   expect(errors.map((error) => error.message)).toEqual([`Query cost limit of ${GRAPHQL_LIMITS.maxCost} exceeded: this operation costs 66505. Ask for smaller pages (first) or fewer nested fields.`]);
 });
+
+it('charges a connection paged backwards by last like one paged forwards by first', () => {
+  expect(cost(page('(last: 10)'))).toBe(cost(page('(first: 10)')));
+  expect(cost(page('(last: $n)'))).toBe(cost(page('(first: 100)')));
+  expect(cost(page('(last: 100000)'))).toBe(cost(page('(first: 100)')));
+  // Both given (refused by the resolver): charged the larger.
+  expect(cost(page('(first: 2, last: 30)'))).toBe(cost(page('(first: 30)')));
+});
+
+it('charges the HTTP change feed by its page size', () => {
+  const feed = (args: string) => `{ ticketEventLog${args} { pageInfo { endCursor } edges { node { kind ticket { id } } } } }`;
+  expect(cost(feed('(first: 10)'))).toBeLessThan(cost(feed('(first: 100)')));
+  expect(cost(feed('(first: 100)'))).toBe(cost(feed('(first: $n)').replace('{ ticketEventLog', 'query($n: Int) { ticketEventLog')));
+});

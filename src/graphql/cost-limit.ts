@@ -111,16 +111,27 @@ class CostCounter {
     return clamp(inner * entries);
   }
 
-  /** The page size a connection field asks for; undefined when the field takes no `first`. */
+  /**
+   * The page size a connection field asks for; undefined when the field takes no `first`. A
+   * connection that also pages backwards (`last`) is charged the larger of the two.
+   */
   private pageSizeOf(node: FieldNode, definition: GraphQLField<unknown, unknown>): number | undefined {
     const parameter = definition.args.find((arg) => arg.name === 'first');
     if (!parameter) return undefined;
     const { defaultPageSize, maxPageSize } = this.options;
-    const value = node.arguments?.find((arg) => arg.name.value === 'first')?.value;
-    if (!value || value.kind === Kind.NULL) return typeof parameter.defaultValue === 'number' ? parameter.defaultValue : defaultPageSize;
-    if (value.kind === Kind.INT) return Math.max(1, Math.min(Number(value.value), maxPageSize));
-    // A variable: validation cannot see its value, so the largest page the resolver allows.
-    return maxPageSize;
+    const sizeOf = (name: string): number | undefined => {
+      const value = node.arguments?.find((arg) => arg.name.value === name)?.value;
+      if (!value || value.kind === Kind.NULL) return undefined;
+      if (value.kind === Kind.INT) return Math.max(1, Math.min(Number(value.value), maxPageSize));
+      // A variable: validation cannot see its value, so the largest page the resolver allows.
+      return maxPageSize;
+    };
+    const first = sizeOf('first');
+    const last = definition.args.some((arg) => arg.name === 'last') ? sizeOf('last') : undefined;
+    if (first === undefined && last === undefined) {
+      return typeof parameter.defaultValue === 'number' ? parameter.defaultValue : defaultPageSize;
+    }
+    return Math.max(first ?? 0, last ?? 0);
   }
 
   private definition(parent: GraphQLCompositeType | undefined, name: string): GraphQLField<unknown, unknown> | undefined {

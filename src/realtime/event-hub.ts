@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { encodeEventCursor } from '../modules/event/event-cursor';
 import type { EventLog, LoggedEvent } from '../modules/event/event-log';
+import { payloadOf, readReplayPage, readTickets } from '../modules/event/event-replay';
 import type { FeedRequest, TicketEventFeed, TicketEventPayload } from '../modules/event/ticket-event.feed';
 import type { TicketInclude, TicketReader, TicketView } from '../modules/ticket/ticket.query';
 import { visibilityScope } from '../modules/ticket/ticket.rules';
@@ -302,11 +302,8 @@ export class TicketEventHub implements TicketEventFeed {
 
   /** Each ticket of a batch once, as it is now. */
   private async readTickets(em: EntityManager, events: readonly LoggedEvent[], include: TicketInclude): Promise<Map<string, TicketView>> {
-    const ids = [...new Set(events.map((event) => event.ticketId))];
-    this.counters.ticketReads += ids.length;
-    const views = await Promise.all(ids.map((id) => this.reader.findById(em, id, include)));
-    const tickets = new Map<string, TicketView>();
-    for (const view of views) if (view) tickets.set(view.id, view);
+    const tickets = await readTickets(em, this.reader, events, include);
+    this.counters.ticketReads += new Set(events.map((event) => event.ticketId)).size;
     return tickets;
   }
 
@@ -322,19 +319,20 @@ export class TicketEventHub implements TicketEventFeed {
    */
   private async replay(subscription: LiveSubscription, after: number): Promise<void> {
     let seq = after;
-    const scope = visibilityScope(subscription.viewer);
     for (;;) {
       if (subscription.isEnded) return;
-      const em = this.fork();
-      const events = await this.log.readAfter(em, seq, { ticketId: subscription.ticketId, scope, limit: REPLAY_PAGE });
+      // The same page reader as the HTTP change feed (ticketEventLog): the same events for a viewer.
+      const page = await readReplayPage(this.fork(), { log: this.log, reader: this.reader }, subscription.viewer, {
+        after: seq,
+        ticketId: subscription.ticketId,
+        limit: REPLAY_PAGE,
+        include: subscription.include,
+      });
       this.counters.logReads++;
-      const tickets = events.length ? await this.readTickets(em, events, subscription.include) : new Map<string, TicketView>();
-      for (const event of events) {
-        const ticket = tickets.get(event.ticketId);
-        if (ticket) subscription.deliver(payloadOf(event, ticket));
-        seq = event.seq;
-      }
-      if (events.length < REPLAY_PAGE) {
+      this.counters.ticketReads += page.ticketReads;
+      for (const event of page.events) subscription.deliver(event);
+      seq = page.lastSeq;
+      if (!page.full) {
         if (!subscription.replayFellBehind) return;
         subscription.catchUp();
         continue;
@@ -342,16 +340,4 @@ export class TicketEventHub implements TicketEventFeed {
       await subscription.whenBacklogAtMost(REPLAY_PAGE / 2);
     }
   }
-}
-
-function payloadOf(event: LoggedEvent, ticket: TicketView): TicketEventPayload {
-  return {
-    seq: event.seq,
-    cursor: encodeEventCursor(event.seq),
-    kind: event.kind,
-    ticket,
-    reply: event.reply,
-    actor: event.actor,
-    at: event.at,
-  };
 }

@@ -158,6 +158,8 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       expect(names.every((name: string) => /staf/i.test(name))).toBe(true);
       // LIKE's wildcards are plain characters in a search.
       expect((await gqlOk(server, server.users.scheduler, USERS, { filter: { search: '%' } })).users.totalCount).toBe(0);
+      // Characters no username holds match nothing, quotes and `;` included (never a 500).
+      expect((await gqlOk(server, server.users.scheduler, USERS, { filter: { search: "a'; drop table users; --" } })).users.totalCount).toBe(0);
       expect(await outcomeOf(server, server.users.scheduler, USERS, { filter: { search: 'x'.repeat(65) } })).toBe('BAD_USER_INPUT');
       expect(await outcomeOf(server, server.users.scheduler, USERS, { first: 0 })).toBe('BAD_USER_INPUT');
       expect(await outcomeOf(server, server.users.scheduler, USERS, { after: 'garbage' })).toBe('BAD_USER_INPUT');

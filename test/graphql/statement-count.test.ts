@@ -98,6 +98,42 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
     },
   );
 
+  const FILTERED = `query($first: Int, $filter: TicketFilter, $orderBy: TicketOrder) {
+    tickets(first: $first, filter: $filter, orderBy: $orderBy) {
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { ${TICKET_FIELDS} } }
+    }
+  }`;
+  const STATS = `query($filter: TicketFilter) {
+    ticketStats(filter: $filter) { total byStatus { status count } byStaff { staff { id username } count } }
+  }`;
+
+  it.each([
+    ['every filter but search', { status: ['ASSIGNED'], staffId: 'STAFF', unassigned: false, customerId: 'CUSTOMER', createdAt: { gte: '2000-01-01T00:00:00Z' }, updatedAt: { lt: '2999-01-01T00:00:00Z' } }, { field: 'UPDATED_AT', direction: 'ASC' }],
+    ['search', { search: 'ticket' }, { field: 'STATUS', direction: 'DESC' }],
+    ['search in replies, two terms', { search: 'scheduler from' }, undefined],
+  ] as const)('a filtered page (%s) is one statement, its totalCount one more, its stats one, whatever the page size', async (_, rawFilter, orderBy) => {
+    const { scheduler, staff, customer } = server.users;
+    const filter = JSON.parse(JSON.stringify(rawFilter).replace('"STAFF"', `"${staff.id}"`).replace('"CUSTOMER"', `"${customer.id}"`));
+    for (const user of [scheduler, customer, staff]) {
+      let small: Record<string, any> = {};
+      let large: Record<string, any> = {};
+      const smallStatements = await statementsOf(user, async () => {
+        small = await gqlOk(server, user, FILTERED, { first: 2, filter, orderBy });
+      });
+      const largeStatements = await statementsOf(user, async () => {
+        large = await gqlOk(server, user, FILTERED, { first: 50, filter, orderBy });
+      });
+      expect(large.tickets.edges.length).toBeGreaterThan(small.tickets.edges.length);
+      expect({ user: user.username, statements: smallStatements }).toEqual({ user: user.username, statements: [expect.stringMatching(/from tickets t/)] });
+      expect(largeStatements).toHaveLength(1);
+      const counted = await statementsOf(user, () => gqlOk(server, user, FILTERED.replace('pageInfo {', 'totalCount pageInfo {'), { first: 50, filter, orderBy }));
+      expect(counted).toHaveLength(2);
+      const stats = await statementsOf(user, () => gqlOk(server, user, STATS, { filter }));
+      expect(stats).toHaveLength(1);
+    }
+  });
+
   it('the page really carries the nested data it was counted with', async () => {
     const { tickets } = await gqlOk(server, server.users.scheduler, PAGE, { first: 50 });
     for (const { node } of tickets.edges) {

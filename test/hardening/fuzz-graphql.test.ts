@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { encodeCursor } from '../../src/modules/ticket/ticket.resolver';
+import { encodeTicketCursor, NEWEST_FIRST } from '../../src/modules/ticket/ticket-order';
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
 import { defaultActors, PNG_BYTES, STATUS_NAMES, ticketIn, TICKET_FIELDS, upload } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
@@ -305,7 +305,7 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
       case 'reply':
         return pick(replyPool, value.i);
       case 'cursor':
-        return encodeCursor(pick(ticketPool, value.i));
+        return encodeTicketCursor(NEWEST_FIRST, { key: Date.now(), id: pick(ticketPool, value.i) });
       case 'event-cursor':
         return encodeEventCursor(1 + (value.i % 20));
       case 'user':

@@ -5,6 +5,7 @@ import { Migration20261202000000_idempotency_keys } from './Migration20261202000
 import { Migration20261203050000_login_throttle } from './Migration20261203050000_login_throttle';
 import { Migration20261203100000_reply_erasure } from './Migration20261203100000_reply_erasure';
 import { Migration20261204000000_people } from './Migration20261204000000_people';
+import { Migration20261205000000_ticket_finding } from './Migration20261205000000_ticket_finding';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -17,4 +18,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261203050000_login_throttle', class: Migration20261203050000_login_throttle },
   { name: 'Migration20261203100000_reply_erasure', class: Migration20261203100000_reply_erasure },
   { name: 'Migration20261204000000_people', class: Migration20261204000000_people },
+  { name: 'Migration20261205000000_ticket_finding', class: Migration20261205000000_ticket_finding },
 ];

@@ -1,12 +1,20 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, ID, Resolver, Root, Subscription, type PubSub } from 'type-graphql';
+import { Arg, Ctx, ID, Info, Int, Query, Resolver, Root, Subscription, type PubSub } from 'type-graphql';
+import type { RequestContext } from '../../graphql/context';
 import { selectedFields } from '../../graphql/selection';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { canView, MESSAGES } from '../ticket/ticket.rules';
-import { decodeEventCursor } from './event-cursor';
+import type { Viewer } from '../user/viewer';
+import { decodeEventCursor, encodeEventCursor } from './event-cursor';
+import { EventLog } from './event-log';
+import { readReplayPage } from './event-replay';
 import type { LiveContext, TicketEventPayload } from './ticket-event.feed';
-import { TicketEventType } from './ticket-event.type';
+import { TicketEventConnectionType, TicketEventType } from './ticket-event.type';
+
+/** Page size of `ticketEventLog`: events of the log read per request. */
+export const DEFAULT_EVENT_PAGE = 50;
+export const MAX_EVENT_PAGE = 100;
 
 /**
  * type-graphql insists on a PubSub once a schema has a subscription, even though `ticketEvents`
@@ -37,6 +45,27 @@ interface TicketEventsArgs {
 export async function ticketEventsFor(ctx: LiveContext, args: TicketEventsArgs, info: GraphQLResolveInfo): Promise<AsyncIterable<TicketEventPayload>> {
   const feed = ctx.feed;
   if (!feed) throw badInput('ticketEvents', 'Subscriptions run over the graphql-ws WebSocket protocol on /graphql');
+  const { viewer, ticketId, after } = await checkEventRequest(ctx, args, () => feed.lastSeq());
+  const fields = selectedFields(info, ['ticket']);
+  return feed.subscribe(viewer, {
+    ticketId,
+    after,
+    include: { replies: fields.has('replies'), history: fields.has('history') },
+    beforeEach: () => ctx.renew?.(),
+  });
+}
+
+/**
+ * What `ticketEvents` and `ticketEventLog` both check before reading anything: a malformed
+ * `ticketId` or `after` is BAD_USER_INPUT, a ticket that does not exist NOT_FOUND, one the viewer
+ * may not see right now FORBIDDEN (as `Query.ticket` answers), and a cursor beyond the log's end
+ * BAD_USER_INPUT.
+ */
+async function checkEventRequest(
+  ctx: RequestContext,
+  args: TicketEventsArgs,
+  lastSeq: () => Promise<number>,
+): Promise<{ viewer: Viewer; ticketId?: string; after?: number }> {
   const viewer = await ctx.viewer();
   const ticketId = args.ticketId == null ? undefined : parseUuid(args.ticketId, 'ticketId');
   const after = args.after == null ? undefined : decodeEventCursor(args.after, 'after');
@@ -47,17 +76,14 @@ export async function ticketEventsFor(ctx: LiveContext, args: TicketEventsArgs, 
   }
   // A seq beyond the log's end was never issued (another database's cursor, or a forged one):
   // accepting it would silently skip the events up to it.
-  if (after !== undefined && after > (await feed.lastSeq())) {
+  if (after !== undefined && after > (await lastSeq())) {
     throw badInput('after', 'after is not an event cursor this API returned');
   }
-  const fields = selectedFields(info, ['ticket']);
-  return feed.subscribe(viewer, {
-    ticketId,
-    after,
-    include: { replies: fields.has('replies'), history: fields.has('history') },
-    beforeEach: () => ctx.renew?.(),
-  });
+  return { viewer, ticketId, after };
 }
+
+/** The log `ticketEventLog` reads (stateless). */
+const EVENT_LOG = new EventLog();
 
 /** `Subscription.ticketEvents`; the events themselves come from the hub through `ticketEventsFor`. */
 @Resolver(() => TicketEventType)
@@ -77,5 +103,46 @@ export class TicketEventResolver {
     // Over HTTP, GraphQL executes a subscription like a query, without `subscribe`: no event.
     if (event === undefined) throw badInput('ticketEvents', 'Subscriptions run over the graphql-ws WebSocket protocol on /graphql');
     return event;
+  }
+
+  @Query(() => TicketEventConnectionType, {
+    description:
+      'The events ticketEvents delivers, over plain HTTP for clients that poll: the log after `after`, oldest first, ' +
+      'as the viewer may see it. Pass pageInfo.endCursor back as `after` to continue with nothing missed or repeated.',
+  })
+  async ticketEventLog(
+    @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+    // type-graphql prints arguments in reverse parameter order: this prints (after, first, ticketId).
+    @Arg('ticketId', () => ID, { nullable: true, description: 'Only this ticket.' }) ticketId?: string | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      description: `Events of the log read, 1 to ${MAX_EVENT_PAGE}; default ${DEFAULT_EVENT_PAGE}. Those the viewer may not see are skipped, so a page may hold fewer.`,
+    })
+    first?: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'pageInfo.endCursor of the previous page (or an event cursor); absent: from the start of the log.' })
+    after?: string | null,
+  ): Promise<TicketEventConnectionType> {
+    const limit = first ?? DEFAULT_EVENT_PAGE;
+    if (limit < 1 || limit > MAX_EVENT_PAGE) throw badInput('first', `first must be between 1 and ${MAX_EVENT_PAGE}`);
+    const request = await checkEventRequest(ctx, { ticketId, after }, () => EVENT_LOG.lastSeq(ctx.em));
+    const fields = selectedFields(info, ['edges', 'node', 'ticket']);
+    const page = await readReplayPage(ctx.em, { log: EVENT_LOG, reader: ctx.services.reader }, request.viewer, {
+      after: request.after ?? 0,
+      ticketId: request.ticketId,
+      limit,
+      include: { replies: fields.has('replies'), history: fields.has('history') },
+    });
+    const edges = page.events.map((event) => ({ cursor: event.cursor, node: event as unknown as TicketEventType }));
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: page.full,
+        hasPreviousPage: false,
+        startCursor: edges[0]?.cursor ?? null,
+        // Where to resume, even when every event read was one the viewer may not see.
+        endCursor: page.lastSeq > 0 ? encodeEventCursor(page.lastSeq) : null,
+      },
+    };
   }
 }

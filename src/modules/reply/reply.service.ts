@@ -58,6 +58,8 @@ export class ReplyService {
       }
       const reply = tem.create(Reply, { ticketId: id, authorId: viewer.id, content: text });
       tem.persist(reply);
+      // A reply is a change subscribers see: the ticket's updatedAt moves with it.
+      ticket.updatedAt = reply.createdAt;
       changes.push({ kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId: reply.id, at: reply.createdAt });
       return { id: reply.id, ticketId: id, content: text, createdAt: reply.createdAt.getTime() };
     });
@@ -85,7 +87,7 @@ export class ReplyService {
       );
       if (!found || (expectedTicket !== undefined && found.ticket_id !== expectedTicket)) throw notFound('Reply not found');
       // The ticket's lock orders the deletion and its event with the ticket's other changes.
-      await this.tickets.lock(tem, found.ticket_id);
+      const ticket = await this.tickets.lock(tem, found.ticket_id);
       if (found.author_id !== viewer.id) throw forbidden(MESSAGES.deleteReply);
       const at = new Date();
       const erased = await connection.execute<Array<{ id: string }>>(
@@ -96,6 +98,8 @@ export class ReplyService {
       );
       // Another request deleted it while this one waited for the lock.
       if (!erased.length) throw notFound('Reply not found');
+      // A deletion is a change subscribers see: the ticket's updatedAt moves with it.
+      ticket.updatedAt = at;
       changes.push({ kind: TicketEventKind.REPLY_DELETED, ticketId: found.ticket_id, actorId: viewer.id, replyId: id, at });
       return found.ticket_id;
     });

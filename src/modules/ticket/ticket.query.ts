@@ -3,6 +3,8 @@ import { forbidden } from '../../shared/errors';
 import { Role } from '../user/role';
 import { hasRole, Viewer } from '../user/viewer';
 import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
+import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
+import { containsPattern } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
 
 /**
@@ -61,18 +63,59 @@ export interface TicketInclude {
 
 export const INCLUDE_ALL: TicketInclude = { replies: true, history: true };
 
-export interface TicketListQuery {
+/** A time range: from `gte` (inclusive) to `lt` (exclusive), in ms since the epoch; either end open. */
+export interface TimeRange {
+  readonly gte?: number;
+  readonly lt?: number;
+}
+
+/** Which tickets, within the viewer's visibility. Every condition narrows; all combine. */
+export interface TicketFilter {
   /** Act only as this role (must be held); all of the viewer's roles when absent. */
   readonly as?: Role;
   /** Only these statuses; any when absent or empty. */
   readonly statuses?: readonly TicketStatus[];
+  /** Only tickets assigned to this staff member. */
+  readonly staffId?: number;
+  /** true: only tickets assigned to nobody; false: only tickets assigned to someone. */
+  readonly unassigned?: boolean;
+  /** Only tickets this customer filed. */
+  readonly customerId?: number;
+  readonly createdAt?: TimeRange;
+  readonly updatedAt?: TimeRange;
+  /** Terms (ticket-search.ts `parseSearch`), each a substring of the content or of a reply not deleted. */
+  readonly search?: readonly string[];
+}
+
+export interface TicketListQuery extends TicketFilter {
   /** Page size; undefined returns every matching ticket (legacy clients without paging). */
   readonly limit?: number;
-  /** Keyset: tickets strictly older than this ticket id. */
-  readonly before?: string;
-  /** Skip this many (legacy `page`); keyset `before` is preferred where possible. */
+  /** Skip this many (legacy `page`); keyset positions are preferred where possible. */
   readonly offset?: number;
+  /**
+   * The ordering; absent: ticket id descending (newest first by the time-ordered id: the legacy
+   * lists' order, unchanged).
+   */
+  readonly order?: TicketOrder;
+  /** Keyset (with `order`): only tickets strictly after this position in the ordering. */
+  readonly after?: TicketPosition;
+  /** Keyset (with `order`): only tickets strictly before this position in the ordering. */
+  readonly before?: TicketPosition;
+  /**
+   * Take the page from the end (Relay `last`): the `limit` tickets closest to `before` (or the
+   * last ones), still returned in the ordering's order.
+   */
+  readonly fromEnd?: boolean;
   readonly include?: TicketInclude;
+}
+
+/** How many tickets match, by status and (when asked) by assigned staff member. */
+export interface TicketStatsView {
+  readonly total: number;
+  /** Every status, in SPEC code order, zeros included. */
+  readonly byStatus: Array<{ status: TicketStatus; count: number }>;
+  /** Per staff member (staff null: unassigned), most tickets first; null when not asked for. */
+  readonly byStaff: Array<{ staff: UserSummary | null; count: number }> | null;
 }
 
 export interface TicketPage {
@@ -197,6 +240,44 @@ export function visibilitySql(scope: VisibilityScope): { sql: string; params: un
   return { sql: alternatives.length ? `(${alternatives.join(' or ')})` : 'false', params };
 }
 
+/** The column each ordering sorts by, and how its key is bound. */
+const ORDER_KEYS: Record<TicketOrderField, { column: string; param: string }> = {
+  [TicketOrderField.CREATED_AT]: { column: 't.created_at', param: '?::timestamptz' },
+  [TicketOrderField.UPDATED_AT]: { column: 't.updated_at', param: '?::timestamptz' },
+  [TicketOrderField.STATUS]: { column: 't.status', param: '?::smallint' },
+};
+
+/** Dates travel as ISO strings: exact to the millisecond, as the columns are. */
+const keyParam = (field: TicketOrderField, key: number): string | number =>
+  field === TicketOrderField.STATUS ? key : new Date(key).toISOString();
+
+/** A ticket's place in an ordering (what its cursor carries). */
+export function positionOf(ticket: TicketView, field: TicketOrderField): TicketPosition {
+  const key =
+    field === TicketOrderField.CREATED_AT ? ticket.createdAt : field === TicketOrderField.UPDATED_AT ? ticket.updatedAt : STATUS_CODE[ticket.status];
+  return { key: Math.round(key), id: ticket.id };
+}
+
+function addRange(where: Where, column: string, range: TimeRange | undefined): void {
+  if (range?.gte !== undefined) where.add(`${column} >= ?::timestamptz`, new Date(range.gte).toISOString());
+  if (range?.lt !== undefined) where.add(`${column} < ?::timestamptz`, new Date(range.lt).toISOString());
+}
+
+/** One SQL statement and its positional (`?`) parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+interface StatsRow {
+  status: number | null;
+  staff_id: number | null;
+  by_status: boolean;
+  by_staff: boolean;
+  count: number | string;
+  staff: UserSummary | string | null;
+}
+
 /** Reads tickets as views. Stateless: every call takes the request's EntityManager. */
 export class TicketReader {
   /** One ticket, or null when there is none with this id. Visibility is the caller's to check. */
@@ -206,14 +287,38 @@ export class TicketReader {
   }
 
   /**
-   * The viewer's tickets, newest first. Refuses (FORBIDDEN) to act as a role the viewer does not
-   * hold, with the message the legacy endpoint shares.
+   * The viewer's tickets that match the filter, in one statement: ordered by `query.order` (ties
+   * by id) and paged by keyset positions, or newest first by id for the legacy lists. Refuses
+   * (FORBIDDEN) to act as a role the viewer does not hold, with the message the legacy endpoint
+   * shares.
    */
   async list(em: EntityManager, viewer: Viewer, query: TicketListQuery): Promise<TicketPage> {
+    const { sql, params } = this.listStatement(viewer, query);
+    const rows = await this.run(em, sql, params);
+    const hasMore = query.limit !== undefined && rows.length > query.limit;
+    const tickets = hasMore ? rows.slice(0, query.limit) : rows;
+    if (query.order && query.fromEnd) tickets.reverse();
+    return { tickets, hasMore };
+  }
+
+  /** The statement `list` runs (tests EXPLAIN it). */
+  listStatement(viewer: Viewer, query: TicketListQuery): Statement {
     const where = this.filter(viewer, query);
-    if (query.before) where.add('t.id < ?', query.before);
     const include = query.include ?? INCLUDE_ALL;
-    let sql = `${selectSql(include)} ${where.toSql()} order by t.id desc`;
+    let orderBy = 'order by t.id desc';
+    if (query.order) {
+      const { column, param } = ORDER_KEYS[query.order.field];
+      const descending = query.order.direction === OrderDirection.DESC;
+      // "After" is further along the ordering: smaller keys when it descends.
+      const further = descending ? '<' : '>';
+      const nearer = descending ? '>' : '<';
+      if (query.after) where.add(`(${column}, t.id) ${further} (${param}, ?::uuid)`, keyParam(query.order.field, query.after.key), query.after.id);
+      if (query.before) where.add(`(${column}, t.id) ${nearer} (${param}, ?::uuid)`, keyParam(query.order.field, query.before.key), query.before.id);
+      // From the end, read the ordering backwards and turn the page around afterwards.
+      const sqlDirection = descending !== Boolean(query.fromEnd) ? 'desc' : 'asc';
+      orderBy = `order by ${column} ${sqlDirection}, t.id ${sqlDirection}`;
+    }
+    let sql = `${selectSql(include)} ${where.toSql()} ${orderBy}`;
     const params = [...where.params];
     if (query.limit !== undefined) {
       sql += ' limit ?';
@@ -223,26 +328,93 @@ export class TicketReader {
       sql += ' offset ?';
       params.push(query.offset);
     }
-    const rows = await this.run(em, sql, params);
-    const hasMore = query.limit !== undefined && rows.length > query.limit;
-    return { tickets: hasMore ? rows.slice(0, query.limit) : rows, hasMore };
+    return { sql, params };
   }
 
-  /** How many tickets the list query matches, ignoring paging. */
-  async count(em: EntityManager, viewer: Viewer, query: Pick<TicketListQuery, 'as' | 'statuses'>): Promise<number> {
-    const where = this.filter(viewer, query);
-    const rows = await em
-      .getConnection()
-      .execute<Array<{ count: number | string }>>(`select count(*)::int as count from tickets t ${where.toSql()}`, where.params, 'all');
+  /** How many tickets the filter matches, ignoring paging. */
+  async count(em: EntityManager, viewer: Viewer, query: TicketFilter): Promise<number> {
+    const { sql, params } = this.countStatement(viewer, query);
+    const rows = await em.getConnection().execute<Array<{ count: number | string }>>(sql, params, 'all');
     return Number(rows[0]?.count ?? 0);
   }
 
-  private filter(viewer: Viewer, query: Pick<TicketListQuery, 'as' | 'statuses'>): Where {
+  /** The statement `count` runs. */
+  countStatement(viewer: Viewer, query: TicketFilter): Statement {
+    const where = this.filter(viewer, query);
+    return { sql: `select count(*)::int as count from tickets t ${where.toSql()}`, params: where.params };
+  }
+
+  /**
+   * Counts of the tickets the filter matches, in one statement (grouping sets): the total, per
+   * status, and with `byStaff` per assigned staff member.
+   */
+  async stats(em: EntityManager, viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Promise<TicketStatsView> {
+    const { sql, params } = this.statsStatement(viewer, query, options);
+    const rows = await em.getConnection().execute<StatsRow[]>(sql, params, 'all', em.getTransactionContext());
+    const counts = new Map<number, number>();
+    const byStaff: Array<{ staff: UserSummary | null; count: number }> = [];
+    let total = 0;
+    for (const row of rows) {
+      const count = Number(row.count);
+      if (row.by_status) counts.set(Number(row.status), count);
+      else if (row.by_staff) byStaff.push({ staff: row.staff ? parsedJson(row.staff) : null, count });
+      else total = count;
+    }
+    byStaff.sort((a, b) => b.count - a.count || (a.staff?.id ?? 0) - (b.staff?.id ?? 0));
+    return {
+      total,
+      byStatus: Object.values(TicketStatus)
+        .sort((a, b) => STATUS_CODE[a] - STATUS_CODE[b])
+        .map((status) => ({ status, count: counts.get(STATUS_CODE[status]) ?? 0 })),
+      byStaff: options.byStaff ? byStaff : null,
+    };
+  }
+
+  /** The statement `stats` runs. */
+  statsStatement(viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Statement {
+    const where = this.filter(viewer, query);
+    const sets = options.byStaff ? '(), (t.status), (t.staff_id)' : '(), (t.status)';
+    const sql = `select g.status, g.staff_id, g.by_status, g.by_staff, g.count,
+        case when u.id is null then null else ${userJson('u')} end as staff
+      from (
+        select t.status, ${options.byStaff ? 't.staff_id, grouping(t.staff_id) = 0' : 'null::integer as staff_id, false'} as by_staff,
+          grouping(t.status) = 0 as by_status, count(*)::int as count
+        from tickets t ${where.toSql()}
+        group by grouping sets (${sets})
+      ) g
+      left join users u on g.by_staff and u.id = g.staff_id`;
+    return { sql, params: where.params };
+  }
+
+  private filter(viewer: Viewer, query: TicketFilter): Where {
     if (query.as && !hasRole(viewer, query.as)) throw forbidden(MESSAGES.listAs(query.as));
     const where = new Where();
     addScope(where, visibilityScope(viewer, query.as ? [query.as] : viewer.roles));
     if (query.statuses?.length) {
       where.add('t.status = any(?::smallint[])', pgArray(query.statuses.map((status) => STATUS_CODE[status])));
+    }
+    if (query.staffId !== undefined) where.add('t.staff_id = ?', query.staffId);
+    if (query.unassigned !== undefined) where.add(query.unassigned ? 't.staff_id is null' : 't.staff_id is not null');
+    if (query.customerId !== undefined) where.add('t.customer_id = ?', query.customerId);
+    addRange(where, 't.created_at', query.createdAt);
+    addRange(where, 't.updated_at', query.updatedAt);
+    for (const term of query.search ?? []) {
+      // A union of two index-backed lookups (trigram GIN on each table), rather than an OR,
+      // which would leave the planner a sequential scan of tickets; computed once as an array,
+      // so the matching tickets are then fetched by primary key (`id = any(...)`), never by a
+      // scan of every ticket.
+      //
+      // A `;` in the pattern travels as chr(59) (still a constant, so the planner folds it and
+      // can use the index): MikroORM inlines escaped parameters into the statement text, and the
+      // PGlite driver runs any statement text holding a `;` as a multi-statement script.
+      const parts = containsPattern(term).split(';');
+      const pattern = parts.map(() => '?').join(' || chr(59) || ');
+      where.add(
+        `t.id = any(array(select m.id from tickets m where m.content ilike ${pattern}
+          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike ${pattern}))`,
+        ...parts,
+        ...parts,
+      );
     }
     return where;
   }

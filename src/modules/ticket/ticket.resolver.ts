@@ -4,35 +4,72 @@ import type { RequestContext } from '../../graphql/context';
 import { selectedFields } from '../../graphql/selection';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUserId, parseUuid } from '../../shared/ids';
+import { Role } from '../user/role';
+import { hasRole } from '../user/viewer';
 import { imageUrl, parseImageRefs } from '../image/image-ref';
 import { ReplyType } from '../reply/reply.type';
-import { INCLUDE_ALL } from './ticket.query';
-import type { HistoryView, ReplyView, TicketInclude, TicketView } from './ticket.query';
+import { INCLUDE_ALL, positionOf } from './ticket.query';
+import type { HistoryView, ReplyView, TicketFilter, TicketInclude, TicketStatsView, TicketView, TimeRange } from './ticket.query';
+import { decodeTicketCursor, encodeTicketCursor, NEWEST_FIRST } from './ticket-order';
+import { parseSearch } from './ticket-search';
 import { canView, MESSAGES, permissionsFor, TicketOperation } from './ticket.rules';
 import type { TicketPermissions } from './ticket.rules';
 import type { TransitionOperation } from './ticket.service';
 import {
   CreateTicketInput,
+  DateTimeRangeInput,
   EditTicketInput,
   HistoryEntryType,
   TicketConnectionType,
   TicketFilterInput,
+  TicketOrderInput,
   TicketPermissionsType,
+  TicketStatsType,
   TicketType,
 } from './ticket.type';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-const CURSOR_PREFIX = 'ticket:';
+/** A user id of a filter, or BAD_INPUT naming the field. */
+const filterUserId = (value: string | null | undefined, field: string): number | undefined =>
+  value == null ? undefined : parseUserId(value, field);
 
-/** Opaque cursors: base64url of `ticket:<id>`, so clients don't build them. */
-export const encodeCursor = (ticketId: string): string => Buffer.from(CURSOR_PREFIX + ticketId).toString('base64url');
+function timeRange(range: DateTimeRangeInput | null | undefined, field: string): TimeRange | undefined {
+  if (!range) return undefined;
+  const bound = (value: Date | null | undefined, name: string): number | undefined => {
+    if (value == null) return undefined;
+    const ms = value.getTime();
+    if (!Number.isFinite(ms)) throw badInput(`${field}.${name}`, `${field}.${name} must be a date-time`);
+    return ms;
+  };
+  return { gte: bound(range.gte, 'gte'), lt: bound(range.lt, 'lt') };
+}
 
-export function decodeCursor(cursor: string, field: string): string {
-  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!decoded.startsWith(CURSOR_PREFIX)) throw badInput(field, `${field} is not a cursor this API returned`);
-  return parseUuid(decoded.slice(CURSOR_PREFIX.length), field);
+/** A GraphQL `TicketFilter` as the reader's filter; BAD_INPUT naming the field at fault. */
+export function toTicketFilter(input: TicketFilterInput | null | undefined): TicketFilter {
+  if (!input) return {};
+  const staffId = filterUserId(input.staffId, 'filter.staffId');
+  if (staffId !== undefined && input.unassigned === true) {
+    throw badInput('filter.unassigned', 'filter.unassigned: true cannot be combined with filter.staffId');
+  }
+  const search = input.search == null ? [] : parseSearch(input.search, 'filter.search');
+  return {
+    as: input.as ?? undefined,
+    statuses: input.status ?? undefined,
+    staffId,
+    unassigned: input.unassigned ?? undefined,
+    customerId: filterUserId(input.customerId, 'filter.customerId'),
+    createdAt: timeRange(input.createdAt, 'filter.createdAt'),
+    updatedAt: timeRange(input.updatedAt, 'filter.updatedAt'),
+    search: search.length ? search : undefined,
+  };
+}
+
+function pageSize(value: number | null | undefined, field: string): number | undefined {
+  if (value == null) return undefined;
+  if (value < 1 || value > MAX_PAGE_SIZE) throw badInput(field, `${field} must be between 1 and ${MAX_PAGE_SIZE}`);
+  return value;
 }
 
 /** Which nested collections a selection under `path` asks for. */
@@ -55,32 +92,75 @@ export class TicketResolver {
     return ticket;
   }
 
-  @Query(() => TicketConnectionType, { description: 'The tickets the viewer may see, newest first.' })
+  @Query(() => TicketConnectionType, {
+    description:
+      'The tickets the viewer may see that match the filter, newest first unless orderBy says otherwise. A Relay ' +
+      'connection: first/after pages forwards, last/before backwards; cursors hold their place while tickets change.',
+  })
   async tickets(
     @Ctx() ctx: RequestContext,
     @Info() info: GraphQLResolveInfo,
-    // type-graphql prints arguments in reverse parameter order: this prints (filter, first, after).
+    // type-graphql prints arguments in reverse parameter order: this prints (filter, orderBy, first, after, last, before).
+    @Arg('before', () => String, { nullable: true, description: 'startCursor of the page after the one wanted (with last).' })
+    before?: string | null,
+    @Arg('last', () => Int, { nullable: true, description: `Page size from the end, 1 to ${MAX_PAGE_SIZE}; not with first.` })
+    last?: number | null,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after?: string | null,
     @Arg('first', () => Int, { nullable: true, description: `Page size, 1 to ${MAX_PAGE_SIZE}; default ${DEFAULT_PAGE_SIZE}.` })
     first?: number | null,
+    @Arg('orderBy', () => TicketOrderInput, { nullable: true, description: 'Default: CREATED_AT DESC (newest first).' })
+    orderBy?: TicketOrderInput | null,
     @Arg('filter', () => TicketFilterInput, { nullable: true }) filter?: TicketFilterInput | null,
   ): Promise<TicketConnectionType> {
     const viewer = await ctx.viewer();
-    const limit = first ?? DEFAULT_PAGE_SIZE;
-    if (limit < 1 || limit > MAX_PAGE_SIZE) throw badInput('first', `first must be between 1 and ${MAX_PAGE_SIZE}`);
-    const query = { as: filter?.as ?? undefined, statuses: filter?.status ?? undefined };
+    const forwardSize = pageSize(first, 'first');
+    const backwardSize = pageSize(last, 'last');
+    if (forwardSize !== undefined && backwardSize !== undefined) throw badInput('last', 'first and last cannot be combined: page one way');
+    const fromEnd = backwardSize !== undefined;
+    const limit = backwardSize ?? forwardSize ?? DEFAULT_PAGE_SIZE;
+    const order = { field: orderBy?.field ?? NEWEST_FIRST.field, direction: orderBy?.direction ?? NEWEST_FIRST.direction };
+    const query = toTicketFilter(filter);
     const page = await ctx.services.reader.list(ctx.em, viewer, {
       ...query,
+      order,
       limit,
-      before: after ? decodeCursor(after, 'after') : undefined,
+      fromEnd,
+      after: after == null ? undefined : decodeTicketCursor(after, order, 'after'),
+      before: before == null ? undefined : decodeTicketCursor(before, order, 'before'),
       include: includeFor(info, ['edges', 'node']),
     });
-    const edges = page.tickets.map((node) => ({ cursor: encodeCursor(node.id), node: node as unknown as TicketType }));
+    const edges = page.tickets.map((node) => ({
+      cursor: encodeTicketCursor(order, positionOf(node, order.field)),
+      node: node as unknown as TicketType,
+    }));
     return {
       edges,
-      pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null },
+      pageInfo: {
+        // Relay: the direction not paged in may answer false; we do rather than spend a statement.
+        hasNextPage: !fromEnd && page.hasMore,
+        hasPreviousPage: fromEnd && page.hasMore,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
       query,
     };
+  }
+
+  @Query(() => TicketStatsType, {
+    description:
+      'How many tickets the viewer may see match the filter: in total, per status and (schedulers) per staff member. ' +
+      'One statement; re-ask when ticketEvents reports a change to keep a dashboard current.',
+  })
+  async ticketStats(
+    @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('filter', () => TicketFilterInput, { nullable: true }) filter?: TicketFilterInput | null,
+  ): Promise<TicketStatsView> {
+    const viewer = await ctx.viewer();
+    const query = toTicketFilter(filter);
+    const asScheduler = query.as ? query.as === Role.SCHEDULER : hasRole(viewer, Role.SCHEDULER);
+    const byStaff = asScheduler && selectedFields(info).has('byStaff');
+    return ctx.services.reader.stats(ctx.em, viewer, query, { byStaff });
   }
 
   @Mutation(() => TicketType, { description: 'Files a ticket as the viewer (customers only).' })

@@ -1,10 +1,11 @@
 import { GraphQLDateTime } from 'graphql-scalars';
-import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ReplyType } from '../reply/reply.type';
 import { Role } from '../user/role';
 import { UserType } from '../user/user.type';
 import { TicketStatus } from './ticket-status';
-import type { TicketListQuery } from './ticket.query';
+import type { TicketFilter } from './ticket.query';
+import { OrderDirection, TicketOrderField } from './ticket-order';
 
 /*
  * Every object type here sets `simpleResolvers`: plain fields resolve by property, without
@@ -13,6 +14,19 @@ import type { TicketListQuery } from './ticket.query';
  */
 
 registerEnumType(TicketStatus, { name: 'TicketStatus', description: 'Where a ticket is in the workflow.' });
+registerEnumType(TicketOrderField, {
+  name: 'TicketOrderField',
+  description: 'What tickets are sorted by; ties are broken by ticket id in the same direction.',
+  valuesConfig: {
+    CREATED_AT: { description: 'When the ticket was filed.' },
+    UPDATED_AT: { description: 'When it last changed in a way subscribers see: a transition, an edit, a reply added or deleted.' },
+    STATUS: {
+      description:
+        'The SPEC status code: NEW, ASSIGNED, FIXED, CLOSED, REOPEN, REQUEST_INFORMATION, CANCEL, IN_PROCESSING (ascending).',
+    },
+  },
+});
+registerEnumType(OrderDirection, { name: 'OrderDirection' });
 
 @ObjectType('TicketPermissions', {
   simpleResolvers: true,
@@ -72,10 +86,16 @@ export class TicketType {
   updatedAt!: number;
 }
 
-@ObjectType('PageInfo', { simpleResolvers: true })
+@ObjectType('PageInfo', { simpleResolvers: true, description: 'Relay connection paging.' })
 export class PageInfoType {
-  @Field()
+  @Field({ description: 'More edges follow endCursor (paging forwards with first; false when paging with last).' })
   hasNextPage!: boolean;
+
+  @Field({ description: 'More edges precede startCursor (paging backwards with last; false when paging with first).' })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  startCursor!: string | null;
 
   @Field(() => String, { nullable: true })
   endCursor!: string | null;
@@ -90,7 +110,7 @@ export class TicketEdgeType {
   node!: TicketType;
 }
 
-@ObjectType('TicketConnection', { simpleResolvers: true, description: 'A page of tickets, newest first.' })
+@ObjectType('TicketConnection', { simpleResolvers: true, description: 'A page of tickets, in the ordering asked for.' })
 export class TicketConnectionType {
   @Field(() => [TicketEdgeType])
   edges!: TicketEdgeType[];
@@ -99,16 +119,92 @@ export class TicketConnectionType {
   pageInfo!: PageInfoType;
 
   /** What `totalCount` counts; not a field. */
-  query!: Pick<TicketListQuery, 'as' | 'statuses'>;
+  query!: TicketFilter;
 }
 
-@InputType('TicketFilter')
+@InputType('DateTimeRange', { description: 'From gte (inclusive) to lt (exclusive); either end may be left open.' })
+export class DateTimeRangeInput {
+  @Field(() => GraphQLDateTime, { nullable: true })
+  gte?: Date | null;
+
+  @Field(() => GraphQLDateTime, { nullable: true })
+  lt?: Date | null;
+}
+
+@InputType('TicketFilter', { description: 'Every field narrows the tickets the viewer may see; all combine.' })
 export class TicketFilterInput {
   @Field(() => [TicketStatus], { nullable: true, description: 'Only tickets in one of these statuses.' })
   status?: TicketStatus[] | null;
 
   @Field(() => Role, { nullable: true, description: 'Act as this role only (you must hold it).' })
   as?: Role | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only tickets assigned to this staff member.' })
+  staffId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: only tickets assigned to nobody; false: only assigned ones.' })
+  unassigned?: boolean | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only tickets this customer filed.' })
+  customerId?: string | null;
+
+  @Field(() => DateTimeRangeInput, { nullable: true })
+  createdAt?: DateTimeRangeInput | null;
+
+  @Field(() => DateTimeRangeInput, { nullable: true })
+  updatedAt?: DateTimeRangeInput | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Words or fragments, each found (case-insensitively, as a substring: Chinese works) in the content or in a reply ' +
+      'not deleted. Up to 200 characters and 8 terms, each at least 2 characters; blank means no search.',
+  })
+  search?: string | null;
+}
+
+@InputType('TicketOrder')
+export class TicketOrderInput {
+  // Nullable with defaults: omitted or null means the default (graphql-jit does not fill in
+  // defaults of required input fields given through variables).
+  @Field(() => TicketOrderField, { nullable: true, defaultValue: TicketOrderField.CREATED_AT })
+  field?: TicketOrderField | null;
+
+  @Field(() => OrderDirection, { nullable: true, defaultValue: OrderDirection.DESC })
+  direction?: OrderDirection | null;
+}
+
+@ObjectType('StatusCount', { simpleResolvers: true })
+export class StatusCountType {
+  @Field(() => TicketStatus)
+  status!: TicketStatus;
+
+  @Field(() => Int)
+  count!: number;
+}
+
+@ObjectType('StaffCount', { simpleResolvers: true })
+export class StaffCountType {
+  @Field(() => UserType, { nullable: true, description: 'null: tickets assigned to nobody.' })
+  staff!: UserType | null;
+
+  @Field(() => Int)
+  count!: number;
+}
+
+@ObjectType('TicketStats', { simpleResolvers: true, description: 'Counts of the tickets a filter matches, as the viewer sees them.' })
+export class TicketStatsType {
+  @Field(() => Int)
+  total!: number;
+
+  @Field(() => [StatusCountType], { description: 'Every status in SPEC code order, zeros included.' })
+  byStatus!: StatusCountType[];
+
+  @Field(() => [StaffCountType], {
+    nullable: true,
+    description: 'Per assigned staff member, most tickets first: for schedulers (acting as scheduler) only, else null.',
+  })
+  byStaff!: StaffCountType[] | null;
 }
 
 @InputType('CreateTicketInput')

@@ -40,7 +40,12 @@ export class UserResolver {
     const query: UserFilter = { roles: filter?.roles ?? undefined, search: filter?.search ?? undefined, active: filter?.active ?? undefined };
     const page = await ctx.services.directory.list(ctx.em, viewer, query, { limit, after: after ? decodeUserCursor(after, 'after') : undefined });
     const edges = page.users.map((user) => ({ cursor: encodeUserCursor(user.username), node: toUserType(user) }));
-    return { edges, pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null }, filter: query };
+    return {
+      edges,
+      // Forward paging only: Relay lets hasPreviousPage be false when paging with first/after.
+      pageInfo: { hasNextPage: page.hasMore, hasPreviousPage: false, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+      filter: query,
+    };
   }
 
   @Query(() => UserType, {
