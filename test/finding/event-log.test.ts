@@ -99,12 +99,12 @@ describe.each(DATABASES)('ticketEventLog over HTTP (%s)', (kind) => {
     const start = (await page(customer, { first: 100 })).pageInfo.endCursor;
     const idle = await drain(customer, start, 100, []);
     for (let i = 0; i < 3; i++) await create(otherCustomer, `not yours ${i}`);
+    // The log is read through the viewer's visibility, a window at a time (event-replay.ts): the
+    // page holds none of the three and its endCursor moves past them.
     const next = await page(customer, { after: idle, first: 2 });
-    expect(next.edges).toEqual([]);
-    expect(next.pageInfo.hasNextPage).toBe(true);
-    expect(seqOf(next.pageInfo.endCursor!)).toBe(seqOf(idle!) + 2);
-    const last = await page(customer, { after: next.pageInfo.endCursor, first: 2 });
-    expect(last).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: encodeEventCursor(seqOf(idle!) + 3) } });
+    expect(next).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: encodeEventCursor(seqOf(idle!) + 3) } });
+    const again = await page(customer, { after: next.pageInfo.endCursor, first: 2 });
+    expect(again).toEqual(next);
   });
 
   it('answers what the ticketEvents replay delivers for the same viewer and cursor', async () => {

@@ -52,6 +52,8 @@ export interface ReadAfterOptions {
   readonly scope?: VisibilityScope;
   /** Most events to return. */
   readonly limit: number;
+  /** Only events up to this seq (a window of the log: bounds what one read may scan). */
+  readonly throughSeq?: number;
 }
 
 interface EventRow {
@@ -123,6 +125,10 @@ export class EventLog {
     if (options.ticketId !== undefined) {
       sql += ' and e.ticket_id = ?';
       params.push(options.ticketId);
+    }
+    if (options.throughSeq !== undefined) {
+      sql += ' and e.seq <= ?';
+      params.push(options.throughSeq);
     }
     const visible = options.scope && visibilitySql(options.scope);
     if (visible) {

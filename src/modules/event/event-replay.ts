@@ -10,9 +10,12 @@ import type { TicketEventPayload } from './ticket-event.feed';
 export interface ReplayPage {
   /** The events of the page the viewer may see, oldest first. */
   readonly events: TicketEventPayload[];
-  /** The seq of the last event read, or `after` when none was: the resume point. */
+  /**
+   * Where to resume: the seq of the last event of a full page, else the end of the window read
+   * (past the events the viewer may not see), or `after` when nothing was read.
+   */
   readonly lastSeq: number;
-  /** The page read as many events as it could: more may follow `lastSeq`. */
+  /** More of the log may follow `lastSeq`: the page is full, or the window ended before the log. */
   readonly full: boolean;
   /** Tickets read for the page (each at most once). */
   readonly ticketReads: number;
@@ -23,17 +26,30 @@ export interface ReplayRequest {
   readonly after: number;
   /** Only this ticket's events. */
   readonly ticketId?: string;
-  /** Most events read from the log. */
+  /** Most events returned. */
   readonly limit: number;
   /** Nested collections to read with each ticket. */
   readonly include: TicketInclude;
+  /** Seqs of the log one page may scan at most; default {@link REPLAY_WINDOW}. */
+  readonly window?: number;
 }
+
+/**
+ * How far past `after` one page reads the log. The log is read through the viewer's visibility
+ * in SQL, so a page scans at most this many log entries however few of them the viewer may see,
+ * and a page with none still moves its resume point on to the end of the window.
+ */
+export const REPLAY_WINDOW = 10_000;
 
 /**
  * Replays the event log for one viewer, a page at a time: the `ticketEvents` resume
  * (realtime/event-hub.ts) and the HTTP change feed (`ticketEventLog`) both read through here, so
  * they deliver the same events. Who may see an old event is decided like a live one, with the
- * rule table's `canView` on the ticket as it is now; each ticket of a page is read once.
+ * rule table's `canView` on the ticket as it is now (and the same visibility, as SQL, narrows
+ * what is read); each ticket of a page is read once.
+ *
+ * No gap, no repeat: the newest seq is read first, and the event-order lock makes seq order the
+ * commit order, so an event committed after that read has a larger seq than the window's end.
  */
 export async function readReplayPage(
   em: EntityManager,
@@ -41,23 +57,28 @@ export async function readReplayPage(
   viewer: Viewer,
   request: ReplayRequest,
 ): Promise<ReplayPage> {
-  // Read through the viewer's visibility in SQL: a customer resuming from an old cursor reads
-  // their own events, not the whole log after it. canView below decides each event like a live one.
-  const logged = await source.log.readAfter(em, request.after, {
-    ticketId: request.ticketId,
-    scope: visibilityScope(viewer),
-    limit: request.limit,
-  });
+  const head = await source.log.lastSeq(em);
+  const through = Math.min(request.after + (request.window ?? REPLAY_WINDOW), head);
+  const logged =
+    through > request.after
+      ? await source.log.readAfter(em, request.after, {
+          ticketId: request.ticketId,
+          scope: visibilityScope(viewer),
+          limit: request.limit,
+          throughSeq: through,
+        })
+      : [];
   const tickets = await readTickets(em, source.reader, logged, request.include);
   const events: TicketEventPayload[] = [];
   for (const event of logged) {
     const ticket = tickets.get(event.ticketId);
     if (ticket && canView(viewer, ticket)) events.push(payloadOf(event, ticket));
   }
+  const pageFull = logged.length >= request.limit;
   return {
     events,
-    lastSeq: logged.length ? logged[logged.length - 1].seq : request.after,
-    full: logged.length >= request.limit,
+    lastSeq: pageFull ? logged[logged.length - 1].seq : Math.max(request.after, through),
+    full: pageFull || through < head,
     ticketReads: tickets.size,
   };
 }

@@ -8,7 +8,7 @@ import { canView, MESSAGES } from '../ticket/ticket.rules';
 import type { Viewer } from '../user/viewer';
 import { decodeEventCursor, encodeEventCursor } from './event-cursor';
 import { EventLog } from './event-log';
-import { readReplayPage } from './event-replay';
+import { readReplayPage, REPLAY_WINDOW } from './event-replay';
 import type { LiveContext, TicketEventPayload } from './ticket-event.feed';
 import { TicketEventConnectionType, TicketEventType } from './ticket-event.type';
 
@@ -117,7 +117,7 @@ export class TicketEventResolver {
     @Arg('ticketId', () => ID, { nullable: true, description: 'Only this ticket.' }) ticketId?: string | null,
     @Arg('first', () => Int, {
       nullable: true,
-      description: `Events of the log read, 1 to ${MAX_EVENT_PAGE}; default ${DEFAULT_EVENT_PAGE}. Those the viewer may not see are skipped, so a page may hold fewer.`,
+      description: `Most events per page, 1 to ${MAX_EVENT_PAGE}; default ${DEFAULT_EVENT_PAGE}. A page reads at most ${REPLAY_WINDOW} entries of the log, skipping those the viewer may not see, so it may hold fewer (even none) while hasNextPage is true.`,
     })
     first?: number | null,
     @Arg('after', () => String, { nullable: true, description: 'pageInfo.endCursor of the previous page (or an event cursor); absent: from the start of the log.' })
