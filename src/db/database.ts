@@ -2,7 +2,6 @@ import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
 import { Client } from 'pg';
 import { mkdirSync } from 'node:fs';
@@ -15,6 +14,7 @@ import { StoredImage } from '../modules/image/image.entity';
 import { TicketEventRecord } from '../modules/event/ticket-event.entity';
 import { DEFAULT_LIMITS } from '../config';
 import { MIGRATIONS } from './migrations';
+import { PGLITE_EXTENSIONS } from './pglite-extensions';
 
 export const ENTITIES = [User, Ticket, HistoryEntry, Reply, StoredImage, TicketEventRecord];
 
@@ -135,9 +135,9 @@ async function openEmbedded(options: DatabaseOptions): Promise<{ orm: MikroORM; 
   if (options.dataDir) {
     const dir = path.join(options.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
-    pglite = new PGlite({ dataDir: dir, extensions: { pg_trgm } });
+    pglite = new PGlite({ dataDir: dir, extensions: PGLITE_EXTENSIONS });
   } else {
-    pglite = new PGlite({ extensions: { pg_trgm } });
+    pglite = new PGlite({ extensions: PGLITE_EXTENSIONS });
   }
   await pglite.waitReady;
   const orm = await MikroORM.init({

@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { pgDump } from '@electric-sql/pglite-tools/pg_dump';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PGLITE_EXTENSIONS } from './pglite-extensions';
 
 /**
  * Backup and restore of the embedded database (PGlite under `DATA_DIR/pglite`), as plain SQL
@@ -19,7 +20,7 @@ const pgliteDir = (dataDir: string): string => path.join(dataDir, 'pglite');
 export async function dumpEmbedded(dataDir: string, file: string): Promise<number> {
   const dir = pgliteDir(dataDir);
   if (!existsSync(path.join(dir, 'PG_VERSION'))) throw new Error(`No embedded database in ${dir}`);
-  const pg = new PGlite({ dataDir: dir });
+  const pg = new PGlite({ dataDir: dir, extensions: PGLITE_EXTENSIONS });
   try {
     await pg.waitReady;
     const dump = await pgDump({ pg, args: ['--inserts', '--no-owner', '--no-privileges'] });
@@ -39,7 +40,7 @@ export async function restoreEmbedded(dataDir: string, file: string): Promise<vo
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} is not empty: restore into a fresh DATA_DIR`);
   const sql = readFileSync(file, 'utf8');
   mkdirSync(dir, { recursive: true });
-  const pg = new PGlite({ dataDir: dir });
+  const pg = new PGlite({ dataDir: dir, extensions: PGLITE_EXTENSIONS });
   try {
     await pg.waitReady;
     await pg.exec(sql);
