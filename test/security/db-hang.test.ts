@@ -10,7 +10,7 @@ import { startServer, type TestServer } from '../support/server';
 /**
  * Issue 9, "Faults left open": a database that hangs (a lock someone holds, a frozen server)
  * instead of failing made requests wait without end. With DATABASE_STATEMENT_TIMEOUT_MS and
- * DATABASE_ACQUIRE_TIMEOUT_MS (1 s each here; 5 s and 3 s by default) every request is answered
+ * DATABASE_ACQUIRE_TIMEOUT_MS (1 s each here; 5 s each by default) every request is answered
  * SERVICE_UNAVAILABLE / 503 within a few seconds, `/readyz` says 503 while the server is frozen,
  * and nothing refused was half-written: every ticket in the database has its NEW history entry and
  * its CREATED event, and no refused create left a ticket.

@@ -1,3 +1,4 @@
+import { parseTolerantJson } from '../../src/legacy/legacy-body.parser';
 import { MAX_TEXT_LENGTH } from '../../src/shared/text';
 import { PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
@@ -10,9 +11,10 @@ import { legacyOk, postRaw } from '../legacy/legacy-client';
  * 0.1 s for JSON.parse on the same bytes. It now decodes into one buffer; `npm run bench:parse`
  * prints MB/s against JSON.parse.
  *
- * The bound is relative to JSON.parse measured here on the same machine at the same moment, and
- * generous: the reader was 30 to 50 times slower than JSON.parse on such bodies, it is now 1 to 5
- * times, and the request also crosses the loopback.
+ * Speed is compared in-process, with the best of several alternating runs of the reader and of
+ * JSON.parse on the same bytes, so a noisy machine slows both alike: the reader was 19 to 52 times
+ * slower than JSON.parse on such bodies, it is now 0.7 to 5 times, and the bound is 12. Over HTTP
+ * the test asserts the answer, not a time.
  */
 const MB = 1024 * 1024;
 
@@ -20,17 +22,23 @@ const MB = 1024 * 1024;
 const sloppyBody = (credential: string, escape: string, count: number): string =>
   `{'action': 'create-ticket', 'credential': '${credential}', 'content': '${escape.repeat(count)}',}`;
 
-/** Best of three JSON.parse runs of the strict form of `body`. */
-function jsonParseMs(body: string): number {
+test('reads a 10 MB body of escapes within a small factor of JSON.parse on the same bytes', () => {
+  const body = sloppyBody('00', '\\n', 5 * MB);
   const strict = body.replace(/'/g, '"').replace(/,}$/, '}');
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    const started = performance.now();
+  let reader = Infinity;
+  let json = Infinity;
+  // Alternating best-of runs: load on the machine slows both sides of the ratio alike.
+  for (let round = 0; round < 5; round++) {
+    let started = performance.now();
+    const parsed = parseTolerantJson(body) as { content: string };
+    reader = Math.min(reader, performance.now() - started);
+    expect(parsed.content.length).toBe(5 * MB);
+    started = performance.now();
     JSON.parse(strict);
-    best = Math.min(best, performance.now() - started);
+    json = Math.min(json, performance.now() - started);
   }
-  return best;
-}
+  expect(reader / json).toBeLessThan(12);
+});
 
 describe.each(DATABASES)('the tolerant legacy body reader is linear (%s)', (kind) => {
   let server: TestServer;
@@ -42,14 +50,10 @@ describe.each(DATABASES)('the tolerant legacy body reader is linear (%s)', (kind
   it('answers a 40 MB body of escapes at once, naming the field that is too long', async () => {
     const body = sloppyBody(server.users.customer.credential, '\\n', 20 * MB);
     expect(body.length).toBeGreaterThan(40 * MB);
-    const reference = jsonParseMs(body);
-    const started = performance.now();
     const response = await postRaw(server, body);
-    const elapsed = performance.now() - started;
     // Read in full: the content is 20 Mi line breaks, beyond what a ticket may hold.
     expect(response.status).toBe(400);
     expect(response.body).toEqual({ code: 400, message: expect.stringMatching(/content/) });
-    expect(elapsed).toBeLessThan(1_000 + 15 * reference);
   });
 
   it('files a ticket whose escaped content is read exactly (every escape kind, just under the limit)', async () => {

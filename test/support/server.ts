@@ -88,6 +88,11 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     adminUsername: ADMIN.username,
     adminPassword: ADMIN.password,
     logLevel: 'silent',
+    // PostgreSQL's hang bounds (5 s by default) are for a database that stops answering; on a
+    // loaded CI machine a busy suite can wait that long for a pooled connection. The suites that
+    // test the bounds (test/security/db-hang, ws-outage-close) set their own.
+    databaseStatementTimeoutMs: 30_000,
+    databaseAcquireTimeoutMs: 30_000,
     ...overrides,
   };
 }
