@@ -2,7 +2,8 @@ import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGlite } from '@electric-sql/pglite';
-import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
+import type { PGliteConnectionConfig } from 'mikro-orm-pglite';
+import { SafePGliteDriver } from './pglite-driver';
 import { Client } from 'pg';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -142,7 +143,7 @@ async function openEmbedded(options: DatabaseOptions): Promise<{ orm: MikroORM; 
   await pglite.waitReady;
   const orm = await MikroORM.init({
     ...baseOptions(options),
-    driver: PGliteDriver,
+    driver: SafePGliteDriver,
     dbName: 'postgres',
     driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
   });

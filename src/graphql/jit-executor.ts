@@ -1,5 +1,17 @@
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
-import { execute, GraphQLError, printSchema, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  execute,
+  getNamedType,
+  GraphQLError,
+  isInputObjectType,
+  isNonNullType,
+  printSchema,
+  typeFromAST,
+  type DocumentNode,
+  type GraphQLInputObjectType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { expandedFieldCount } from './selection';
@@ -24,7 +36,8 @@ export const MAX_JIT_EXPANDED_FIELDS = 5_000;
  * Apollo accepts a custom executor only through its gateway interface; this "gateway" serves the
  * one local schema and never changes it. Parsing, validation (including our limits), context,
  * error formatting and plugins stay Apollo's. Subscriptions and anything graphql-jit declines to
- * compile, and requests whose variables do not coerce, run on graphql-js's `execute`.
+ * compile, documents whose variables it would coerce wrongly (jitCoercesVariablesOf), and requests
+ * whose variables do not coerce, run on graphql-js's `execute`.
  */
 export function jitGateway(schema: GraphQLSchema): GatewayInterface {
   // Apollo keeps one DocumentNode per distinct query in its bounded document store, so a weak
@@ -37,7 +50,9 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
     const key = operationName ?? '';
     let query = byOperation.get(key);
     if (query === undefined) {
-      const result = expandedFieldCount(document, operation, MAX_JIT_EXPANDED_FIELDS) > MAX_JIT_EXPANDED_FIELDS ? null : compileQuery(schema, document, operationName ?? undefined);
+      const declined =
+        expandedFieldCount(document, operation, MAX_JIT_EXPANDED_FIELDS) > MAX_JIT_EXPANDED_FIELDS || !jitCoercesVariablesOf(schema, operation);
+      const result = declined ? null : compileQuery(schema, document, operationName ?? undefined);
       query = result && isCompiledQuery(result) ? result : null;
       byOperation.set(key, query);
     }
@@ -72,6 +87,49 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
     },
     async stop() {},
   };
+}
+
+/**
+ * Whether graphql-jit 0.8.9 coerces the operation's variables as graphql-js does. Its compiled
+ * variable parser (`generateInput` in graphql-jit's variables.js) fills in an input field's
+ * default only when the field is nullable: an omitted non-null field with a default is reported
+ * "of required type … was not provided" (graphql-js uses the default, so the request passed our
+ * coercion check and then failed as an internal error); and it writes each default as
+ * `JSON.stringify` of its internal value, so a default JSON does not carry faithfully (a Date, a
+ * bigint, undefined inside) would arrive changed. An operation whose variables can reach such a
+ * field (through nested input objects and lists) runs on graphql-js; every other one stays
+ * compiled. Defaults in literals are not affected: graphql-jit reads arguments with graphql-js's
+ * own value coercion.
+ */
+export function jitCoercesVariablesOf(schema: GraphQLSchema, operation: OperationDefinitionNode): boolean {
+  const seen = new Set<GraphQLInputObjectType>();
+  const pending: GraphQLInputObjectType[] = [];
+  const visit = (type: unknown): void => {
+    const named = type ? getNamedType(type as Parameters<typeof getNamedType>[0]) : undefined;
+    if (named && isInputObjectType(named) && !seen.has(named)) {
+      seen.add(named);
+      pending.push(named);
+    }
+  };
+  for (const definition of operation.variableDefinitions ?? []) visit(typeFromAST(schema, definition.type as never));
+  for (let type = pending.pop(); type; type = pending.pop()) {
+    for (const field of Object.values(type.getFields())) {
+      if (field.defaultValue !== undefined && (isNonNullType(field.type) || !survivesJson(field.defaultValue))) return false;
+      visit(field.type);
+    }
+  }
+  return true;
+}
+
+/** Whether `JSON.parse(JSON.stringify(value))` gives the same value back (no Date, no bigint…). */
+function survivesJson(value: unknown): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(survivesJson);
+  if (typeof value !== 'object') return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== null && prototype !== Object.prototype) return false;
+  return Object.values(value).every(survivesJson);
 }
 
 /**

@@ -403,17 +403,11 @@ export class TicketReader {
       // which would leave the planner a sequential scan of tickets; computed once as an array,
       // so the matching tickets are then fetched by primary key (`id = any(...)`), never by a
       // scan of every ticket.
-      //
-      // A `;` in the pattern travels as chr(59) (still a constant, so the planner folds it and
-      // can use the index): MikroORM inlines escaped parameters into the statement text, and the
-      // PGlite driver runs any statement text holding a `;` as a multi-statement script.
-      const parts = containsPattern(term).split(';');
-      const pattern = parts.map(() => '?').join(' || chr(59) || ');
       where.add(
-        `t.id = any(array(select m.id from tickets m where m.content ilike ${pattern}
-          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike ${pattern}))`,
-        ...parts,
-        ...parts,
+        `t.id = any(array(select m.id from tickets m where m.content ilike ?
+          union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike ?))`,
+        containsPattern(term),
+        containsPattern(term),
       );
     }
     return where;

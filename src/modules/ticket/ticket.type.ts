@@ -165,8 +165,9 @@ export class TicketFilterInput {
 
 @InputType('TicketOrder')
 export class TicketOrderInput {
-  // Nullable with defaults: omitted or null means the default (graphql-jit does not fill in
-  // defaults of required input fields given through variables).
+  // Nullable with defaults: omitted or null means the default. Required fields with defaults
+  // would work too, but would send every document with a TicketOrder variable to graphql-js
+  // (graphql-jit does not fill them in; see jitCoercesVariablesOf in src/graphql/jit-executor.ts).
   @Field(() => TicketOrderField, { nullable: true, defaultValue: TicketOrderField.CREATED_AT })
   field?: TicketOrderField | null;
 

@@ -101,15 +101,9 @@ function whereOf(filter: UserFilter): { sql: string; params: unknown[] } {
   }
   const search = normalizeSearch(filter.search);
   if (search !== undefined) {
-    // Served by users_username_trgm_idx (terms of 3 characters or more). A term with a character
-    // no username may hold (USERNAME_PATTERN) matches nothing, and is not sent: MikroORM inlines
-    // parameters into the statement text, and the PGlite driver runs a text holding a `;` as a
-    // multi-statement script (ticket.query.ts sends such text as chr(59) for the same reason).
-    if (/[^A-Za-z0-9._@-]/.test(search)) conditions.push('false');
-    else {
-      conditions.push(`u.username ilike ? escape '\\'`);
-      params.push(likePattern(search));
-    }
+    // Served by users_username_trgm_idx (terms of 3 characters or more).
+    conditions.push(`u.username ilike ? escape '\\'`);
+    params.push(likePattern(search));
   }
   if (filter.active !== undefined) {
     conditions.push('u.active = ?');
