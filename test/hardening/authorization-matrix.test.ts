@@ -463,24 +463,33 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         tried.subscriptions += 1;
         expect([viewer, (await live.closed).code]).toEqual([viewer, 4403]);
       }
-      const got: Record<string, unknown> = {};
+      // Settled without a fixed wait: every stream the server accepts registers with the hub, and
+      // every refusal arrives as an error; until both have happened (or 30 s), nothing is read.
       const want: Record<string, unknown> = {};
-      await Promise.all(
-        AUTHENTICATED.map(async (viewer) => {
-          const live = connect(server, userOf(viewer));
-          clients.push(live);
-          const streams = STATUS_NAMES.map((status) => new EventStream(live.client, { ticketId: tickets[status].id }));
-          await new Promise((resolve) => setTimeout(resolve, 300));
-          for (const [index, status] of STATUS_NAMES.entries()) {
-            tried.subscriptions += 1;
-            const errors = streams[index].errors as Array<{ extensions?: { code?: string }; message?: string }>;
-            got[`${viewer} ${status}`] = errors.length ? [errors[0].extensions?.code, errors[0].message] : 'open';
-            want[`${viewer} ${status}`] = relation(viewer, status).sees ? 'open' : ['FORBIDDEN', SPEC_FORBIDDEN_MESSAGE.view];
-            streams[index].stop();
-          }
-          await live.dispose();
-        }),
-      );
+      const watched: Array<{ key: string; stream: EventStream }> = [];
+      const lives = AUTHENTICATED.map((viewer) => {
+        const live = connect(server, userOf(viewer));
+        clients.push(live);
+        for (const status of STATUS_NAMES) {
+          const key = `${viewer} ${status}`;
+          watched.push({ key, stream: new EventStream(live.client, { ticketId: tickets[status].id }) });
+          want[key] = relation(viewer, status).sees ? 'open' : ['FORBIDDEN', SPEC_FORBIDDEN_MESSAGE.view];
+        }
+        return live;
+      });
+      await subscribers(server, Object.values(want).filter((outcome) => outcome === 'open').length, 30_000);
+      const deadline = Date.now() + 30_000;
+      while (watched.some(({ key, stream }) => want[key] !== 'open' && stream.errors.length === 0) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const got: Record<string, unknown> = {};
+      for (const { key, stream } of watched) {
+        tried.subscriptions += 1;
+        const errors = stream.errors as Array<{ extensions?: { code?: string }; message?: string }>;
+        got[key] = errors.length ? [errors[0].extensions?.code, errors[0].message] : 'open';
+        stream.stop();
+      }
+      await Promise.all(lives.map((live) => live.dispose()));
       expect(got).toEqual(want);
       await subscribers(server, 0);
     });
