@@ -21,6 +21,11 @@ export interface RequestContext {
   readonly idempotencyKey?: IdempotencyKeyHeader;
   /** The sign-in session the request came with (a Bearer token), once `viewer()` has resolved. */
   sessionId?(): string | undefined;
+  /**
+   * `login` calls it once it has signed the user in: the rest of that operation (the Session's
+   * `user { admin createdAt … }`) is answered as that user, like a request carrying the token.
+   */
+  signedIn?(authenticated: Authenticated): void;
   /** The client's address (HTTP), for throttling password checks (`login`, `changePassword`). */
   readonly clientAddress?: string;
   /** The client's User-Agent header (HTTP), shown in the session list. */
@@ -46,7 +51,7 @@ export function lazyViewer(
   authorization: RequestAuthorization | undefined,
   clientAddress: string,
   verified?: Authenticated,
-): Pick<RequestContext, 'viewer' | 'resolvedViewer' | 'sessionId'> {
+): Pick<RequestContext, 'viewer' | 'resolvedViewer' | 'sessionId' | 'signedIn'> {
   let viewer: Promise<Viewer> | undefined = verified ? Promise.resolve(verified.viewer) : undefined;
   let resolved: Authenticated | undefined = verified;
   return {
@@ -59,5 +64,9 @@ export function lazyViewer(
     },
     resolvedViewer: () => resolved?.viewer,
     sessionId: () => resolved?.sessionId,
+    signedIn: (authenticated) => {
+      resolved = authenticated;
+      viewer = Promise.resolve(authenticated.viewer);
+    },
   };
 }

@@ -39,7 +39,8 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const data = await gqlOk(server, null, LOGIN, { u: 'staff', p: PASSWORD });
       const { token, user, expiresAt, idleTimeoutSeconds } = data.login;
       expect(token).toMatch(/^hd1_[A-Za-z0-9_-]{43}$/); // 32 random bytes
-      expect(user).toEqual({ id: String(server.users.staff.id), username: 'staff', roles: ['STAFF'], active: true });
+      // The rest of the login operation is answered as the signed-in user: fields only they may see are filled.
+      expect(user).toEqual({ id: String(server.users.staff.id), username: 'staff', roles: ['STAFF'], active: true, admin: false, createdAt: expect.any(String) });
       expect(Date.parse(expiresAt)).toBeGreaterThan(Date.now() + 23 * 3_600_000);
       expect(idleTimeoutSeconds).toBe(7200);
 

@@ -3,7 +3,7 @@ import type { TestServer, TestUser } from './server';
 
 /** Helpers for the people suites (issue 11): sign-in tokens and throwaway users. */
 
-export const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { id token expiresAt idleTimeoutSeconds user { id username roles active } } }';
+export const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { id token expiresAt idleTimeoutSeconds user { id username roles active admin createdAt } } }';
 
 export interface SignedIn {
   readonly token: string;

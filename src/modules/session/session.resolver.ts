@@ -19,6 +19,7 @@ export class SessionResolver {
       clientAddress: ctx.clientAddress ?? 'unknown',
       userAgent: ctx.userAgent,
     });
+    ctx.signedIn?.({ viewer, sessionId: session.id, expiresAt: session.expiresAt });
     return {
       id: session.id,
       token,
