@@ -190,21 +190,24 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
     });
 
     it('computes load and user facts for a whole page in a fixed number of statements (no N+1)', async () => {
+      // The fewest statements in three runs: the credential check (cached after the first request,
+      // again after its cache expires), its throttle bookkeeping and the event hub's fan-out run
+      // on their own schedule and only ever add statements; a per-row statement adds to every run.
+      const fewest = async (count: (first: number) => Promise<number>, first: number) =>
+        Math.min(await count(first), await count(first), await count(first));
       const ask = async (first: number) => {
         server.queries.length = 0;
         await gqlOk(server, server.users.scheduler, USERS, { first });
         return server.queries.filter((sql) => /\b(select|update|insert)\b/i.test(sql)).length;
       };
-      const two = await ask(2);
-      const many = await ask(50);
-      expect(many).toBe(two);
+      expect(await fewest(ask, 50)).toBe(await fewest(ask, 2));
       // A ticket page asking each staff member's `active` costs one batched statement more, whatever its size.
       const page = async (first: number) => {
         server.queries.length = 0;
         await gqlOk(server, server.users.scheduler, `{ tickets(first: ${first}) { edges { node { staff { active } customer { active } } } } }`);
         return server.queries.filter((sql) => /\bselect\b/i.test(sql)).length;
       };
-      expect(await page(50)).toBe(await page(2));
+      expect(await fewest(page, 50)).toBe(await fewest(page, 2));
     });
 
     it('hides the admin flag, creation time and load of others from customers and staff (null), not `active`', async () => {
