@@ -1,6 +1,5 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { ReplyType } from '../reply/reply.type';
 import { Role } from '../user/role';
 import { UserType } from '../user/user.type';
 import { TicketStatus } from './ticket-status';
