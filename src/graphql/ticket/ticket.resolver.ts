@@ -12,6 +12,7 @@ import { INCLUDE_ALL, positionOf } from '../../modules/ticket/ticket.query';
 import type { HistoryView, ReplyView, TicketFilter, TicketInclude, TicketStatsView, TicketView, TimeRange } from '../../modules/ticket/ticket.query';
 import { decodeTicketCursor, encodeTicketCursor, NEWEST_FIRST } from '../../modules/ticket/ticket-order';
 import { parseSearch } from '../../modules/ticket/ticket-search';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../modules/ticket/ticket-page';
 import { canView, MESSAGES, permissionsFor, TicketOperation } from '../../modules/ticket/ticket.rules';
 import type { TicketPermissions } from '../../modules/ticket/ticket.rules';
 import type { TransitionOperation } from '../../modules/ticket/ticket.service';
@@ -27,9 +28,6 @@ import {
   TicketStatsType,
   TicketType,
 } from './ticket.type';
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
 
 /** A user id of a filter, or BAD_INPUT naming the field. */
 const filterUserId = (value: string | null | undefined, field: string): number | undefined =>
