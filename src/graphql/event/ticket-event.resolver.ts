@@ -9,7 +9,8 @@ import type { Viewer } from '../../modules/user/viewer';
 import { decodeEventCursor, encodeEventCursor } from '../../modules/event/event-cursor';
 import { EventLog } from '../../modules/event/event-log';
 import { readReplayPage, REPLAY_WINDOW } from '../../modules/event/event-replay';
-import type { LiveContext, TicketEventPayload } from '../../modules/event/ticket-event.feed';
+import type { TicketEventPayload } from '../../modules/event/ticket-event.feed';
+import type { LiveContext } from '../live-context';
 import { TicketEventConnectionType, TicketEventType } from './ticket-event.type';
 
 /** Page size of `ticketEventLog`: events of the log read per request. */
