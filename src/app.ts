@@ -30,7 +30,7 @@ import { PasswordHasher, SCRYPT_PARAMS, type ScryptParams } from './modules/auth
 import { PostgresThrottleStore, type ThrottleStore } from './modules/auth/throttle-store';
 import type { ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
-import { imageRoutes } from './modules/image/image.routes';
+import { imageRoutes } from './http/image.routes';
 import { ImageService } from './modules/image/image.service';
 import { ReplyService } from './modules/reply/reply.service';
 import { authorizationFromHeader } from './modules/session/authorization';

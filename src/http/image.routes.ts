@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { malformedMultipart } from '../../http/errors';
-import { badInput } from '../../shared/errors';
-import { authenticateRequest, authorizationFromHeader } from '../session/authorization';
-import { isUuid } from '../../shared/uuid';
-import type { Services } from '../../services';
+import { malformedMultipart } from './errors';
+import { badInput } from '../shared/errors';
+import { authenticateRequest, authorizationFromHeader } from '../modules/session/authorization';
+import { isUuid } from '../shared/uuid';
+import type { Services } from '../services';
 import type { EntityManager } from '@mikro-orm/core';
-import { CheckedImage } from './image.service';
-import { MAX_IMAGES_PER_TICKET } from './image.limits';
-import { assertImage } from './image-type';
-import { imageUrl } from './image-ref';
+import { CheckedImage } from '../modules/image/image.service';
+import { MAX_IMAGES_PER_TICKET } from '../modules/image/image.limits';
+import { assertImage } from '../modules/image/image-type';
+import { imageUrl } from '../modules/image/image-ref';
 
 export interface ImageRoutesOptions {
   services: Services;
