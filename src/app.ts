@@ -35,7 +35,7 @@ import { ImageService } from './modules/image/image.service';
 import { ReplyService } from './modules/reply/reply.service';
 import { authorizationFromHeader } from './modules/session/authorization';
 import { SessionService } from './modules/session/session.service';
-import { idempotencyKeyHeader } from './modules/ticket/idempotency';
+import { idempotencyKeyHeader } from './http/idempotency-header';
 import { TicketReader } from './modules/ticket/ticket.query';
 import { TicketService } from './modules/ticket/ticket.service';
 import { UserDirectory } from './modules/user/user-directory';

@@ -5,7 +5,7 @@ import { badInput, DomainError, ErrorCode } from '../shared/errors';
 import { parseImageRef, type ImageRef } from '../modules/image/image-ref';
 import { MAX_IMAGES_PER_TICKET } from '../modules/image/image.limits';
 import { assertImage } from '../modules/image/image-type';
-import { idempotencyKeyHeader } from '../modules/ticket/idempotency';
+import { idempotencyKeyHeader } from '../http/idempotency-header';
 import { findLegacyAction, type LegacyInput } from './legacy-actions';
 import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
