@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, ErrorCode, HTTP_STATUS } from '../shared/errors';
+import { DomainError, ErrorCode } from '../shared/errors';
+import { HTTP_STATUS } from './http-status';
 import { asDomainError } from '../shared/unavailable';
 
 /** The body of every error answered by a plain HTTP route (legacy endpoint, uploads, images). */
