@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { formatDomainError } from '../graphql/errors';
 import type { Authenticated } from '../modules/session/authorization';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { asDomainError } from '../shared/unavailable';
+import { asDomainError } from '../db/unavailable';
 import { declaredBodyBytes, limitedBody, refuseUnread, SMALL_BODY_BYTES } from './body-guards';
 
 /**

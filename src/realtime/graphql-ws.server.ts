@@ -13,7 +13,7 @@ import { authenticateRequest, authorizationFromParams } from '../modules/session
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { asDomainError } from '../shared/unavailable';
+import { asDomainError } from '../db/unavailable';
 import { subscribeShared, type ViewerKeyed } from './shared-execution';
 
 export interface GraphQLWebSocketOptions {
