@@ -11,6 +11,7 @@ import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
 import { malformedMultipart } from '../http/errors';
 import type { Viewer } from '../modules/user/viewer';
+import { MAX_JSON_BODY_BYTES } from '../http/route-config';
 
 export interface LegacyRoutesOptions {
   services: Services;
@@ -44,7 +45,8 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
     }
   });
 
-  app.post('/api/ticket', async (request, reply) => {
+  // Inline images in JSON: the large body limit; a throttled address is refused before the body.
+  app.post('/api/ticket', { bodyLimit: MAX_JSON_BODY_BYTES, config: { largeBody: true } }, async (request, reply) => {
     let verified: Viewer | undefined;
     let input: LegacyInput;
     if (request.isMultipart()) {
