@@ -1,64 +1,30 @@
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_SESSION_TIMEOUTS, type AppConfig } from './config';
+import { DEFAULT_HTTP_TIMEOUTS, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
-import { lazyViewer, viewerFromAuthorization, type RequestContext } from './graphql/context';
-import { createFormatError } from './graphql/errors';
-import { jitGateway } from './graphql/jit-executor';
-import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
+import { viewerFromAuthorization } from './graphql/context';
+import { graphQLValidationFor } from './graphql/query-limits';
 import { buildGraphQLSchema } from './graphql/schema';
+import { ANONYMOUS_BODY_BYTES, authBeforeBody } from './http/auth-before-body';
+import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, limitConnectionsPerAddress } from './http/body-guards';
 import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
-import { ANONYMOUS_BODY_BYTES, authBeforeBody, verifiedViewerOf } from './http/auth-before-body';
-import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, limitConnectionsPerAddress } from './http/body-guards';
+import { graphqlRoutes } from './http/graphql.routes';
 import { healthRoutes } from './http/health.routes';
-import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
+import { imageRoutes } from './http/image.routes';
+import { loggerOptions } from './http/logging';
+import { clientErrorHandler, frameworkErrorHandler, requestGuards, requestId } from './http/request-guards';
+import { MAX_JSON_BODY_BYTES, MAX_MULTIPART_BYTES, MULTIPART_LIMITS, smallBodiesByDefault } from './http/route-config';
 import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
 import { graphqlMetricsPlugin } from './metrics/graphql-metrics.plugin';
-import { MeteredLoginThrottle } from './metrics/metered-login-throttle';
 import { Metrics } from './metrics/metrics';
 import { metricsRoutes, poolStats } from './metrics/metrics.routes';
-import { AuthService } from './modules/auth/auth.service';
-import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
-import { PasswordHasher, SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
-import { PostgresThrottleStore, type ThrottleStore } from './modules/auth/throttle-store';
-import type { ChangeSink } from './modules/event/ticket-change';
-import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
-import { imageRoutes } from './modules/image/image.routes';
-import { ImageService } from './modules/image/image.service';
-import { ReplyService } from './modules/reply/reply.service';
-import { authorizationFromHeader } from './modules/session/authorization';
-import { SessionService } from './modules/session/session.service';
-import { idempotencyKeyHeader } from './modules/ticket/idempotency';
-import { TicketReader } from './modules/ticket/ticket.query';
-import { TicketService } from './modules/ticket/ticket.service';
-import { UserDirectory } from './modules/user/user-directory';
-import { UserLifecycleService } from './modules/user/user-lifecycle.service';
-import { UserService } from './modules/user/user.service';
+import type { LoginThrottleOptions } from './modules/auth/login-throttle';
+import { SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
 import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
-import type { Services } from './services';
-
-/**
- * JSON bodies may carry up to 10 inline images of 10 MiB, base64-encoded (4/3 larger), plus
- * text: anything beyond is refused with 413 before it is parsed.
- */
-export const MAX_JSON_BODY_BYTES = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_BYTES * 4) / 3) + 1024 * 1024;
-
-/** The routes whose JSON bodies carry inline images; every other route takes at most {@link MAX_SMALL_BODY_BYTES}. */
-const LARGE_BODY_ROUTES = new Set(['/graphql', '/api/ticket']);
-/** Uploads stream multipart (bounded by the multipart limits); anything else a route reads is small. */
-export const MAX_SMALL_BODY_BYTES = 64 * 1024;
-
-/** The multipart limits (registered below): files, text fields, and room for the parts' headers. */
-const MULTIPART_LIMITS = { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 };
-/** The most a multipart body can carry within {@link MULTIPART_LIMITS}: what a chunked one is charged. */
-const MAX_MULTIPART_BYTES = MULTIPART_LIMITS.files * MULTIPART_LIMITS.fileSize + MULTIPART_LIMITS.fields * MULTIPART_LIMITS.fieldSize + 1024 * 1024;
+import { createServices, type Services } from './services';
 
 export interface AppOptions {
   /** Every SQL statement, for tests that count them. */
@@ -127,49 +93,16 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     await database.close();
     throw error;
   });
-  const changes: ChangeSink = live.changes;
-  const configuredParams = config.passwordScryptLog2N === undefined ? undefined : { ...SCRYPT_PARAMS, N: 2 ** config.passwordScryptLog2N };
-  const hasher = new PasswordHasher({ params: options.testOnlyScryptParams ?? configuredParams });
-  const users = new UserService(hasher);
-  // Several processes can share a PostgreSQL server: their failed-login limits must be one. The
-  // embedded database has one process, so memory is enough there.
-  const throttleStore: ThrottleStore | undefined = config.databaseUrl
-    ? new PostgresThrottleStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
-    : undefined;
-  const images = new ImageService();
-  const tickets = new TicketService(images, changes);
-  const core = {
-    auth: new AuthService({
-      key: config.credentialKey,
-      users: users.lookup(fork),
-      throttle: metrics
-        ? new MeteredLoginThrottle({ ...options.loginThrottle, store: throttleStore }, metrics)
-        : new LoginThrottle({ ...options.loginThrottle, store: throttleStore }),
-      hasher,
-    }),
-    users,
-    images,
-    tickets,
-    replies: new ReplyService(tickets, { maxRepliesPerTicket: config.maxRepliesPerTicket }),
-    reader: new TicketReader(),
-  };
-  // People (issue 11): sign-in tokens, the directory and the lifecycle, over the same bus as events.
-  const sessions = new SessionService({
-    auth: core.auth,
-    fork,
-    changes: live.userChanges,
-    settings: {
-      idleTimeoutMs: config.sessionIdleTimeoutMs ?? DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs,
-      maxAgeMs: config.sessionMaxAgeMs ?? DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs,
-    },
+  const services = createServices({
+    config,
+    orm,
+    changes: live.changes,
+    userChanges: live.userChanges,
+    metrics,
+    loginThrottle: options.loginThrottle,
+    testOnlyScryptParams: options.testOnlyScryptParams,
   });
-  const directory = new UserDirectory();
-  const services: Services = {
-    ...core,
-    sessions,
-    directory,
-    lifecycle: new UserLifecycleService({ auth: core.auth, sessions, directory, changes: live.userChanges }),
-  };
+  const { users } = services;
 
   let admin: { created: boolean; generatedPassword?: string };
   try {
@@ -198,14 +131,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     clientErrorHandler: clientErrorHandler({ https }),
   });
   server.setErrorHandler(httpErrorHandler);
-  if (hasher.params.N < SCRYPT_PARAMS.N) {
-    server.log.warn({ scryptN: hasher.params.N }, 'Password hashes use scrypt N below OWASP guidance (2^17): PASSWORD_SCRYPT_LOG2_N is for test environments');
+  const scryptN = services.auth.hasher.params.N;
+  if (scryptN < SCRYPT_PARAMS.N) {
+    server.log.warn({ scryptN }, 'Password hashes use scrypt N below OWASP guidance (2^17): PASSWORD_SCRYPT_LOG2_N is for test environments');
   }
   securityHeaders(server, { https, landingPage: config.graphqlLandingPage ?? false });
   requestGuards(server);
-  server.addHook('onRoute', (route) => {
-    if (!LARGE_BODY_ROUTES.has(route.url)) route.bodyLimit ??= MAX_SMALL_BODY_BYTES;
-  });
+  // Each route declares its own body limit and guards (http/route-config.ts); the rest take small bodies.
+  smallBodiesByDefault(server);
   if (metrics && config.metricsToken) metricsRoutes(server, { metrics, token: config.metricsToken, ping: () => database.ping() });
   await server.register(fastifyMultipart, { limits: MULTIPART_LIMITS });
   // Bodies before we know who is asking (docs/hardening.md): connections per address, bytes in
@@ -215,8 +148,6 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     onRefused: (address) => server.log.warn({ address }, 'connection refused: too many from this address'),
   });
   authBeforeBody(server, {
-    largeBodyPaths: new Set([...LARGE_BODY_ROUTES, '/uploads']),
-    graphqlPath: '/graphql',
     assertAddressNotLocked: (address) => services.auth.assertAddressNotLocked(address),
     verifyAuthorization: (header, address) => viewerFromAuthorization(services, header, address),
   });
@@ -225,7 +156,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     budget: bodies,
     routeLimit: (request) => {
       if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) return MAX_MULTIPART_BYTES;
-      if (request.routeOptions.url === '/graphql' && request.headers.authorization === undefined) return ANONYMOUS_BODY_BYTES;
+      if (request.routeOptions.config?.credentialInHeader && request.headers.authorization === undefined) return ANONYMOUS_BODY_BYTES;
       return request.routeOptions.bodyLimit ?? MAX_JSON_BODY_BYTES;
     },
   });
@@ -236,43 +167,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const schema = await buildGraphQLSchema();
   // The same limits as graphql-ws (live-updates.ts passes them to the socket server).
   const validation = graphQLValidationFor(config);
-  const apollo = new ApolloServer<RequestContext>({
-    gateway: jitGateway(schema),
-    formatError: createFormatError((error) => server.log.error({ err: error }, 'unhandled GraphQL error')),
-    includeStacktraceInErrorResponses: false,
-    // main.ts owns SIGTERM/SIGINT: Apollo's own handlers would stop it and re-raise the signal,
-    // killing the process before in-flight requests finish and the database closes (found by
-    // test/hardening/faults-sigterm.test.ts; Apollo skips them only when NODE_ENV is "test").
-    stopOnTerminationSignals: false,
-    introspection: validation.introspection,
-    hideSchemaDetailsFromClientErrors: !validation.introspection,
-    validationRules: [...validation.limitRules],
-    parseOptions: validation.parseOptions,
-    // Apollo's default, stated: a browser's simple request (form POST, plain GET) is refused.
-    csrfPrevention: true,
-    plugins: [
-      fastifyApolloDrainPlugin(server),
-      // We set no cache hints; left on, Apollo wraps every field resolver to collect them, which
-      // cost a third of the CPU of a 50-ticket page (docs/performance.md).
-      ApolloServerPluginCacheControlDisabled(),
-      config.graphqlLandingPage ? ApolloServerPluginLandingPageLocalDefault({ footer: false }) : ApolloServerPluginLandingPageDisabled(),
-      limitMessagesPlugin(validation),
-      ...(metrics ? [graphqlMetricsPlugin(metrics)] : []),
-    ],
-  });
-  await apollo.start();
-  await server.register(fastifyApollo(apollo), {
-    path: '/graphql',
-    method: ['GET', 'POST', 'OPTIONS'],
-    context: async (request) => ({
-      em: fork(),
-      services,
-      publicUrl: publicUrl(),
-      ...lazyViewer(services, authorizationFromHeader(request.headers.authorization), request.ip, verifiedViewerOf(request)),
-      clientAddress: request.ip,
-      userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined,
-      idempotencyKey: idempotencyKeyHeader(request.raw.rawHeaders),
-    }),
+  const graphql = await graphqlRoutes(server, {
+    schema,
+    services,
+    fork,
+    publicUrl,
+    validation,
+    landingPage: config.graphqlLandingPage ?? false,
+    plugins: metrics ? [graphqlMetricsPlugin(metrics)] : [],
   });
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
@@ -305,7 +207,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       closed ??= (async () => {
         // Sockets close (1001) after in-flight requests finish and their events are delivered.
         await live.close(() => server.close());
-        await apollo.stop();
+        await graphql.stop();
         await database.close();
       })();
       return closed;

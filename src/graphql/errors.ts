@@ -1,7 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { asDomainError } from '../shared/unavailable';
+import { asDomainError } from '../db/unavailable';
 
 /** `extensions.code` for each domain error code: exhaustive, so a new code cannot be forgotten. */
 export const GRAPHQL_CODE: Record<ErrorCode, string> = {

@@ -31,7 +31,7 @@ function testSchema(): GraphQLSchema {
   return schema;
 }
 
-const operationOf = (schema: GraphQLSchema, source: string): OperationDefinitionNode => parse(source).definitions[0] as OperationDefinitionNode;
+const operationOf = (source: string): OperationDefinitionNode => parse(source).definitions[0] as OperationDefinitionNode;
 
 describe('jit executor: input defaults', () => {
   const schema = testSchema();
@@ -70,7 +70,7 @@ describe('jit executor: input defaults', () => {
   });
 
   it('only documents whose variables reach a non-null field with a default leave the compiled path', () => {
-    const compiled = (source: string) => jitCoercesVariablesOf(schema, operationOf(schema, source));
+    const compiled = (source: string) => jitCoercesVariablesOf(schema, operationOf(source));
     expect(compiled('query { order(order: {}) }')).toBe(true);
     expect(compiled('query($n: Int, $s: String!) { plain(n: $n, s: $s) }')).toBe(true);
     expect(compiled('query($l: Loose) { loose(loose: $l) }')).toBe(true);
@@ -87,7 +87,7 @@ describe('jit executor: input defaults', () => {
       DETAIL,
       'query($f: TicketFilter, $o: TicketOrder, $n: Int) { tickets(first: $n, filter: $f, orderBy: $o) { totalCount } }',
     ]) {
-      expect(jitCoercesVariablesOf(app, operationOf(app, source))).toBe(true);
+      expect(jitCoercesVariablesOf(app, operationOf(source))).toBe(true);
     }
   });
 });

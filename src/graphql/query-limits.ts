@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorRejectCallback } from '@escape.tech/graphql-armor-types';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ParseOptions, type ValidationRule } from 'graphql';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../modules/ticket/ticket.resolver';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../modules/ticket/ticket-page';
 import { costLimitRule, type CostLimitOptions } from './cost-limit';
 
 /**

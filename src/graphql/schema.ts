@@ -1,10 +1,10 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
-import { NO_TOPICS, TicketEventResolver } from '../modules/event/ticket-event.resolver';
-import { ReplyResolver } from '../modules/reply/reply.resolver';
-import { TicketConnectionResolver, TicketResolver } from '../modules/ticket/ticket.resolver';
-import { SessionResolver } from '../modules/session/session.resolver';
-import { UserAuditEntryResolver, UserConnectionResolver, UserResolver } from '../modules/user/user.resolver';
+import { NO_TOPICS, TicketEventResolver } from './event/ticket-event.resolver';
+import { ReplyResolver } from './reply/reply.resolver';
+import { TicketConnectionResolver, TicketResolver } from './ticket/ticket.resolver';
+import { SessionResolver } from './session/session.resolver';
+import { UserAuditEntryResolver, UserConnectionResolver, UserResolver } from './user/user.resolver';
 
 /* eslint-disable-next-line @typescript-eslint/no-unsafe-function-type */
 export const RESOLVERS: NonEmptyArray<Function> = [

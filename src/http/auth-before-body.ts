@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { formatDomainError } from '../graphql/errors';
 import type { Authenticated } from '../modules/session/authorization';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { asDomainError } from '../shared/unavailable';
+import { asDomainError } from '../db/unavailable';
 import { declaredBodyBytes, limitedBody, refuseUnread, SMALL_BODY_BYTES } from './body-guards';
+import './route-config';
 
 /**
  * Who is asking, decided before a body is read (docs/hardening.md, "Bodies read before we know
@@ -28,10 +29,6 @@ import { declaredBodyBytes, limitedBody, refuseUnread, SMALL_BODY_BYTES } from '
 export const ANONYMOUS_BODY_BYTES = SMALL_BODY_BYTES;
 
 export interface AuthBeforeBodyOptions {
-  /** Paths of the routes that take large bodies: throttled addresses are refused there before reading. */
-  readonly largeBodyPaths: ReadonlySet<string>;
-  /** The path whose credential is a header, verified before the body is read. */
-  readonly graphqlPath: string;
   /** Throws TOO_MANY_REQUESTS while the address is locked. */
   assertAddressNotLocked(clientAddress: string): Promise<void>;
   /** Verifies an Authorization header (graphql/context.ts `viewerFromAuthorization`). */
@@ -52,8 +49,10 @@ const anonymousTooLarge = (): DomainError =>
 
 export function authBeforeBody(app: FastifyInstance, options: AuthBeforeBodyOptions): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'POST' || !options.largeBodyPaths.has(request.routeOptions.url ?? '')) return undefined;
-    const graphql = request.routeOptions.url === options.graphqlPath;
+    // What the route declares (http/route-config.ts): large bodies, a credential in the header.
+    const route = request.routeOptions.config;
+    if (request.method !== 'POST' || !route?.largeBody) return undefined;
+    const graphql = route.credentialInHeader === true;
     try {
       if (!graphql || request.headers.authorization === undefined) {
         await options.assertAddressNotLocked(request.ip);

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
-import { DomainError, ErrorCode, HTTP_STATUS } from '../shared/errors';
+import { DomainError, ErrorCode } from '../shared/errors';
+import { HTTP_STATUS } from './http-status';
 import { baseSecurityHeaders } from './security-headers';
 
 /**

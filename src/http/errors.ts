@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, ErrorCode, HTTP_STATUS } from '../shared/errors';
-import { asDomainError } from '../shared/unavailable';
+import { DomainError, ErrorCode } from '../shared/errors';
+import { HTTP_STATUS } from './http-status';
+import { asDomainError } from '../db/unavailable';
 
 /** The body of every error answered by a plain HTTP route (legacy endpoint, uploads, images). */
 export interface HttpErrorBody {

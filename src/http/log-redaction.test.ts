@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { loggerOptions } from './request-guards';
+import { loggerOptions } from './logging';
 
 describe('log redaction of sign-in secrets (issue 11)', () => {
   it('never writes a token or a password field, wherever it sits', async () => {

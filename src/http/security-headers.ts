@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import './route-config';
 
 /** Options of {@link securityHeaders}. */
 export interface SecurityHeadersOptions {
@@ -19,12 +20,13 @@ const HSTS = 'max-age=31536000; includeSubDomains';
  * - `x-content-type-options: nosniff`, `content-security-policy: default-src 'none'; frame-ancestors
  *   'none'`, `x-frame-options: DENY`: a response opened in a browser is never run or framed.
  * - `referrer-policy: no-referrer`: image URLs are capabilities; they must not leak onward.
- * - `cross-origin-resource-policy: same-origin`, except on images, which clients embed from
- *   wherever they are served (`cross-origin`).
+ * - `cross-origin-resource-policy: same-origin`, unless the route declares otherwise (images,
+ *   which clients embed from wherever they are served, declare `cross-origin`).
  * - `cache-control: no-store` unless the route chose (images are immutable and cached).
  * - `strict-transport-security` only when PUBLIC_URL is https (never over plain http).
  *
- * A header the route set itself (the images' `default-src 'none'; sandbox` CSP) is kept.
+ * A header the route set itself (the images' `default-src 'none'; sandbox` CSP) is kept, and a
+ * route's `config.securityHeaders` replace the defaults on every answer it gives, errors included.
  */
 export function baseSecurityHeaders(options: Pick<SecurityHeadersOptions, 'https'>): Record<string, string> {
   return {
@@ -42,12 +44,12 @@ export function baseSecurityHeaders(options: Pick<SecurityHeadersOptions, 'https
 export function securityHeaders(app: FastifyInstance, options: SecurityHeadersOptions): void {
   const headers = Object.entries(baseSecurityHeaders(options));
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    const isImage = request.routeOptions.url === '/images/:id';
+    const declared = request.routeOptions.config?.securityHeaders;
     const isLandingPage = options.landingPage && String(reply.getHeader('content-type') ?? '').startsWith('text/html');
     for (const [name, value] of headers) {
       if (reply.hasHeader(name)) continue;
       if (name === 'content-security-policy' && isLandingPage) continue;
-      reply.header(name, name === 'cross-origin-resource-policy' && isImage ? 'cross-origin' : value);
+      reply.header(name, declared?.[name] ?? value);
     }
     return payload;
   });

@@ -1,9 +1,10 @@
 import { badInput, DomainError, ErrorCode } from '../shared/errors';
 import { parseUserId, parseUuid } from '../shared/ids';
-import { TicketStatus, parseStatus, parseStatusFilter, ANY_STATUS } from '../modules/ticket/ticket-status';
+import { TicketStatus, parseStatus } from '../modules/ticket/ticket-status';
+import { ANY_STATUS, LEGACY_ROLE_NAME, parseStatusFilter } from './legacy-vocabulary';
 import { transitionInto } from '../modules/ticket/ticket.rules';
 import type { TransitionOperation } from '../modules/ticket/ticket.service';
-import { LEGACY_ROLE_NAME, parseRole, Role } from '../modules/user/role';
+import { parseRole, Role } from '../modules/user/role';
 
 /**
  * Readers for the fields of a legacy request. Each one validates a single field and, on bad

@@ -1,8 +1,8 @@
 import { imageUrl } from '../modules/image/image-ref';
 import type { TicketView } from '../modules/ticket/ticket.query';
-import { ALL_STATUSES, LEGACY_PERMISSION_KEY, STATUS_CODE } from '../modules/ticket/ticket-status';
+import { ALL_STATUSES, STATUS_CODE } from '../modules/ticket/ticket-status';
+import { LEGACY_PERMISSION_KEY, LEGACY_ROLE_NAME } from './legacy-vocabulary';
 import { OPERATION_RULES, permissionsFor, TicketOperation, transitionInto } from '../modules/ticket/ticket.rules';
-import { LEGACY_ROLE_NAME } from '../modules/user/role';
 import type { Viewer } from '../modules/user/viewer';
 
 /**

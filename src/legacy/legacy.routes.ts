@@ -5,12 +5,13 @@ import { badInput, DomainError, ErrorCode } from '../shared/errors';
 import { parseImageRef, type ImageRef } from '../modules/image/image-ref';
 import { MAX_IMAGES_PER_TICKET } from '../modules/image/image.limits';
 import { assertImage } from '../modules/image/image-type';
-import { idempotencyKeyHeader } from '../modules/ticket/idempotency';
+import { idempotencyKeyHeader } from '../http/idempotency-header';
 import { findLegacyAction, type LegacyInput } from './legacy-actions';
 import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
 import { malformedMultipart } from '../http/errors';
 import type { Viewer } from '../modules/user/viewer';
+import { MAX_JSON_BODY_BYTES } from '../http/route-config';
 
 export interface LegacyRoutesOptions {
   services: Services;
@@ -44,7 +45,8 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
     }
   });
 
-  app.post('/api/ticket', async (request, reply) => {
+  // Inline images in JSON: the large body limit; a throttled address is refused before the body.
+  app.post('/api/ticket', { bodyLimit: MAX_JSON_BODY_BYTES, config: { largeBody: true } }, async (request, reply) => {
     let verified: Viewer | undefined;
     let input: LegacyInput;
     if (request.isMultipart()) {

@@ -47,7 +47,7 @@ export class Metrics implements LiveObserver, LoginObserver {
     this.operationNames = new OperationNameLabels(options.operationNameLimit);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const self = this;
+    const sources = (): MetricsSources => this.sources;
 
     this.httpRequests = new Counter({
       name: 'helpdesk_http_requests_total',
@@ -80,7 +80,7 @@ export class Metrics implements LiveObserver, LoginObserver {
       help: 'Open graphql-ws sockets',
       registers,
       collect() {
-        this.set(self.sources.connections?.() ?? 0);
+        this.set(sources().connections?.() ?? 0);
       },
     });
     new Gauge({
@@ -88,7 +88,7 @@ export class Metrics implements LiveObserver, LoginObserver {
       help: 'Live ticketEvents subscriptions served by this process',
       registers,
       collect() {
-        this.set(self.sources.hub?.()?.subscribers ?? 0);
+        this.set(sources().hub?.()?.subscribers ?? 0);
       },
     });
     this.eventsWritten = new Counter({
@@ -102,7 +102,7 @@ export class Metrics implements LiveObserver, LoginObserver {
       help: 'Ticket events (from any process) this process read from the log and offered to its subscribers',
       registers,
       collect() {
-        const now = self.sources.hub?.()?.eventsFannedOut ?? fannedOutSeen;
+        const now = sources().hub?.()?.eventsFannedOut ?? fannedOutSeen;
         if (now > fannedOutSeen) this.inc(now - fannedOutSeen);
         fannedOutSeen = now;
       },
@@ -140,7 +140,7 @@ export class Metrics implements LiveObserver, LoginObserver {
       labelNames: ['state'],
       registers,
       collect() {
-        const stats = self.sources.pool?.();
+        const stats = sources().pool?.();
         this.set({ state: 'used' }, stats?.used ?? 0);
         this.set({ state: 'free' }, stats?.free ?? 0);
       },
@@ -150,7 +150,7 @@ export class Metrics implements LiveObserver, LoginObserver {
       help: 'Queries waiting for a database connection',
       registers,
       collect() {
-        this.set(self.sources.pool?.()?.waiting ?? 0);
+        this.set(sources().pool?.()?.waiting ?? 0);
       },
     });
     this.databaseUp = new Gauge({

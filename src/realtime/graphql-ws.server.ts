@@ -1,18 +1,20 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../config';
 import { createFormatError, formatDomainError } from '../graphql/errors';
+import { DocumentCache } from '../graphql/document-cache';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
-import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
+import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
+import type { LiveContext } from '../graphql/live-context';
 import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { asDomainError } from '../shared/unavailable';
+import { asDomainError } from '../db/unavailable';
 import { subscribeShared, type ViewerKeyed } from './shared-execution';
 
 export interface GraphQLWebSocketOptions {
@@ -59,6 +61,11 @@ export interface SocketSignIn {
   readonly sessionId?: string;
   readonly expiresAt?: number;
   readonly socket: WebSocket;
+}
+
+/** What this server keeps in graphql-ws's per-socket `ctx.extra`: the sign-in, once acknowledged. */
+interface SocketExtra extends Record<PropertyKey, unknown> {
+  signIn: SocketSignIn;
 }
 
 /**
@@ -139,55 +146,6 @@ class SocketOperationContext implements LiveContext, ViewerKeyed {
   }
 }
 
-/** Longest query text whose parsed document is kept for reuse. */
-const MAX_CACHED_QUERY_LENGTH = 8 * 1024;
-const MAX_CACHED_DOCUMENTS = 500;
-
-/**
- * Parsed and validated documents by query text. Thousands of dashboards send the same
- * subscription; parsing it once instead of per subscription saves parse + validate and, above
- * all, memory: a live subscription keeps its document for as long as it lives, so identical
- * queries now share one. Least recently used entries go first.
- */
-class DocumentCache {
-  private readonly documents = new Map<string, DocumentNode>();
-  private readonly rules;
-
-  constructor(private readonly validation: GraphQLValidation) {
-    this.rules = [...specifiedRules, ...validation.rules];
-  }
-
-  /** The document, or the errors graphql-ws sends back as an `error` message for this operation. */
-  get(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[] {
-    const cached = this.documents.get(query);
-    if (cached) {
-      this.documents.delete(query);
-      this.documents.set(query, cached);
-      return cached;
-    }
-    let document: DocumentNode;
-    try {
-      document = parse(query, this.validation.parseOptions);
-    } catch (error) {
-      // graphql-ws would let a syntax error escape as an internal error that closes the whole
-      // socket (4500): refuse just this operation, as Apollo does on HTTP.
-      if (!(error instanceof GraphQLError)) throw error;
-      const message = this.validation.message(error.message);
-      return [new GraphQLError(message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-    }
-    const errors = validate(schema, document, this.rules);
-    if (errors.length) {
-      for (const error of errors) error.message = this.validation.message(error.message);
-      return [...errors];
-    }
-    if (query.length <= MAX_CACHED_QUERY_LENGTH) {
-      this.documents.set(query, document);
-      if (this.documents.size > MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
-    }
-    return document;
-  }
-}
-
 /** A refusal in the shape every transport maps (extensions.code from the domain code). */
 const refusal = (code: ErrorCode, message: string): GraphQLError =>
   new GraphQLError(message, { originalError: new DomainError(code, message) });
@@ -215,8 +173,6 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
 export class GraphQLWebSocketServer {
   private readonly wss: WebSocketServer;
   private readonly path: string;
-  /** The sign-in of each acknowledged socket, by its graphql-ws context. */
-  private readonly signIns = new WeakMap<object, SocketSignIn>();
   /** The open sockets' sign-ins by user id: what a change to a user must reach. */
   private readonly byUser = new Map<number, Set<SocketSignIn>>();
   private accepting = true;
@@ -250,7 +206,7 @@ export class GraphQLWebSocketServer {
     httpServer.on('upgrade', this.onUpgrade);
     this.path = path;
 
-    useServer<Record<string, unknown>>(
+    useServer<Record<string, unknown>, SocketExtra>(
       {
         schema: options.schema,
         subscribe: subscribeShared,
@@ -283,7 +239,7 @@ export class GraphQLWebSocketServer {
             return false;
           }
           if (socket.readyState !== socket.OPEN) return false;
-          this.signIns.set(ctx, signIn);
+          ctx.extra.signIn = signIn;
           this.track(signIn);
           return true;
         },
@@ -299,7 +255,7 @@ export class GraphQLWebSocketServer {
           return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
         },
         context: (ctx) => {
-          const signIn = this.signIns.get(ctx);
+          const { signIn } = ctx.extra;
           if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
           return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
         },

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { MAX_JSON_BODY_BYTES, MAX_SMALL_BODY_BYTES } from '../../src/app';
+import { MAX_JSON_BODY_BYTES, MAX_SMALL_BODY_BYTES } from '../../src/http/route-config';
 import { ConfigError, DEFAULT_HTTP_TIMEOUTS, loadConfig } from '../../src/config';
 import { MAX_URL_LENGTH } from '../../src/http/request-guards';
 import { PNG_BYTES, upload } from '../support/http';

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { Client } from 'pg';
 import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
 import { gqlOk } from '../support/http';

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
-import path from 'node:path';
 import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
 import { gqlOk } from '../support/http';
 import { createPostgresDatabase, DATABASES } from '../support/server';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import http from 'node:http';
-import { MAX_JSON_BODY_BYTES } from '../../src/app';
+import { MAX_JSON_BODY_BYTES } from '../../src/http/route-config';
 import { PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 import { legacy, legacyOk, postForm, postRaw, type LegacyResponse } from './legacy-client';

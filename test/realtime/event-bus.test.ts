@@ -19,7 +19,7 @@ const quiet = { warn: () => undefined, info: () => undefined };
 /** Collects what a bus hands its listener. */
 function listenTo(bus: EventBus): { notes: Array<EventNote | undefined>; next(predicate?: (note?: EventNote) => boolean): Promise<EventNote | undefined> } {
   const notes: Array<EventNote | undefined> = [];
-  let waiters: Array<() => void> = [];
+  const waiters: Array<() => void> = [];
   bus.listen((note) => {
     notes.push(note);
     for (const wake of waiters.splice(0)) wake();

@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { decodeEventCursor } from '../../src/modules/event/event-cursor';
 import { EventLog } from '../../src/modules/event/event-log';
 import { TicketEventKind } from '../../src/modules/event/ticket-change';

@@ -79,7 +79,7 @@ describe.each(DATABASES)('fragments that each spread the next one twice (%s)', (
   });
 
   it.each([
-    ['ticket', (id: string) => `query($id: ID!) { ticket(id: $id) { id ...F0 } }`, (data: any, id: string) => expect(data.ticket).toEqual({ id, __typename: 'Ticket' })],
+    ['ticket', (_id: string) => `query($id: ID!) { ticket(id: $id) { id ...F0 } }`, (data: any, id: string) => expect(data.ticket).toEqual({ id, __typename: 'Ticket' })],
     [
       'tickets',
       () => `query { tickets(first: 5) { edges { node { id ...F0 } } } }`,

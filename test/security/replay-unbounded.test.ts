@@ -1,6 +1,6 @@
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
 import { connect, EventStream, settled, type LiveClient } from '../realtime/live-client';
-import { createTicketAs, gqlOk } from '../support/http';
+import { createTicketAs } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 
 /**

@@ -1,3 +1,4 @@
+import { TicketStatus } from '../../src/modules/ticket/ticket-status';
 import type { OperationName } from './http';
 
 /*
@@ -33,3 +34,15 @@ export const SPEC_LEGACY_FLAG: Readonly<Partial<Record<OperationName, string>>> 
   cancel: 'CANCEL',
   startProcessing: 'IN PROCESSING',
 };
+
+/** SPEC "Statuses", copied out: code, legacy name, GraphQL enum, legacy permission key. */
+export const SPEC_STATUSES = [
+  { code: 1, legacy: 'NEW', status: TicketStatus.NEW, permissionKey: undefined },
+  { code: 2, legacy: 'ASSIGNED', status: TicketStatus.ASSIGNED, permissionKey: 'ASSIGNED' },
+  { code: 3, legacy: 'FIXED', status: TicketStatus.FIXED, permissionKey: 'FIXED' },
+  { code: 4, legacy: 'CLOSED', status: TicketStatus.CLOSED, permissionKey: 'CLOSED' },
+  { code: 5, legacy: 'REOPEN', status: TicketStatus.REOPEN, permissionKey: 'REOPENED' },
+  { code: 6, legacy: 'Request Information', status: TicketStatus.REQUEST_INFORMATION, permissionKey: 'PENDING' },
+  { code: 7, legacy: 'CANCEL', status: TicketStatus.CANCEL, permissionKey: 'CANCEL' },
+  { code: 8, legacy: 'IN PROCESSING', status: TicketStatus.IN_PROCESSING, permissionKey: 'IN PROCESSING' },
+] as const;

@@ -1,4 +1,4 @@
-import { createCipheriv, scryptSync } from 'node:crypto';
+import { scryptSync } from 'node:crypto';
 import fc from 'fast-check';
 import { DomainError, ErrorCode, INVALID_CREDENTIAL_MESSAGE } from '../../shared/errors';
 import { Role } from '../user/role';

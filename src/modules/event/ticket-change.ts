@@ -26,9 +26,3 @@ export interface ChangeSink {
   record(em: EntityManager, change: TicketChange): Promise<void>;
   committed(change: TicketChange): void;
 }
-
-/** For a core without live updates wired in (unit tests of the services). */
-export const DISCARD_CHANGES: ChangeSink = {
-  record: async () => undefined,
-  committed: () => undefined,
-};

@@ -1,4 +1,3 @@
-import type { RequestContext } from '../../graphql/context';
 import type { TicketInclude, TicketView, UserSummary } from '../ticket/ticket.query';
 import type { EventReply } from './event-log';
 import type { Viewer } from '../user/viewer';
@@ -39,11 +38,4 @@ export interface TicketEventFeed {
   lastSeq(): Promise<number>;
   /** Events for `viewer` from now on (after `request.after` when given), in seq order. */
   subscribe(viewer: Viewer, request: FeedRequest): AsyncIterableIterator<TicketEventPayload>;
-}
-
-/** The context of an operation on the WebSocket transport. */
-export interface LiveContext extends RequestContext {
-  readonly feed?: TicketEventFeed;
-  /** Gives the operation a fresh EntityManager fork for its next event. */
-  renew?(): void;
 }

@@ -8,6 +8,3 @@ export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 /** Most images one ticket may carry. More is BAD_INPUT (400). */
 export const MAX_IMAGES_PER_TICKET = 10;
-
-/** Longest ticket content or reply text, in characters. */
-export const MAX_CONTENT_LENGTH = 65_536;

@@ -1,5 +1,5 @@
 import { DomainError, ErrorCode } from '../../shared/errors';
-import { createFingerprint, idempotencyKeyHeader, parseIdempotencyKey } from './idempotency';
+import { createFingerprint, parseIdempotencyKey } from './idempotency';
 
 function expectBadKey(value: unknown, message: RegExp): void {
   try {
@@ -12,14 +12,6 @@ function expectBadKey(value: unknown, message: RegExp): void {
   }
   throw new Error(`${JSON.stringify(value)} was accepted`);
 }
-
-describe('idempotencyKeyHeader', () => {
-  it('finds the header by any case, keeps repeats apart, and is undefined when absent', () => {
-    expect(idempotencyKeyHeader(['Host', 'x', 'Content-Type', 'a/b'])).toBeUndefined();
-    expect(idempotencyKeyHeader(['IDEMPOTENCY-KEY', 'abc'])).toBe('abc');
-    expect(idempotencyKeyHeader(['idempotency-key', 'a', 'Host', 'x', 'Idempotency-Key', 'b'])).toEqual(['a', 'b']);
-  });
-});
 
 describe('parseIdempotencyKey', () => {
   it('accepts 1 to 255 printable ASCII characters literally', () => {

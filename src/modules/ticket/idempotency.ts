@@ -30,22 +30,8 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** How long a key is remembered: a retry within this period gets the first result. */
 export const IDEMPOTENCY_KEY_RETENTION_HOURS = 24;
 
-/** The header's raw value(s): several when a request repeats the header. */
+/** The header's raw value(s): several when a request repeats the header (read by http/idempotency-header.ts). */
 export type IdempotencyKeyHeader = string | readonly string[] | undefined;
-
-/**
- * Every value of the `Idempotency-Key` header in a request's raw header list. Node joins repeated
- * headers into one string ("a, b"), which would read as one key; the raw list keeps them apart so
- * a repeated header can be refused.
- */
-export function idempotencyKeyHeader(rawHeaders: readonly string[]): IdempotencyKeyHeader {
-  const values: string[] = [];
-  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
-    if ((rawHeaders[index] as string).toLowerCase() === 'idempotency-key') values.push(rawHeaders[index + 1] as string);
-  }
-  if (values.length === 0) return undefined;
-  return values.length === 1 ? values[0] : values;
-}
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 

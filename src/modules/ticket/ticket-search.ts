@@ -6,8 +6,6 @@ export const MAX_SEARCH_LENGTH = 200;
 export const MAX_SEARCH_TERMS = 8;
 /** Shortest term: one character matches nearly everything and no index can help it. */
 export const MIN_TERM_LENGTH = 2;
-/** Terms this long or longer are served by the trigram indexes; shorter ones by a filter. */
-export const INDEXED_TERM_LENGTH = 3;
 
 /**
  * The terms of a `search`: split on whitespace, each matched as a case-insensitive substring of

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { ALL_STATUSES, ANY_STATUS, parseStatus, parseStatusFilter, TicketStatus } from './ticket-status';
+import { ALL_STATUSES, parseStatus, TicketStatus } from './ticket-status';
+import { CODES, nearMiss, oracle, padding, spelled } from '../../../test/support/status-spellings';
 
 /**
  * Property tests of the forgiving status reader (SPEC "Statuses"): whatever arrives from a
@@ -7,76 +8,6 @@ import { ALL_STATUSES, ANY_STATUS, parseStatus, parseStatusFilter, TicketStatus 
  * SPEC allows the same way whatever its case and separators. The spellings are copied out of
  * SPEC here, not taken from the implementation.
  */
-
-const S = TicketStatus;
-
-/** Every spelling SPEC names, word by word: canonical names, legacy names, aliases. */
-const SPELLINGS: ReadonlyArray<readonly [words: readonly string[], status: TicketStatus]> = [
-  [['NEW'], S.NEW],
-  [['ASSIGNED'], S.ASSIGNED],
-  [['FIXED'], S.FIXED],
-  [['CLOSED'], S.CLOSED],
-  [['REOPEN'], S.REOPEN],
-  [['REOPENED'], S.REOPEN],
-  [['REQUEST', 'INFORMATION'], S.REQUEST_INFORMATION],
-  [['PENDING'], S.REQUEST_INFORMATION],
-  [['CANCEL'], S.CANCEL],
-  [['CANCELLED'], S.CANCEL],
-  [['CANCELED'], S.CANCEL],
-  [['IN', 'PROCESSING'], S.IN_PROCESSING],
-  [['PROCESSING'], S.IN_PROCESSING],
-];
-
-/** SPEC "Statuses": the numeric codes. */
-const CODES: ReadonlyArray<readonly [number, TicketStatus]> = [
-  [1, S.NEW],
-  [2, S.ASSIGNED],
-  [3, S.FIXED],
-  [4, S.CLOSED],
-  [5, S.REOPEN],
-  [6, S.REQUEST_INFORMATION],
-  [7, S.CANCEL],
-  [8, S.IN_PROCESSING],
-];
-
-/** The oracle's folding, written from SPEC's sentence: any case; spaces, `_` and `-` alike. */
-const KNOWN = new Map(SPELLINGS.map(([words, status]) => [words.join('_'), status]));
-const fold = (text: string): string => text.trim().toUpperCase().replace(/[ \t\r\n_-]+/g, '_');
-
-/** What SPEC says an ASCII string means. */
-function oracle(text: string): TicketStatus | undefined {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return CODES.find(([code]) => code === Number(trimmed))?.[1];
-  return KNOWN.get(fold(text));
-}
-
-const separator = fc.stringMatching(/^[ _-]{1,3}$/);
-const padding = fc.stringMatching(/^[ \t\r\n]{0,3}$/);
-
-/** One letter in either case. */
-const anyCase = (word: string): fc.Arbitrary<string> =>
-  fc.tuple(...[...word].map((char) => fc.constantFrom(char.toLowerCase(), char.toUpperCase()))).map((chars) => chars.join(''));
-
-/** A SPEC spelling with random case, random separator runs between words and random padding. */
-const spelled = fc.constantFrom(...SPELLINGS).chain(([words, status]) =>
-  fc
-    .tuple(padding, fc.tuple(...words.map(anyCase)), fc.array(separator, { minLength: words.length, maxLength: words.length }), padding)
-    .map(([before, cased, separators, after]) => ({
-      text: before + cased.map((word, index) => (index === 0 ? word : separators[index] + word)).join('') + after,
-      status,
-    })),
-);
-
-/** ASCII text made mostly of status-word pieces, separators and digits: near misses galore. */
-const nearMiss = fc
-  .array(
-    fc.oneof(
-      fc.constantFrom('NEW', 'new', 'ASSIGN', 'ED', 'FIX', 'CLOSE', 'D', 'RE', 'OPEN', 'REQUEST', 'INFO', 'RMATION', 'PEND', 'ING', 'CANCEL', 'L', 'IN', 'PROCESS', 'ALL', 'all'),
-      fc.constantFrom(' ', '_', '-', '  ', '\t', '.', '/', '0', '1', '8', '9', '+', 'é', 'ı'),
-    ),
-    { maxLength: 6 },
-  )
-  .map((pieces) => pieces.join(''));
 
 const statusesOrUndefined: ReadonlyArray<TicketStatus | undefined> = [...ALL_STATUSES, undefined];
 
@@ -132,41 +63,6 @@ describe('parseStatus (properties)', () => {
         // Separators between words are interchangeable (leading/trailing `_`/`-` are not padding).
         const swapped = text.replace(/(?<=[A-Za-z])[ _-]+(?=[A-Za-z])/g, replacement);
         return parseStatus(text.toLowerCase()) === base && parseStatus(text.toUpperCase()) === base && parseStatus(swapped) === base;
-      }),
-      { numRuns: 5000 },
-    );
-  });
-});
-
-describe('parseStatusFilter (properties)', () => {
-  const filterResults: ReadonlyArray<TicketStatus | typeof ANY_STATUS | undefined> = [...ALL_STATUSES, ANY_STATUS, undefined];
-
-  it('never throws and answers a status, ALL or undefined, whatever the value', () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.anything({ withBigInt: true, withNullPrototype: true }), fc.string({ unit: 'binary' }), nearMiss), (value) => filterResults.includes(parseStatusFilter(value))),
-      { numRuns: 5000 },
-    );
-  });
-
-  it('reads "ALL" in any case with padding, and 0 as a number or string, as no filter', () => {
-    fc.assert(
-      fc.property(
-        anyCase('ALL'),
-        padding,
-        padding,
-        (all, before, after) => parseStatusFilter(`${before}${all}${after}`) === ANY_STATUS && parseStatusFilter(`${before}0${after}`) === ANY_STATUS,
-      ),
-      { numRuns: 500 },
-    );
-    expect(parseStatusFilter(0)).toBe(ANY_STATUS);
-  });
-
-  it('reads everything else exactly as parseStatus does', () => {
-    fc.assert(
-      fc.property(fc.oneof(nearMiss, spelled.map(({ text }) => text), fc.string(), fc.integer({ min: -3, max: 12 })), (value) => {
-        const isAll = value === 0 || (typeof value === 'string' && (/^\s*0\s*$/.test(value) || fold(value) === 'ALL'));
-        fc.pre(!isAll);
-        return parseStatusFilter(value) === parseStatus(value);
       }),
       { numRuns: 5000 },
     );

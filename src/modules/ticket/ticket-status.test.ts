@@ -1,27 +1,13 @@
 import {
   ALL_STATUSES,
-  ANY_STATUS,
-  LEGACY_PERMISSION_KEY,
   parseStatus,
-  parseStatusFilter,
   STATUS_CODE,
   statusFromCode,
   TicketStatus,
 } from './ticket-status';
+import { SPEC_STATUSES } from '../../../test/support/spec-tables';
 
 const S = TicketStatus;
-
-/** SPEC "Statuses", copied out: code, legacy name, GraphQL enum, legacy permission key. */
-const SPEC_STATUSES = [
-  { code: 1, legacy: 'NEW', status: S.NEW, permissionKey: undefined },
-  { code: 2, legacy: 'ASSIGNED', status: S.ASSIGNED, permissionKey: 'ASSIGNED' },
-  { code: 3, legacy: 'FIXED', status: S.FIXED, permissionKey: 'FIXED' },
-  { code: 4, legacy: 'CLOSED', status: S.CLOSED, permissionKey: 'CLOSED' },
-  { code: 5, legacy: 'REOPEN', status: S.REOPEN, permissionKey: 'REOPENED' },
-  { code: 6, legacy: 'Request Information', status: S.REQUEST_INFORMATION, permissionKey: 'PENDING' },
-  { code: 7, legacy: 'CANCEL', status: S.CANCEL, permissionKey: 'CANCEL' },
-  { code: 8, legacy: 'IN PROCESSING', status: S.IN_PROCESSING, permissionKey: 'IN PROCESSING' },
-] as const;
 
 const mixedCase = (text: string): string =>
   [...text].map((char, index) => (index % 2 === 0 ? char.toLowerCase() : char.toUpperCase())).join('');
@@ -119,36 +105,6 @@ describe('parseStatus', () => {
   });
 });
 
-describe('parseStatusFilter', () => {
-  it.each([['ALL'], ['all'], ['All'], [0], ['0']])('%p means no filter', (input) => {
-    expect(parseStatusFilter(input)).toBe('ALL');
-    expect(ANY_STATUS).toBe('ALL');
-  });
-
-  it.each([
-    ...SPEC_STATUSES.flatMap(({ code, legacy, status }) => [
-      [status, status],
-      [legacy.toLowerCase(), status],
-      [code, status],
-      [String(code), status],
-    ]),
-    ['in-processing', S.IN_PROCESSING],
-    ['pending', S.REQUEST_INFORMATION],
-    ['canceled', S.CANCEL],
-  ] as [unknown, TicketStatus][])('%p reads as parseStatus does: %s', (input, status) => {
-    expect(parseStatusFilter(input)).toBe(status);
-    expect(parseStatusFilter(input)).toBe(parseStatus(input));
-  });
-
-  // An absent `status` field is the transport's business; as a value, undefined names nothing.
-  it.each([[9], ['9'], [-1], [1.5], [''], ['foo'], [null], [undefined], [{}], [[]], [true], [NaN]])(
-    'rejects %p',
-    (input) => {
-      expect(parseStatusFilter(input)).toBeUndefined();
-    },
-  );
-});
-
 describe('STATUS_CODE and statusFromCode', () => {
   it.each(SPEC_STATUSES)('$status ↔ $code', ({ code, status }) => {
     expect(STATUS_CODE[status]).toBe(code);
@@ -162,17 +118,5 @@ describe('STATUS_CODE and statusFromCode', () => {
 
   it.each([0, 9, -1, 1.5, NaN])('unknown code %p throws', (code) => {
     expect(() => statusFromCode(code)).toThrow();
-  });
-});
-
-describe('LEGACY_PERMISSION_KEY', () => {
-  it.each(SPEC_STATUSES)('$status → $permissionKey', ({ status, permissionKey }) => {
-    expect(LEGACY_PERMISSION_KEY[status]).toBe(permissionKey);
-  });
-
-  it('with "reply", gives exactly the keys of the legacy `permission` object', () => {
-    expect(['reply', ...Object.values(LEGACY_PERMISSION_KEY)].sort()).toEqual(
-      ['reply', 'ASSIGNED', 'FIXED', 'CLOSED', 'REOPENED', 'PENDING', 'CANCEL', 'IN PROCESSING'].sort(),
-    );
   });
 });

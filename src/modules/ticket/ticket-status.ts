@@ -44,17 +44,6 @@ export function statusFromCode(code: number): TicketStatus {
   return status;
 }
 
-/** The key of the legacy `permission` object for the transition into a status (SPEC table). */
-export const LEGACY_PERMISSION_KEY: Readonly<Partial<Record<TicketStatus, string>>> = {
-  [TicketStatus.ASSIGNED]: 'ASSIGNED',
-  [TicketStatus.FIXED]: 'FIXED',
-  [TicketStatus.CLOSED]: 'CLOSED',
-  [TicketStatus.REOPEN]: 'REOPENED',
-  [TicketStatus.REQUEST_INFORMATION]: 'PENDING',
-  [TicketStatus.CANCEL]: 'CANCEL',
-  [TicketStatus.IN_PROCESSING]: 'IN PROCESSING',
-};
-
 /** Human-readable names of seed 2.1, used in messages. */
 export const STATUS_DISPLAY_NAME: Readonly<Record<TicketStatus, string>> = {
   [TicketStatus.NEW]: 'NEW',
@@ -77,7 +66,7 @@ const ALIASES: Readonly<Record<string, TicketStatus>> = {
 };
 
 /** Upper case, with runs of spaces, `_` and `-` folded into a single `_`. */
-const foldStatusName = (text: string): string =>
+export const foldStatusName = (text: string): string =>
   text
     .trim()
     .toUpperCase()
@@ -96,18 +85,4 @@ export function parseStatus(input: unknown): TicketStatus | undefined {
   const folded = foldStatusName(text);
   if ((ALL_STATUSES as readonly string[]).includes(folded)) return folded as TicketStatus;
   return ALIASES[folded];
-}
-
-/** The "no filter" marker of list requests. */
-export const ANY_STATUS = 'ALL' as const;
-
-/**
- * Reads a list filter: `"ALL"` (any case) and `0` mean no filter, anything else must be a status.
- * Returns undefined when the input is neither.
- */
-export function parseStatusFilter(input: unknown): TicketStatus | typeof ANY_STATUS | undefined {
-  if (input === 0 || (typeof input === 'string' && (/^\s*0\s*$/.test(input) || foldStatusName(input) === ANY_STATUS))) {
-    return ANY_STATUS;
-  }
-  return parseStatus(input);
 }

@@ -1,4 +1,4 @@
-import { ALL_ROLES, LEGACY_ROLE_NAME, normalizeRoles, parseRole, Role, ROLE_CODE } from './role';
+import { ALL_ROLES, normalizeRoles, parseRole, Role, ROLE_CODE } from './role';
 
 /** SPEC "Roles", copied out. */
 const SPEC_ROLES = [
@@ -8,9 +8,8 @@ const SPEC_ROLES = [
 ] as const;
 
 describe('Role', () => {
-  it.each(SPEC_ROLES)('$role has code $code and legacy name $name', ({ code, name, role }) => {
+  it.each(SPEC_ROLES)('$role has code $code', ({ code, role }) => {
     expect(ROLE_CODE[role]).toBe(code);
-    expect(LEGACY_ROLE_NAME[role]).toBe(name);
   });
 
   it('has exactly the three roles of SPEC, in code order', () => {

@@ -14,13 +14,6 @@ export const ROLE_CODE: Readonly<Record<Role, number>> = {
   [Role.SCHEDULER]: 3,
 };
 
-/** Lower-case names the legacy endpoint speaks (`"operator": ["scheduler"]`). */
-export const LEGACY_ROLE_NAME: Readonly<Record<Role, string>> = {
-  [Role.CUSTOMER]: 'customer',
-  [Role.STAFF]: 'staff',
-  [Role.SCHEDULER]: 'scheduler',
-};
-
 /**
  * Reads a role from outside input: a name in any case (`staff`, `STAFF`) or its code as a number
  * or numeric string. Returns undefined for anything else.

@@ -25,12 +25,6 @@ export interface UserChangeSink {
   committed(change: UserChange): void;
 }
 
-/** For a core without the bus wired in. */
-export const DISCARD_USER_CHANGES: UserChangeSink = {
-  record: async () => undefined,
-  committed: () => undefined,
-};
-
 /** Wire form `<kind>:<userId>[:<sessionId>]`; undefined for anything else. */
 export function parseUserChange(payload: string): UserChange | undefined {
   const match = /^(user|password|session):([1-9][0-9]{0,9})(?::([0-9a-f-]{36}))?$/.exec(payload);

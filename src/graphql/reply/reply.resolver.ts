@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import type { RequestContext } from '../../graphql/context';
+import type { RequestContext } from '../context';
 import { parseUuid } from '../../shared/ids';
-import type { ReplyView } from '../ticket/ticket.query';
+import type { ReplyView } from '../../modules/ticket/ticket.query';
 import { ReplyType } from './reply.type';
 
 @Resolver(() => ReplyType)

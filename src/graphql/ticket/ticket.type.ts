@@ -1,11 +1,10 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { ReplyType } from '../reply/reply.type';
-import { Role } from '../user/role';
+import { Role } from '../../modules/user/role';
 import { UserType } from '../user/user.type';
-import { TicketStatus } from './ticket-status';
-import type { TicketFilter } from './ticket.query';
-import { OrderDirection, TicketOrderField } from './ticket-order';
+import { TicketStatus } from '../../modules/ticket/ticket-status';
+import type { TicketFilter } from '../../modules/ticket/ticket.query';
+import { OrderDirection, TicketOrderField } from '../../modules/ticket/ticket-order';
 
 /*
  * Every object type here sets `simpleResolvers`: plain fields resolve by property, without

@@ -1,5 +1,5 @@
 import { ConnectionException } from '@mikro-orm/core';
-import { DomainError, ErrorCode } from './errors';
+import { DomainError, ErrorCode } from '../shared/errors';
 
 const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
 

@@ -1,12 +1,12 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { RequestContext } from '../../graphql/context';
+import type { RequestContext } from '../context';
 import { badInput, notFound } from '../../shared/errors';
 import { parseUserId } from '../../shared/ids';
-import type { AuditEntry } from './user-audit';
-import { canBrowseDirectory, canSeeDetailsOf, decodeUserCursor, encodeUserCursor, userFacts, type DirectoryUser, type UserFilter } from './user-directory';
+import type { AuditEntry } from '../../modules/user/user-audit';
+import { canBrowseDirectory, canSeeDetailsOf, decodeUserCursor, encodeUserCursor, userFacts, type DirectoryUser, type UserFilter } from '../../modules/user/user-directory';
 import { UserAuditEntryType, UserConnectionType } from './user-directory.type';
-import { MAX_AUDIT_PAGE } from './user-lifecycle.service';
+import { MAX_AUDIT_PAGE } from '../../modules/user/user-lifecycle.service';
 import { CreateUserInput, UpdateUserInput, UserFilterInput, UserType } from './user.type';
 
 export const DEFAULT_USER_PAGE_SIZE = 50;

@@ -1,15 +1,16 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, ID, Info, Int, Query, Resolver, Root, Subscription, type PubSub } from 'type-graphql';
-import type { RequestContext } from '../../graphql/context';
-import { selectedFields } from '../../graphql/selection';
+import type { RequestContext } from '../context';
+import { selectedFields } from '../selection';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
-import { canView, MESSAGES } from '../ticket/ticket.rules';
-import type { Viewer } from '../user/viewer';
-import { decodeEventCursor, encodeEventCursor } from './event-cursor';
-import { EventLog } from './event-log';
-import { readReplayPage, REPLAY_WINDOW } from './event-replay';
-import type { LiveContext, TicketEventPayload } from './ticket-event.feed';
+import { canView, MESSAGES } from '../../modules/ticket/ticket.rules';
+import type { Viewer } from '../../modules/user/viewer';
+import { decodeEventCursor, encodeEventCursor } from '../../modules/event/event-cursor';
+import { EventLog } from '../../modules/event/event-log';
+import { readReplayPage, REPLAY_WINDOW } from '../../modules/event/event-replay';
+import type { TicketEventPayload } from '../../modules/event/ticket-event.feed';
+import type { LiveContext } from '../live-context';
 import { TicketEventConnectionType, TicketEventType } from './ticket-event.type';
 
 /** Page size of `ticketEventLog`: events of the log read per request. */

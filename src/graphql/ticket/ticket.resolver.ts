@@ -1,20 +1,21 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { RequestContext } from '../../graphql/context';
-import { selectedFields } from '../../graphql/selection';
+import type { RequestContext } from '../context';
+import { selectedFields } from '../selection';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUserId, parseUuid } from '../../shared/ids';
-import { Role } from '../user/role';
-import { hasRole } from '../user/viewer';
-import { imageUrl, parseImageRefs } from '../image/image-ref';
+import { Role } from '../../modules/user/role';
+import { hasRole } from '../../modules/user/viewer';
+import { imageUrl, parseImageRefs } from '../../modules/image/image-ref';
 import { ReplyType } from '../reply/reply.type';
-import { INCLUDE_ALL, positionOf } from './ticket.query';
-import type { HistoryView, ReplyView, TicketFilter, TicketInclude, TicketStatsView, TicketView, TimeRange } from './ticket.query';
-import { decodeTicketCursor, encodeTicketCursor, NEWEST_FIRST } from './ticket-order';
-import { parseSearch } from './ticket-search';
-import { canView, MESSAGES, permissionsFor, TicketOperation } from './ticket.rules';
-import type { TicketPermissions } from './ticket.rules';
-import type { TransitionOperation } from './ticket.service';
+import { INCLUDE_ALL, positionOf } from '../../modules/ticket/ticket.query';
+import type { HistoryView, ReplyView, TicketFilter, TicketInclude, TicketStatsView, TicketView, TimeRange } from '../../modules/ticket/ticket.query';
+import { decodeTicketCursor, encodeTicketCursor, NEWEST_FIRST } from '../../modules/ticket/ticket-order';
+import { parseSearch } from '../../modules/ticket/ticket-search';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../modules/ticket/ticket-page';
+import { canView, MESSAGES, permissionsFor, TicketOperation } from '../../modules/ticket/ticket.rules';
+import type { TicketPermissions } from '../../modules/ticket/ticket.rules';
+import type { TransitionOperation } from '../../modules/ticket/ticket.service';
 import {
   CreateTicketInput,
   DateTimeRangeInput,
@@ -27,9 +28,6 @@ import {
   TicketStatsType,
   TicketType,
 } from './ticket.type';
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
 
 /** A user id of a filter, or BAD_INPUT naming the field. */
 const filterUserId = (value: string | null | undefined, field: string): number | undefined =>

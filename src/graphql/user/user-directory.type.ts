@@ -1,9 +1,9 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { PageInfoType } from '../ticket/ticket.type';
-import { Role } from './role';
-import { UserAuditAction } from './user-audit';
-import type { UserFilter } from './user-directory';
+import { Role } from '../../modules/user/role';
+import { UserAuditAction } from '../../modules/user/user-audit';
+import type { UserFilter } from '../../modules/user/user-directory';
 import { UserType } from './user.type';
 
 registerEnumType(UserAuditAction, { name: 'UserAuditAction', description: 'What changed about a user.' });

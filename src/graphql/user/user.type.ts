@@ -1,5 +1,5 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
-import { Role } from './role';
+import { Role } from '../../modules/user/role';
 
 registerEnumType(Role, {
   name: 'Role',

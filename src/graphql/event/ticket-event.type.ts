@@ -3,7 +3,7 @@ import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { ReplyType } from '../reply/reply.type';
 import { PageInfoType, TicketType } from '../ticket/ticket.type';
 import { UserType } from '../user/user.type';
-import { TicketEventKind } from './ticket-change';
+import { TicketEventKind } from '../../modules/event/ticket-change';
 
 registerEnumType(TicketEventKind, {
   name: 'TicketEventKind',

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { malformedMultipart } from '../../http/errors';
-import { badInput } from '../../shared/errors';
-import { authenticateRequest, authorizationFromHeader } from '../session/authorization';
-import { isUuid } from '../../shared/uuid';
-import type { Services } from '../../services';
+import { malformedMultipart } from './errors';
+import './route-config';
+import { badInput } from '../shared/errors';
+import { authenticateRequest, authorizationFromHeader } from '../modules/session/authorization';
+import { isUuid } from '../shared/uuid';
+import type { Services } from '../services';
 import type { EntityManager } from '@mikro-orm/core';
-import { CheckedImage } from './image.service';
-import { MAX_IMAGES_PER_TICKET } from './image.limits';
-import { assertImage } from './image-type';
-import { imageUrl } from './image-ref';
+import { CheckedImage } from '../modules/image/image.service';
+import { MAX_IMAGES_PER_TICKET } from '../modules/image/image.limits';
+import { assertImage } from '../modules/image/image-type';
+import { imageUrl } from '../modules/image/image-ref';
 
 export interface ImageRoutesOptions {
   services: Services;
@@ -23,7 +24,8 @@ export interface ImageRoutesOptions {
 export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOptions): Promise<void> {
   const { services, fork, publicUrl } = options;
 
-  app.post('/uploads', async (request, reply) => {
+  // Files stream in (multipart limits); a throttled address is refused before the body.
+  app.post('/uploads', { config: { largeBody: true } }, async (request, reply) => {
     const { viewer } = await authenticateRequest(services, authorizationFromHeader(request.headers.authorization), request.ip);
     if (!request.isMultipart()) throw badInput('body', 'Send images as multipart/form-data file parts');
     const images: CheckedImage[] = [];
@@ -43,7 +45,8 @@ export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOpti
     return reply.status(201).send({ urls: ids.map((id) => imageUrl(publicUrl(), id)) });
   });
 
-  app.get<{ Params: { id: string } }>('/images/:id', async (request, reply) => {
+  // Clients embed images from wherever they are served.
+  app.get<{ Params: { id: string } }>('/images/:id', { config: { securityHeaders: { 'cross-origin-resource-policy': 'cross-origin' } } }, async (request, reply) => {
     // Tolerate the extension clients may append (`…/images/<id>.png`).
     const id = request.params.id.replace(/\.[A-Za-z0-9]{1,10}$/, '');
     const image = isUuid(id) ? await services.images.read(fork(), id.toLowerCase()) : null;

@@ -1,8 +1,8 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { RequestContext } from '../../graphql/context';
+import type { RequestContext } from '../context';
 import { badInput } from '../../shared/errors';
 import { parseUserId, parseUuid } from '../../shared/ids';
-import { idleExpiry } from './session-token';
+import { idleExpiry } from '../../modules/session/session-token';
 import { ActiveSessionType, SessionType } from './session.type';
 
 @Resolver(() => SessionType)
