@@ -5,12 +5,13 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_SESSION_TIMEOUTS, type AppConfig } from './config';
+import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_RATE_LIMIT, DEFAULT_SESSION_TIMEOUTS, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
 import { lazyViewer, viewerFromAuthorization, type RequestContext } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { jitGateway } from './graphql/jit-executor';
 import { graphQLValidationFor, limitMessagesPlugin } from './graphql/query-limits';
+import { rateLimitPlugin } from './graphql/rate-limit.plugin';
 import { buildGraphQLSchema } from './graphql/schema';
 import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
@@ -28,6 +29,8 @@ import { AuthService } from './modules/auth/auth.service';
 import { LoginThrottle, type LoginThrottleOptions } from './modules/auth/login-throttle';
 import { PasswordHasher, SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
 import { PostgresThrottleStore, type ThrottleStore } from './modules/auth/throttle-store';
+import { MemoryBudgetStore, PostgresBudgetStore } from './modules/ratelimit/budget-store';
+import { RateLimiter } from './modules/ratelimit/rate-limiter';
 import type { ChangeSink } from './modules/event/ticket-change';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.limits';
 import { imageRoutes } from './modules/image/image.routes';
@@ -135,6 +138,16 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // embedded database has one process, so memory is enough there.
   const throttleStore: ThrottleStore | undefined = config.databaseUrl
     ? new PostgresThrottleStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
+    : undefined;
+  // Request budgets (RATE_LIMIT_POINTS): shared through the database when processes share one.
+  const rateLimiter = config.rateLimitPoints
+    ? new RateLimiter(
+        config.databaseUrl
+          ? new PostgresBudgetStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
+          : new MemoryBudgetStore(),
+        { points: config.rateLimitPoints, windowMs: config.rateLimitWindowMs ?? DEFAULT_RATE_LIMIT.rateLimitWindowMs },
+        metrics ? (transport) => metrics.rateLimited(transport) : undefined,
+      )
     : undefined;
   const images = new ImageService();
   const tickets = new TicketService(images, changes);
@@ -257,6 +270,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       ApolloServerPluginCacheControlDisabled(),
       config.graphqlLandingPage ? ApolloServerPluginLandingPageLocalDefault({ footer: false }) : ApolloServerPluginLandingPageDisabled(),
       limitMessagesPlugin(validation),
+      ...(rateLimiter ? [rateLimitPlugin(rateLimiter)] : []),
       ...(metrics ? [graphqlMetricsPlugin(metrics)] : []),
     ],
   });
@@ -276,9 +290,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
-  await live.attach(server, { schema, services, publicUrl });
+  await live.attach(server, { schema, services, publicUrl, rateLimiter });
   metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
-  await server.register(legacyRoutes, { services, fork, publicUrl });
+  await server.register(legacyRoutes, { services, fork, publicUrl, rateLimiter });
 
   let closed: Promise<void> | undefined;
   return {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -7,7 +7,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../config';
 import { createFormatError, formatDomainError } from '../graphql/errors';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
+import { operationPoints } from '../graphql/rate-cost';
 import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
+import { budgetSpent, type RateLimiter } from '../modules/ratelimit/rate-limiter';
 import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
@@ -35,6 +37,12 @@ export interface GraphQLWebSocketOptions {
   readonly clientAddress?: (request: IncomingMessage) => string;
   /** Acknowledged sockets one user may hold at once in this process. */
   readonly maxSocketsPerUser?: number;
+  /**
+   * Request budgets (RATE_LIMIT_POINTS): each operation started on a socket (a subscription
+   * counts once, when it starts; its events are free) is charged like the same operation over
+   * HTTP (graphql/rate-cost.ts), before it runs.
+   */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
@@ -188,6 +196,9 @@ class DocumentCache {
   }
 }
 
+/** A domain error as the refusal of one operation (graphql-ws sends it as an `error` message). */
+const refusalOf = (error: DomainError): GraphQLError => new GraphQLError(error.message, { originalError: error });
+
 /** A refusal in the shape every transport maps (extensions.code from the domain code). */
 const refusal = (code: ErrorCode, message: string): GraphQLError =>
   new GraphQLError(message, { originalError: new DomainError(code, message) });
@@ -296,7 +307,18 @@ export class GraphQLWebSocketServer {
           // Parsed and validated here (once per distinct query), so graphql-ws does neither.
           const document = documents.get(options.schema, payload.query);
           if (!('kind' in document)) return document;
-          return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+          const args = { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+          const signIn = this.signIns.get(ctx);
+          const operation = getOperationAST(document, payload.operationName);
+          if (!options.rateLimiter || !signIn || !operation) return args;
+          return options.rateLimiter.take({ userId: signIn.viewer.id }, operationPoints(options.schema, document, operation), 'websocket').then(
+            (budget) => (budget.admitted ? args : [refusalOf(budgetSpent(budget))]),
+            (error: unknown) => {
+              const domain = asDomainError(error);
+              if (!domain) throw error;
+              return [refusalOf(domain)];
+            },
+          );
         },
         context: (ctx) => {
           const signIn = this.signIns.get(ctx);
