@@ -12,8 +12,8 @@ import { COST_OPTIONS } from './query-limits';
  * - a legacy request (`LEGACY_REQUEST_POINTS`, legacy/legacy.routes.ts): a fixed 10 points,
  *   whatever the action.
  *
- * So `{ me { id } }` costs 1, a page of 20 tickets with every field 39, a page of 100 with every
- * field (static cost 19,104) 192, and the standard introspection query 509.
+ * So `{ me { id } }` costs 1, the bench's 50-ticket list page (static cost 9,554) 96, the same
+ * page of 100 tickets (19,104) 192, and the standard introspection query 509.
  */
 export const POINTS = {
   read: 1,

@@ -1,4 +1,5 @@
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { getIntrospectionQuery, parse, type OperationDefinitionNode } from 'graphql';
+import { LIST_PAGE } from '../../bench/queries';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { operationPoints } from '../../src/graphql/rate-cost';
 import { LEGACY_REQUEST_POINTS } from '../../src/legacy/legacy.routes';
@@ -64,6 +65,10 @@ describe('operation points (the documented formula)', () => {
     // 100 tickets × (node + id + content, and the edge) = 400 values, plus `tickets` and `edges`' parents.
     expect(points('{ tickets(first: 100) { edges { node { id content } } } }')).toBe(5);
     expect(points('mutation { closeTicket(id: "x") { id replies { id content } } }')).toBe(10);
+    // The figures docs/hardening.md names (static costs from src/graphql/cost-limit.test.ts).
+    expect(points(LIST_PAGE)).toBe(96);
+    expect(points(LIST_PAGE.replace('first: 50', 'first: 100'))).toBe(192);
+    expect(points(getIntrospectionQuery())).toBe(509);
   });
 });
 
