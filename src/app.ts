@@ -1,10 +1,11 @@
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_HTTP_TIMEOUTS, type AppConfig } from './config';
+import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_RATE_LIMIT, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
 import { viewerFromAuthorization } from './graphql/context';
 import { graphQLValidationFor } from './graphql/query-limits';
+import { rateLimitPlugin } from './graphql/rate-limit.plugin';
 import { buildGraphQLSchema } from './graphql/schema';
 import { ANONYMOUS_BODY_BYTES, authBeforeBody } from './http/auth-before-body';
 import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, limitConnectionsPerAddress } from './http/body-guards';
@@ -23,6 +24,8 @@ import { Metrics } from './metrics/metrics';
 import { metricsRoutes, poolStats } from './metrics/metrics.routes';
 import type { LoginThrottleOptions } from './modules/auth/login-throttle';
 import { SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
+import { MemoryBudgetStore, PostgresBudgetStore } from './modules/ratelimit/budget-store';
+import { RateLimiter } from './modules/ratelimit/rate-limiter';
 import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
 import { createServices, type Services } from './services';
 
@@ -103,6 +106,16 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     testOnlyScryptParams: options.testOnlyScryptParams,
   });
   const { users } = services;
+  // Request budgets (RATE_LIMIT_POINTS): shared through the database when processes share one.
+  const rateLimiter = config.rateLimitPoints
+    ? new RateLimiter(
+        config.databaseUrl
+          ? new PostgresBudgetStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
+          : new MemoryBudgetStore(),
+        { points: config.rateLimitPoints, windowMs: config.rateLimitWindowMs ?? DEFAULT_RATE_LIMIT.rateLimitWindowMs },
+        metrics ? (transport) => metrics.rateLimited(transport) : undefined,
+      )
+    : undefined;
 
   let admin: { created: boolean; generatedPassword?: string };
   try {
@@ -174,13 +187,13 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     publicUrl,
     validation,
     landingPage: config.graphqlLandingPage ?? false,
-    plugins: metrics ? [graphqlMetricsPlugin(metrics)] : [],
+    plugins: [...(rateLimiter ? [rateLimitPlugin(rateLimiter)] : []), ...(metrics ? [graphqlMetricsPlugin(metrics)] : [])],
   });
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
-  await live.attach(server, { schema, services, publicUrl });
+  await live.attach(server, { schema, services, publicUrl, rateLimiter });
   metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
-  await server.register(legacyRoutes, { services, fork, publicUrl });
+  await server.register(legacyRoutes, { services, fork, publicUrl, rateLimiter });
 
   let closed: Promise<void> | undefined;
   return {

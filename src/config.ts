@@ -69,7 +69,21 @@ export interface AppConfig {
   readonly sessionIdleTimeoutMs?: number;
   /** A sign-in token stops working this long after sign-in, however much it is used. */
   readonly sessionMaxAgeMs?: number;
+  /**
+   * Request budget per client (`RATE_LIMIT_POINTS` per `RATE_LIMIT_WINDOW_SECONDS`,
+   * docs/hardening.md "Request budgets"). Unset or 0: no budgets (what tests get from testConfig);
+   * `loadConfig` sets {@link DEFAULT_RATE_LIMIT} when the variable is unset.
+   */
+  readonly rateLimitPoints?: number;
+  /** The budget's window. Unset: {@link DEFAULT_RATE_LIMIT}. */
+  readonly rateLimitWindowMs?: number;
 }
+
+/** Production request budget: 10,000 points a minute per client (rate-cost.ts prices operations). */
+export const DEFAULT_RATE_LIMIT = {
+  rateLimitPoints: 10_000,
+  rateLimitWindowMs: 60_000,
+} as const;
 
 /** See {@link AppConfig.trustProxy}. */
 export type TrustProxy = boolean | number | readonly string[];
@@ -307,5 +321,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     passwordScryptLog2N: parseScryptLog2N(env.PASSWORD_SCRYPT_LOG2_N),
     sessionIdleTimeoutMs,
     sessionMaxAgeMs,
+    // 0 turns budgets off.
+    rateLimitPoints: parseCount('RATE_LIMIT_POINTS', env.RATE_LIMIT_POINTS, DEFAULT_RATE_LIMIT.rateLimitPoints, 0, 1_000_000_000),
+    rateLimitWindowMs: parseCount('RATE_LIMIT_WINDOW_SECONDS', env.RATE_LIMIT_WINDOW_SECONDS, DEFAULT_RATE_LIMIT.rateLimitWindowMs / 1000, 1, 86_400) * 1000,
   };
 }

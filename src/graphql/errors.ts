@@ -51,7 +51,9 @@ export function formatDomainError(formatted: GraphQLFormattedError, error: Domai
 export function createFormatError(log: (error: unknown) => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    const domain = asDomainError(original);
+    // A domain error raised outside any resolver (a plugin's refusal: rate-limit.plugin.ts) comes
+    // wrapped in a GraphQLError without a path, which unwrapResolverError leaves as it is.
+    const domain = asDomainError(original) ?? (original instanceof GraphQLError && !original.path ? asDomainError(original.originalError) : undefined);
     if (domain) return formatDomainError(formatted, domain);
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && GRAPHQL_OWN_CODES.has(code)) {

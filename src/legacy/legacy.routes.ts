@@ -12,12 +12,21 @@ import { asFields } from './legacy-fields';
 import { malformedMultipart } from '../http/errors';
 import type { Viewer } from '../modules/user/viewer';
 import { MAX_JSON_BODY_BYTES } from '../http/route-config';
+import { budgetSpent, rateLimitHeaders, type RateLimiter } from '../modules/ratelimit/rate-limiter';
+
+/**
+ * What any legacy request costs against its user's budget, read or write alike (the budget is the
+ * one GraphQL spends from: graphql/rate-cost.ts, docs/hardening.md "Request budgets").
+ */
+export const LEGACY_REQUEST_POINTS = 10;
 
 export interface LegacyRoutesOptions {
   services: Services;
   fork: () => EntityManager;
   /** Base of absolute image URLs (PUBLIC_URL, else the listening URL). */
   publicUrl: () => string;
+  /** Request budgets (RATE_LIMIT_POINTS); undefined: off. */
+  rateLimiter?: RateLimiter;
 }
 
 /** Text parts of a form that carry image references rather than fields: `images`, `images[]`, `images[3]`. */
@@ -67,6 +76,12 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
     // Authentication comes after a JSON body is understood, so malformed requests cost no scrypt;
     // a form's credential was verified before its first file was read.
     const viewer = verified ?? (await services.auth.authenticate(input.fields.credential, request.ip));
+    // The user's budget is taken before the action runs; a refused request does not run (429).
+    if (options.rateLimiter) {
+      const budget = await options.rateLimiter.take({ userId: viewer.id }, LEGACY_REQUEST_POINTS, 'legacy');
+      reply.headers(rateLimitHeaders(budget));
+      if (!budget.admitted) throw budgetSpent(budget);
+    }
     const idempotencyKey = idempotencyKeyHeader(request.raw.rawHeaders);
     const result = await action.run({ em: fork(), services, viewer, publicUrl: publicUrl(), idempotencyKey }, input);
     return reply.send(result);

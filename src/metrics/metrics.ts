@@ -39,6 +39,7 @@ export class Metrics implements LiveObserver, LoginObserver {
   private readonly deliveryDelay: Histogram;
   private readonly loginFailures: Counter<'reason'>;
   private readonly loginThrottledTotal: Counter;
+  private readonly rateLimitedTotal: Counter<'transport'>;
   private readonly databaseUp: Gauge;
   private readonly databaseOutages: Counter;
   private databaseIsUp: boolean | undefined;
@@ -134,6 +135,12 @@ export class Metrics implements LiveObserver, LoginObserver {
       help: 'Sign-in attempts refused by the failed-login throttle',
       registers,
     });
+    this.rateLimitedTotal = new Counter({
+      name: 'helpdesk_rate_limited_total',
+      help: 'Requests refused (429) because their client had spent its budget (RATE_LIMIT_POINTS), by transport: graphql, legacy, websocket',
+      labelNames: ['transport'],
+      registers,
+    });
     new Gauge({
       name: 'helpdesk_db_pool_connections',
       help: 'Database pool connections by state (used, free)',
@@ -209,6 +216,11 @@ export class Metrics implements LiveObserver, LoginObserver {
 
   loginThrottled(): void {
     this.loginThrottledTotal.inc();
+  }
+
+  /** A request refused because its client's budget was spent (ratelimit/rate-limiter.ts). */
+  rateLimited(transport: 'graphql' | 'legacy' | 'websocket'): void {
+    this.rateLimitedTotal.inc({ transport });
   }
 
   /** The result of a database check; a change from up to down counts an outage. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,6 +10,8 @@ import { DocumentCache } from '../graphql/document-cache';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
 import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
 import type { LiveContext } from '../graphql/live-context';
+import { operationPoints } from '../graphql/rate-cost';
+import { budgetSpent, type RateLimiter } from '../modules/ratelimit/rate-limiter';
 import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
 import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
@@ -37,6 +39,12 @@ export interface GraphQLWebSocketOptions {
   readonly clientAddress?: (request: IncomingMessage) => string;
   /** Acknowledged sockets one user may hold at once in this process. */
   readonly maxSocketsPerUser?: number;
+  /**
+   * Request budgets (RATE_LIMIT_POINTS): each operation started on a socket (a subscription
+   * counts once, when it starts; its events are free) is charged like the same operation over
+   * HTTP (graphql/rate-cost.ts), before it runs.
+   */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
@@ -146,6 +154,9 @@ class SocketOperationContext implements LiveContext, ViewerKeyed {
   }
 }
 
+/** A domain error as the refusal of one operation (graphql-ws sends it as an `error` message). */
+const refusalOf = (error: DomainError): GraphQLError => new GraphQLError(error.message, { originalError: error });
+
 /** A refusal in the shape every transport maps (extensions.code from the domain code). */
 const refusal = (code: ErrorCode, message: string): GraphQLError =>
   new GraphQLError(message, { originalError: new DomainError(code, message) });
@@ -252,7 +263,18 @@ export class GraphQLWebSocketServer {
           // Parsed and validated here (once per distinct query), so graphql-ws does neither.
           const document = documents.get(options.schema, payload.query);
           if (!('kind' in document)) return document;
-          return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+          const args = { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+          const { signIn } = ctx.extra;
+          const operation = getOperationAST(document, payload.operationName);
+          if (!options.rateLimiter || !signIn || !operation) return args;
+          return options.rateLimiter.take({ userId: signIn.viewer.id }, operationPoints(options.schema, document, operation), 'websocket').then(
+            (budget) => (budget.admitted ? args : [refusalOf(budgetSpent(budget))]),
+            (error: unknown) => {
+              const domain = asDomainError(error);
+              if (!domain) throw error;
+              return [refusalOf(domain)];
+            },
+          );
         },
         context: (ctx) => {
           const { signIn } = ctx.extra;

@@ -18,6 +18,7 @@ import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
 import type { LiveObserver } from '../metrics/observers';
 import { UserChangeBusSink, UserChangeFanOut } from './user-changes';
+import type { RateLimiter } from '../modules/ratelimit/rate-limiter';
 
 /** How often a hub on a shared database reads the log without a note (bounds a lost note). */
 const SHARED_POLL_INTERVAL_MS = 2_000;
@@ -40,7 +41,7 @@ export interface LiveUpdates {
   readonly hub: TicketEventHub | undefined;
   readonly sockets: GraphQLWebSocketServer | undefined;
   /** Starts the hub and serves graphql-ws on the server's /graphql. */
-  attach(server: FastifyInstance, options: { schema: GraphQLSchema; services: Services; publicUrl: () => string }): Promise<void>;
+  attach(server: FastifyInstance, options: { schema: GraphQLSchema; services: Services; publicUrl: () => string; rateLimiter?: RateLimiter }): Promise<void>;
   /**
    * Shuts down in order: stop accepting sockets and operations, `closeHttp` (Fastify stops
    * listening and finishes in-flight requests), deliver what those requests committed, close the
@@ -112,7 +113,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
       return sockets;
     },
 
-    async attach(fastify, { schema, services, publicUrl }) {
+    async attach(fastify, { schema, services, publicUrl, rateLimiter }) {
       server = fastify;
       logger = fastify.log;
       hub = new TicketEventHub({
@@ -137,6 +138,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         validation: graphQLValidationFor(config),
         clientAddress: clientAddressResolver(config.trustProxy),
         maxSocketsPerUser: config.maxSocketsPerUser,
+        rateLimiter,
       });
       // Changes to users from any process: caches, open sockets and live subscriptions follow.
       userChanges = new UserChangeFanOut({ services, sockets, hub, fork, logger: forwardingLogger });

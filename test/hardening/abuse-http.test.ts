@@ -88,17 +88,25 @@ const SECURITY_HEADERS = {
 
 describe('HTTP limits, headers and early refusals', () => {
   let server: TestServer;
+  /**
+   * The slow-client cases only: headers within 500 ms, the whole request within 1 s. The other
+   * cases run on `server`, with the default timeouts: a 10 MiB upload from a client in this same
+   * process does not reliably arrive within 1 s on a loaded machine (on Node 24 it got 408 "did
+   * not arrive in time", correctly, instead of the 413 under test; docs/operations.md).
+   */
+  let slow: TestServer;
   /** Configured like production behind TLS: PUBLIC_URL https, timeouts left to their defaults. */
   let tls: TestServer;
   let imageUrl: string;
   beforeAll(async () => {
-    [server, tls] = await Promise.all([
-      startServer('embedded', { config: { headersTimeoutMs: 500, requestTimeoutMs: 1_000 } }),
+    [server, slow, tls] = await Promise.all([
+      startServer('embedded'),
+      startServer('embedded', { bare: true, config: { headersTimeoutMs: 500, requestTimeoutMs: 1_000 } }),
       startServer('embedded', { bare: true, config: { publicUrl: 'https://helpdesk.example.com' } }),
     ]);
     imageUrl = (await upload(server, server.users.customer, [{ bytes: PNG_BYTES }])).body.urls[0];
   });
-  afterAll(async () => Promise.all([server?.close(), tls?.close()]));
+  afterAll(async () => Promise.all([server?.close(), slow?.close(), tls?.close()]));
 
   describe('request bodies, per route (413)', () => {
     it.each([
@@ -150,10 +158,10 @@ describe('HTTP limits, headers and early refusals', () => {
 
     it('cuts off a slowloris client dribbling header lines (headers timeout 500 ms) with 408, and serves others meanwhile', async () => {
       const dribble = Array.from({ length: 60 }, (_, i) => `X-Dribble-${i}: ${i}\r\n`);
-      const slow = rawRequest(server, ['GET /healthz HTTP/1.1\r\nHost: test\r\n', ...dribble], { gapMs: 50, untilClosed: true });
-      const others = await fetch(`${server.url}/healthz`);
+      const dribbling = rawRequest(slow, ['GET /healthz HTTP/1.1\r\nHost: test\r\n', ...dribble], { gapMs: 50, untilClosed: true });
+      const others = await fetch(`${slow.url}/healthz`);
       expect(others.status).toBe(200);
-      const answer = await slow;
+      const answer = await dribbling;
       expect(answer.closed).toBe(true);
       // 500 ms plus at most one connection check (500 ms), well before the 3 s it would dribble for.
       expect(answer.ms).toBeLessThan(1_500);
@@ -164,7 +172,7 @@ describe('HTTP limits, headers and early refusals', () => {
 
     it('cuts off a client dribbling its body (request timeout 1 s) with 408', async () => {
       const body = Array.from({ length: 60 }, () => ' ');
-      const answer = await rawRequest(server, ['POST /api/ticket HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{', ...body], {
+      const answer = await rawRequest(slow, ['POST /api/ticket HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{', ...body], {
         gapMs: 50,
         untilClosed: true,
       });

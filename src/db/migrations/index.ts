@@ -6,6 +6,7 @@ import { Migration20261203050000_login_throttle } from './Migration2026120305000
 import { Migration20261203100000_reply_erasure } from './Migration20261203100000_reply_erasure';
 import { Migration20261204000000_people } from './Migration20261204000000_people';
 import { Migration20261205000000_ticket_finding } from './Migration20261205000000_ticket_finding';
+import { Migration20261206000000_rate_limit_budget } from './Migration20261206000000_rate_limit_budget';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -19,4 +20,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261203100000_reply_erasure', class: Migration20261203100000_reply_erasure },
   { name: 'Migration20261204000000_people', class: Migration20261204000000_people },
   { name: 'Migration20261205000000_ticket_finding', class: Migration20261205000000_ticket_finding },
+  { name: 'Migration20261206000000_rate_limit_budget', class: Migration20261206000000_rate_limit_budget },
 ];
