@@ -16,6 +16,7 @@ import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
 import { ANONYMOUS_BODY_BYTES, authBeforeBody, verifiedViewerOf } from './http/auth-before-body';
 import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, limitConnectionsPerAddress } from './http/body-guards';
+import { boardRoutes } from './http/board.routes';
 import { healthRoutes } from './http/health.routes';
 import { clientErrorHandler, frameworkErrorHandler, loggerOptions, requestGuards, requestId } from './http/request-guards';
 import { securityHeaders } from './http/security-headers';
@@ -279,6 +280,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await live.attach(server, { schema, services, publicUrl });
   metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
   await server.register(legacyRoutes, { services, fork, publicUrl });
+  await server.register(boardRoutes, { publicUrl });
 
   let closed: Promise<void> | undefined;
   return {
