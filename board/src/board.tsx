@@ -206,7 +206,7 @@ export function Board(props: {
       {route.page === 'users' && props.usersPage}
       {route.page === 'new' && <NewTicket onCreated={(id) => (location.hash = `#/t/${id}`)} />}
       {route.page === 'tickets' && (
-        <div class="columns">
+        <div class={selectedId ? 'columns has-selection' : 'columns'}>
           <section class="list" aria-labelledby="list-title">
             <h2 id="list-title">
               Tickets <span class="muted">({total} shown of {countTotal})</span>

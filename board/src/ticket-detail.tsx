@@ -96,6 +96,8 @@ export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; 
           Ticket #{shortId(ticket.id)} <StatusBadge status={ticket.status} />
         </h2>
         <p class="muted">
+          <a href="#/" class="back">← All tickets</a>
+          <br />
           Filed by {ticket.customer.username} {when(ticket.createdAt)}
           {ticket.staff ? ` · assigned to ${ticket.staff.username}${ticket.staff.active === false ? ' (deactivated)' : ''}` : ' · unassigned'}
           {ticket.scheduler ? ` by ${ticket.scheduler.username}` : ''}

@@ -52,6 +52,18 @@ async function expectButtonsFollowFlags(server: TestServer, page: Page, user: Te
   return expected;
 }
 
+/** Signs in with the keyboard alone: the form's controls are reachable and labelled. */
+async function signInWithKeyboard(page: Page, url: string, username: string, password: string): Promise<void> {
+  await page.goto(`${url}/`);
+  await page.getByLabel('Username').waitFor();
+  await page.keyboard.press('Tab'); // the first control of the page is the username
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+  await page.locator('[data-connection="live"]').waitFor();
+}
+
 const listItem = (page: Page, id: string, status?: string) => page.locator(`ul.tickets li[data-ticket-id="${id}"]${status ? `[data-status="${status}"]` : ''}`);
 const countOf = async (page: Page, status: string) => Number(await page.locator(`button.count[data-status="${status}"] strong`).textContent());
 
@@ -76,7 +88,7 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
       signInOnBoard(customer.page, server.url, 'customer', PASSWORD),
       signInOnBoard(scheduler.page, server.url, 'scheduler', PASSWORD),
       signInOnBoard(staff.page, server.url, 'staff', PASSWORD),
-      signInOnBoard(admin.page, server.url, ADMIN.username, ADMIN.password),
+      signInWithKeyboard(admin.page, server.url, ADMIN.username, ADMIN.password),
     ]);
     const newBefore = await countOf(scheduler.page, 'NEW');
 
@@ -162,6 +174,39 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     await expectButtonsFollowFlags(server, c, users.customer, id, 'REOPEN');
     await listItem(s, id, 'REOPEN').waitFor();
     await expectButtonsFollowFlags(server, s, users.scheduler, id, 'REOPEN');
+
+    // The customer replies and deletes that reply; the scheduler's board follows both.
+    await c.getByLabel('Your reply').fill('It is back: blue again since this morning.');
+    await c.getByRole('button', { name: 'Send reply' }).click();
+    await s.getByText('It is back: blue again since this morning.').waitFor();
+    await c.getByRole('button', { name: /^Delete your reply/ }).click();
+    await s.getByText('It is back: blue again since this morning.').waitFor({ state: 'detached' });
+
+    // The scheduler finds it by search, and not by a word it does not hold.
+    await s.getByLabel('Search').fill('floor 3');
+    await s.locator(`ul.tickets li[data-ticket-id="${id}"]`).waitFor();
+    await s.getByLabel('Search').fill('photocopier');
+    await s.getByText('No tickets here.').waitFor();
+    await s.getByLabel('Search').fill('');
+    await listItem(s, id).waitFor();
+
+    // 6b. A change that crosses another: while the scheduler's "Cancel ticket" is on its way, the
+    // customer cancels first. The server answers CONFLICT (409); the board says so in words and
+    // shows the ticket as it is now.
+    await s.route('**/graphql', async (route) => {
+      if (String(route.request().postData()).includes('cancelTicket')) {
+        await gqlOk(server, users.customer, 'mutation($id: ID!) { cancelTicket(id: $id) { id } }', { id });
+      }
+      await route.continue();
+    });
+    await s.locator('article').getByRole('button', { name: 'Cancel ticket', exact: true }).click();
+    const alert = s.locator('article [role="alert"]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^This ticket changed meanwhile: it is now Cancelled\. .+/);
+    await expectButtonsFollowFlags(server, s, users.scheduler, id, 'CANCEL');
+    await s.unroute('**/graphql');
+    await screenshot(s, 'scheduler-conflict');
+    await expectButtonsFollowFlags(server, c, users.customer, id, 'CANCEL');
 
     // 7. The administrator deactivates the staff member: their board is signed out at once.
     const a = admin.page;
