@@ -12,6 +12,9 @@ const LIST = `query Tickets($filter: TicketFilter, $statsFilter: TicketFilter) {
 }`;
 const STAFF = 'query Staff { users(filter: { roles: [STAFF], active: true }, first: 100) { edges { node { id username openTicketCount } } } }';
 
+/** How often a staff member's list is re-read for tickets reassigned away from them. */
+const RECHECK_MS = 15_000;
+
 export interface StaffMember extends UserRef {
   openTicketCount: number | null;
 }
@@ -68,6 +71,8 @@ export function Board(props: {
   const [activity, setActivity] = useState<TicketEvent[]>([]);
   const [lastEvent, setLastEvent] = useState<TicketEvent | null>(null);
   const [staff, setStaff] = useState<StaffMember[]>([]);
+  /** Bumped by the staff member's periodic re-read: the open ticket is re-read too. */
+  const [recheck, setRecheck] = useState(0);
 
   // Debounced search: the filter follows the box 250 ms after typing stops.
   useEffect(() => {
@@ -143,12 +148,19 @@ export function Board(props: {
     return () => live.close();
   }, [props.token]);
 
-  // What this viewer may see can shrink without an event reaching them (a ticket reassigned to a
-  // colleague): the list is re-read every 15 s while the page is open.
+  // What a staff member may see can shrink without an event reaching them: a ticket reassigned
+  // to a colleague sends its events to the colleague only (the API has no "no longer yours"
+  // event; docs/board.md). Their list is re-read every 15 s. Customers see their own tickets
+  // and schedulers every ticket: nothing leaves their view, so they are not polled.
+  const mayLoseTickets = me.roles.includes('STAFF') && !isScheduler;
   useEffect(() => {
-    const timer = setInterval(() => void load(), 15_000);
+    if (!mayLoseTickets) return;
+    const timer = setInterval(() => {
+      void load();
+      setRecheck((n) => n + 1);
+    }, RECHECK_MS);
     return () => clearInterval(timer);
-  }, [load]);
+  }, [load, mayLoseTickets]);
 
   const selectedId = route.page === 'tickets' ? route.ticketId : undefined;
   const statusButtons = useMemo(
@@ -286,7 +298,7 @@ export function Board(props: {
           </section>
           <section class="detail" aria-label="Ticket">
             {selectedId ? (
-              <TicketDetail key={selectedId} id={selectedId} me={me} staff={staff} lastEvent={lastEvent} onChanged={scheduleReload} />
+              <TicketDetail key={selectedId} id={selectedId} me={me} staff={staff} lastEvent={lastEvent} recheck={recheck} onChanged={scheduleReload} />
             ) : (
               <p class="muted placeholder">Choose a ticket to see its content, replies and history.</p>
             )}

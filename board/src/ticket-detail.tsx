@@ -18,7 +18,7 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; lastEvent: TicketEvent | null; onChanged(): void }) {
+export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; lastEvent: TicketEvent | null; recheck: number; onChanged(): void }) {
   const { id, me } = props;
   const [ticket, setTicket] = useState<Ticket | null>(null);
   const [gone, setGone] = useState<string | null>(null);
@@ -55,6 +55,9 @@ export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; 
   useEffect(() => {
     if (props.lastEvent?.ticket.id === id) void load();
   }, [props.lastEvent]);
+  useEffect(() => {
+    if (props.recheck > 0) void load();
+  }, [props.recheck]);
 
   /** Runs a write; a CONFLICT (409) re-reads the ticket and says what it is now. */
   const act = async (what: () => Promise<unknown>, after?: () => void) => {

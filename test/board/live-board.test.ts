@@ -84,6 +84,8 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     const { browser } = chromium;
     const { users } = server;
     const [customer, scheduler, staff, admin] = await Promise.all([newPage(browser), newPage(browser), newPage(browser), newPage(browser)]);
+    // The staff member's page runs on a clock the test can skip ahead (it flows as usual until then).
+    await staff.context.clock.install();
     await Promise.all([
       signInOnBoard(customer.page, server.url, 'customer', PASSWORD),
       signInOnBoard(scheduler.page, server.url, 'scheduler', PASSWORD),
@@ -207,6 +209,21 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     await s.unroute('**/graphql');
     await screenshot(s, 'scheduler-conflict');
     await expectButtonsFollowFlags(server, c, users.customer, id, 'CANCEL');
+
+    // A ticket reassigned to a colleague leaves the staff member's board, and its open page says
+    // so. No event reaches them (the API sends a ticket's events to who may see it now): the
+    // board re-reads a staff member's list every 15 s, which the page's clock skips ahead to.
+    const second = await gqlOk(server, users.customer, 'mutation { createTicket(input: { content: "The scanner jams on every page" }) { id } }');
+    const id2: string = second.createTicket.id;
+    const assign = 'mutation($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id } }';
+    await gqlOk(server, users.scheduler, assign, { id: id2, staff: String(users.staff.id) });
+    await listItem(t, id2, 'ASSIGNED').getByRole('link').click();
+    await t.locator(`article[data-ticket-id="${id2}"]`).waitFor();
+    await gqlOk(server, users.scheduler, assign, { id: id2, staff: String(users.otherStaff.id) });
+    await t.clock.fastForward(16_000);
+    await listItem(t, id2).waitFor({ state: 'detached' });
+    await t.getByText('You can no longer see this ticket.').waitFor();
+    await screenshot(t, 'staff-ticket-reassigned-away');
 
     // 7. The administrator deactivates the staff member: their board is signed out at once.
     const a = admin.page;
