@@ -1,10 +1,11 @@
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { gqlOk } from '../support/http';
+import { outcomeOf } from '../support/people';
 import { REPO_ROOT } from '../support/scratch';
 import { ADMIN, PASSWORD, startServer, type TestServer, type TestUser } from '../support/server';
-import { buildBoard, HAS_CHROMIUM, launchChromium, newPage, pngImage, screenshot, signInOnBoard } from './browser';
+import { buildBoard, HAS_CHROMIUM, SCREENSHOT_DIR, launchChromium, newPage, pngImage, screenshot, signInOnBoard } from './browser';
 
 /**
  * Issue 13 in a real browser: three people in three browser contexts (plus an administrator)
@@ -72,6 +73,7 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
   let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
   beforeAll(async () => {
+    rmSync(SCREENSHOT_DIR, { recursive: true, force: true }); // this run's pictures only
     buildBoard();
     [server, chromium] = await Promise.all([startServer('embedded'), launchChromium()]);
   }, 60_000);
@@ -247,6 +249,15 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
       copyFileSync(wide, path.join(REPO_ROOT, 'docs', 'board-scheduler.png'));
       copyFileSync(narrow, path.join(REPO_ROOT, 'docs', 'board-customer-390.png'));
     }
+
+    // Signing out revokes the token: the API refuses it afterwards.
+    const token = await c.evaluate(() => sessionStorage.getItem('helpdesk.token'));
+    expect(await outcomeOf(server, { token: token! }, '{ me { id } }')).toBe('OK');
+    await c.getByRole('button', { name: 'Sign out' }).click();
+    await c.getByText('You signed out.').waitFor();
+    expect(await c.evaluate(() => sessionStorage.getItem('helpdesk.token'))).toBeNull();
+    expect(await outcomeOf(server, { token: token! }, '{ me { id } }')).toBe('UNAUTHENTICATED');
+
     await Promise.all([customer, scheduler, staff, admin].map(({ context }) => context.close()));
   }, 120_000);
 });
