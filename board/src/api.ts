@@ -141,7 +141,7 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>)
   const error = body.errors?.[0];
   if (error) {
     const code = error.extensions?.code ?? `HTTP_${response.status}`;
-    if (code === 'UNAUTHENTICATED' && token) onUnauthenticated('Your session ended: sign in again.');
+    if (code === 'UNAUTHENTICATED' && token) onUnauthenticated('Signed out: your session ended. Sign in again.');
     throw new ApiError(error.message || CODE_WORDS[code] || 'The request failed.', code, error.extensions?.field);
   }
   if (!body.data) throw new ApiError('The server answered without data.', `HTTP_${response.status}`);
@@ -161,7 +161,7 @@ export async function uploadImages(files: File[]): Promise<string[]> {
   }
   const body = (await response.json().catch(() => ({}))) as { urls?: string[]; message?: string; error?: string };
   if (response.status !== 201 || !body.urls) {
-    if (response.status === 401) onUnauthenticated('Your session ended: sign in again.');
+    if (response.status === 401) onUnauthenticated('Signed out: your session ended. Sign in again.');
     throw new ApiError(body.message ?? `The upload was refused (${response.status}).`, `HTTP_${response.status}`);
   }
   return body.urls;

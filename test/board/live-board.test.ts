@@ -76,7 +76,10 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     const started = Date.now();
     rmSync(SCREENSHOT_DIR, { recursive: true, force: true }); // this run's pictures only
     buildBoard();
-    [server, chromium] = await Promise.all([startServer('embedded'), launchChromium()]);
+    // Each is kept as soon as it is up, so afterAll closes it even if the other fails to start.
+    const launching = launchChromium().then((launched) => (chromium = launched));
+    server = await startServer('embedded');
+    await launching;
     console.log(`board suite setup (bundle, server, Chromium): ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, 180_000); // bounds a failure only: a loaded CI machine starts the server slowly
   afterAll(async () => {
