@@ -11,6 +11,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json --sourceMap false
+# The live board (issue 13): bundled into dist/board, copied with the rest of dist below.
+COPY board ./board
+RUN node board/build.mjs
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \

@@ -12,6 +12,7 @@ import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_C
 import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
 import { graphqlRoutes } from './http/graphql.routes';
+import { boardRoutes } from './http/board.routes';
 import { healthRoutes } from './http/health.routes';
 import { imageRoutes } from './http/image.routes';
 import { loggerOptions } from './http/logging';
@@ -194,6 +195,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await live.attach(server, { schema, services, publicUrl, rateLimiter });
   metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
   await server.register(legacyRoutes, { services, fork, publicUrl, rateLimiter });
+  await server.register(boardRoutes, { publicUrl });
 
   let closed: Promise<void> | undefined;
   return {

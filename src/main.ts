@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     `Help desk ready in ${Date.now() - started} ms`,
     `  GraphQL (HTTP and WebSocket): ${url}/graphql`,
     `  Legacy endpoint:              ${url}/api/ticket`,
+    `  Board (browser):              ${url}/`,
     `  Database: ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
     `  Credential key: ${config.credentialKeySource}`,
   ];

@@ -1,0 +1,76 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { gql, setUnauthenticatedHandler, tokenStore, type Me } from './api';
+import { Board } from './board';
+import { SignIn } from './sign-in';
+import { Users } from './users';
+
+export type Route = { page: 'tickets'; ticketId?: string } | { page: 'new' } | { page: 'users' };
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/');
+  if (parts[0] === 't' && parts[1]) return { page: 'tickets', ticketId: decodeURIComponent(parts[1]) };
+  if (parts[0] === 'new') return { page: 'new' };
+  if (parts[0] === 'users') return { page: 'users' };
+  return { page: 'tickets' };
+}
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseRoute(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}
+
+const ME = 'query Me { me { id username roles admin active } }';
+
+export function App() {
+  const [token, setToken] = useState(() => tokenStore.get());
+  const [me, setMe] = useState<Me | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const route = useRoute();
+
+  const signedOut = useCallback((reason: string | null) => {
+    tokenStore.clear();
+    setToken(null);
+    setMe(null);
+    setNotice(reason);
+  }, []);
+  useEffect(() => setUnauthenticatedHandler((reason) => signedOut(reason)), [signedOut]);
+
+  useEffect(() => {
+    if (!token) return;
+    gql<{ me: Me }>(ME).then(
+      (data) => setMe(data.me),
+      (error: Error) => setNotice(error.message),
+    );
+  }, [token]);
+
+  if (!token) {
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(newToken, user) => {
+          tokenStore.set(newToken);
+          setNotice(null);
+          setMe(user);
+          setToken(newToken);
+        }}
+      />
+    );
+  }
+  if (!me) return <p class="loading">{notice ?? 'Loading…'}</p>;
+
+  const signOut = async () => {
+    try {
+      await gql('mutation SignOut { logout }');
+    } catch {
+      // Signed out here either way; an expired token needs no revoking.
+    }
+    signedOut('You signed out.');
+  };
+
+  return <Board me={me} token={token} route={route} onSignOut={signOut} onSessionEnded={signedOut} usersPage={route.page === 'users' && me.admin ? <Users me={me} /> : null} />;
+}
