@@ -107,12 +107,8 @@ describe('settings', () => {
 
 describe.each(DATABASES)('request budgets (%s)', (kind) => {
   let server: TestServer;
-  /** Points of the ticketEvents subscription (its static cost is small: 1 point). */
-  let subscriptionPoints: number;
   beforeAll(async () => {
     server = await startServer(kind, { config: { rateLimitPoints: 25, rateLimitWindowMs: 600_000, trustProxy: true, metricsToken: METRICS_TOKEN } });
-    const document = parse(TICKET_EVENTS);
-    subscriptionPoints = operationPoints(await buildGraphQLSchema(), document, document.definitions[0] as OperationDefinitionNode);
   });
   afterAll(async () => server?.close());
 
@@ -205,6 +201,9 @@ describe.each(DATABASES)('request budgets (%s)', (kind) => {
 
   it('a subscription start is charged once (its events are free); with the budget spent it is refused', async () => {
     const user = server.users.multi;
+    // Points of the ticketEvents subscription (its static cost is small: 1 point).
+    const document = parse(TICKET_EVENTS);
+    const subscriptionPoints = operationPoints(await buildGraphQLSchema(), document, document.definitions[0] as OperationDefinitionNode);
     const live = connect(server, user);
     try {
       const stream = new EventStream(live.client);
