@@ -3,6 +3,7 @@ import { LIST_PAGE } from '../../bench/queries';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { operationPoints } from '../../src/graphql/rate-cost';
 import { LEGACY_REQUEST_POINTS } from '../../src/legacy/legacy.routes';
+import { DEFAULT_RATE_LIMIT, loadConfig } from '../../src/config';
 import { authorizationOf, type Signer } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { connect, EventStream, subscribers, TICKET_EVENTS } from '../realtime/live-client';
@@ -72,14 +73,42 @@ describe('operation points (the documented formula)', () => {
   });
 });
 
+describe('settings', () => {
+  const load = (env: Record<string, string>) => loadConfig({ CREDENTIAL_KEY: 'ab'.repeat(32), DATA_DIR: '/nonexistent', ...env });
+
+  it('default to 10,000 points a minute; RATE_LIMIT_POINTS=0 turns budgets off', () => {
+    expect(DEFAULT_RATE_LIMIT).toEqual({ rateLimitPoints: 10_000, rateLimitWindowMs: 60_000 });
+    expect(load({})).toMatchObject({ rateLimitPoints: 10_000, rateLimitWindowMs: 60_000 });
+    expect(load({ RATE_LIMIT_POINTS: '500', RATE_LIMIT_WINDOW_SECONDS: '3600' })).toMatchObject({ rateLimitPoints: 500, rateLimitWindowMs: 3_600_000 });
+    expect(load({ RATE_LIMIT_POINTS: '0' }).rateLimitPoints).toBe(0);
+  });
+
+  it.each([
+    ['RATE_LIMIT_POINTS', 'lots', /RATE_LIMIT_POINTS must be a whole number from 0 to 1000000000, got "lots"/],
+    ['RATE_LIMIT_POINTS', '-1', /RATE_LIMIT_POINTS must be a whole number/],
+    ['RATE_LIMIT_WINDOW_SECONDS', '0', /RATE_LIMIT_WINDOW_SECONDS must be a whole number from 1 to 86400, got "0"/],
+    ['RATE_LIMIT_WINDOW_SECONDS', '1.5', /RATE_LIMIT_WINDOW_SECONDS must be a whole number/],
+  ])('refuses %s=%s, naming the setting', (name, value, message) => {
+    expect(() => load({ [name]: value })).toThrow(message);
+  });
+
+  it('with budgets off (what testConfig leaves) answers carry no budget', async () => {
+    const server = await startServer('embedded', { bare: true, config: { rateLimitPoints: 0 } });
+    try {
+      const answer = await post(server, null, TYPENAME);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('ratelimit-limit')).toBeNull();
+      expect(answer.body.extensions).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe.each(DATABASES)('request budgets (%s)', (kind) => {
   let server: TestServer;
-  /** Points of the ticketEvents subscription (its static cost is small: 1 point). */
-  let subscriptionPoints: number;
   beforeAll(async () => {
     server = await startServer(kind, { config: { rateLimitPoints: 25, rateLimitWindowMs: 600_000, trustProxy: true, metricsToken: METRICS_TOKEN } });
-    const document = parse(TICKET_EVENTS);
-    subscriptionPoints = operationPoints(await buildGraphQLSchema(), document, document.definitions[0] as OperationDefinitionNode);
   });
   afterAll(async () => server?.close());
 
@@ -172,6 +201,9 @@ describe.each(DATABASES)('request budgets (%s)', (kind) => {
 
   it('a subscription start is charged once (its events are free); with the budget spent it is refused', async () => {
     const user = server.users.multi;
+    // Points of the ticketEvents subscription (its static cost is small: 1 point).
+    const document = parse(TICKET_EVENTS);
+    const subscriptionPoints = operationPoints(await buildGraphQLSchema(), document, document.definitions[0] as OperationDefinitionNode);
     const live = connect(server, user);
     try {
       const stream = new EventStream(live.client);
