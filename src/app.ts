@@ -42,6 +42,7 @@ import { UserDirectory } from './modules/user/user-directory';
 import { UserLifecycleService } from './modules/user/user-lifecycle.service';
 import { UserService } from './modules/user/user.service';
 import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
+import { sseRoutes } from './realtime/sse.routes';
 import type { Services } from './services';
 
 /**
@@ -277,6 +278,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
   await live.attach(server, { schema, services, publicUrl });
+  await server.register(sseRoutes, { live });
   metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
   await server.register(legacyRoutes, { services, fork, publicUrl });
 

@@ -1,19 +1,19 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../config';
-import { createFormatError, formatDomainError } from '../graphql/errors';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
-import type { LiveContext, TicketEventFeed } from '../modules/event/ticket-event.feed';
+import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
 import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
-import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
-import { DomainError, ErrorCode } from '../shared/errors';
+import { ErrorCode } from '../shared/errors';
 import { asDomainError } from '../shared/unavailable';
-import { subscribeShared, type ViewerKeyed } from './shared-execution';
+import { DocumentCache, LiveOperationContext, liveErrorFormatter, refusal } from './live-operation';
+import { LiveSignIns, type LiveSignIn } from './live-sign-ins';
+import { subscribeShared } from './shared-execution';
 
 export interface GraphQLWebSocketOptions {
   readonly schema: GraphQLSchema;
@@ -33,8 +33,12 @@ export interface GraphQLWebSocketOptions {
   readonly maxPayloadBytes?: number;
   /** The client's address of an upgrade request (TRUST_PROXY); default the socket's peer. */
   readonly clientAddress?: (request: IncomingMessage) => string;
-  /** Acknowledged sockets one user may hold at once in this process. */
+  /** Acknowledged sockets (and graphql-sse streams, counted together) one user may hold at once in this process. */
   readonly maxSocketsPerUser?: number;
+  /** The sign-ins of this process's sockets and streams (live-sign-ins.ts); default: a registry of its own. */
+  readonly signIns?: LiveSignIns;
+  /** Parsed documents, shared with the graphql-sse transport; default: a cache of its own. */
+  readonly documents?: DocumentCache;
 }
 
 /** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
@@ -49,15 +53,8 @@ export const CLOSE_GOING_AWAY = 1001;
 /** graphql-ws's Forbidden: the socket's sign-in no longer holds (revoked, expired, deactivated). */
 export const CLOSE_FORBIDDEN = 4403;
 
-/**
- * Who an acknowledged socket is signed in as. The viewer is replaced when the user's roles change,
- * so every operation on the socket sees with the new roles from then on (realtime/user-changes.ts).
- */
-export interface SocketSignIn {
-  viewer: Viewer;
-  /** For a socket opened with a token: its session and maximum age. */
-  readonly sessionId?: string;
-  readonly expiresAt?: number;
+/** Who an acknowledged socket is signed in as (live-sign-ins.ts). */
+export interface SocketSignIn extends LiveSignIn {
   readonly socket: WebSocket;
 }
 
@@ -75,123 +72,6 @@ export const CLOSE_TOO_MANY_SOCKETS = 4429;
  */
 export const CLOSE_UNAVAILABLE = 4503;
 
-/**
- * The context of one operation on a socket: the connection's viewer, authenticated once in
- * `onConnect`, and an EntityManager fork that is replaced before every event (`renew`), so a
- * subscription that lives for hours does not grow one identity map. The fork is made lazily:
- * most events are served from the hub's shared reads and never touch it.
- */
-class SocketOperationContext implements LiveContext, ViewerKeyed {
-  private current: EntityManager | undefined;
-  private viewerPromise: Promise<Viewer>;
-  private keyedViewer: Viewer;
-  private key: string;
-
-  constructor(
-    private readonly fork: () => EntityManager,
-    readonly services: Services,
-    readonly publicUrl: string,
-    readonly feed: TicketEventFeed,
-    private readonly signIn: SocketSignIn,
-  ) {
-    this.keyedViewer = signIn.viewer;
-    this.viewerPromise = Promise.resolve(signIn.viewer);
-    this.key = SocketOperationContext.keyOf(signIn.viewer, publicUrl);
-  }
-
-  private static keyOf(viewer: Viewer, publicUrl: string): string {
-    return `${viewer.id}:${[...viewer.roles].sort().join(',')}:${viewer.isAdmin}:${publicUrl}`;
-  }
-
-  /** Subscriptions of equal viewers share each event's execution (shared-execution.ts). */
-  get viewerKey(): string {
-    this.sync();
-    return this.key;
-  }
-
-  /** The socket's viewer may have been replaced (a role change) since the last call. */
-  private sync(): void {
-    if (this.keyedViewer === this.signIn.viewer) return;
-    this.keyedViewer = this.signIn.viewer;
-    this.viewerPromise = Promise.resolve(this.signIn.viewer);
-    this.key = SocketOperationContext.keyOf(this.signIn.viewer, this.publicUrl);
-  }
-
-  get em(): EntityManager {
-    return (this.current ??= this.fork());
-  }
-
-  viewer(): Promise<Viewer> {
-    this.sync();
-    return this.viewerPromise;
-  }
-
-  resolvedViewer(): Viewer {
-    return this.signIn.viewer;
-  }
-
-  sessionId(): string | undefined {
-    return this.signIn.sessionId;
-  }
-
-  renew(): void {
-    this.current = undefined;
-  }
-}
-
-/** Longest query text whose parsed document is kept for reuse. */
-const MAX_CACHED_QUERY_LENGTH = 8 * 1024;
-const MAX_CACHED_DOCUMENTS = 500;
-
-/**
- * Parsed and validated documents by query text. Thousands of dashboards send the same
- * subscription; parsing it once instead of per subscription saves parse + validate and, above
- * all, memory: a live subscription keeps its document for as long as it lives, so identical
- * queries now share one. Least recently used entries go first.
- */
-class DocumentCache {
-  private readonly documents = new Map<string, DocumentNode>();
-  private readonly rules;
-
-  constructor(private readonly validation: GraphQLValidation) {
-    this.rules = [...specifiedRules, ...validation.rules];
-  }
-
-  /** The document, or the errors graphql-ws sends back as an `error` message for this operation. */
-  get(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[] {
-    const cached = this.documents.get(query);
-    if (cached) {
-      this.documents.delete(query);
-      this.documents.set(query, cached);
-      return cached;
-    }
-    let document: DocumentNode;
-    try {
-      document = parse(query, this.validation.parseOptions);
-    } catch (error) {
-      // graphql-ws would let a syntax error escape as an internal error that closes the whole
-      // socket (4500): refuse just this operation, as Apollo does on HTTP.
-      if (!(error instanceof GraphQLError)) throw error;
-      const message = this.validation.message(error.message);
-      return [new GraphQLError(message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-    }
-    const errors = validate(schema, document, this.rules);
-    if (errors.length) {
-      for (const error of errors) error.message = this.validation.message(error.message);
-      return [...errors];
-    }
-    if (query.length <= MAX_CACHED_QUERY_LENGTH) {
-      this.documents.set(query, document);
-      if (this.documents.size > MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
-    }
-    return document;
-  }
-}
-
-/** A refusal in the shape every transport maps (extensions.code from the domain code). */
-const refusal = (code: ErrorCode, message: string): GraphQLError =>
-  new GraphQLError(message, { originalError: new DomainError(code, message) });
-
 function clientAddress(request: IncomingMessage): string {
   return request.socket.remoteAddress ?? 'unknown';
 }
@@ -208,7 +88,7 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
  *   `connectionParams.token`; without a valid one the socket is closed with 4403 Forbidden before
  *   any operation runs (graphql-ws refuses operations before the acknowledgement with 4401). A
  *   socket whose sign-in stops holding later (session revoked or expired, user deactivated,
- *   password changed) is closed with 4403 too (`closeSignIns`).
+ *   password changed) is closed with 4403 too (`LiveSignIns.closeSignIns`).
  * - Keep-alive pings every `keepAliveMs`; at most `maxSubscriptionsPerConnection` operations at
  *   once per socket; errors carry `extensions.code` like the HTTP transport's.
  */
@@ -217,8 +97,8 @@ export class GraphQLWebSocketServer {
   private readonly path: string;
   /** The sign-in of each acknowledged socket, by its graphql-ws context. */
   private readonly signIns = new WeakMap<object, SocketSignIn>();
-  /** The open sockets' sign-ins by user id: what a change to a user must reach. */
-  private readonly byUser = new Map<number, Set<SocketSignIn>>();
+  /** The open sockets' (and streams') sign-ins by user id: what a change to a user must reach. */
+  readonly signInRegistry: LiveSignIns;
   private accepting = true;
   private readonly logger: GraphQLWebSocketOptions['logger'];
 
@@ -228,24 +108,11 @@ export class GraphQLWebSocketServer {
   ) {
     const path = options.path ?? '/graphql';
     this.logger = options.logger;
+    this.signInRegistry = options.signIns ?? new LiveSignIns();
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_LIMITS.maxSocketsPerUser;
-    const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
-    // Errors graphql-ws raises outside a resolver (refusals, a stream that failed) carry no path,
-    // so Apollo's unwrapping does not see their domain error: unwrap it here. GraphQL's own
-    // refusals (a document that does not validate, variables of the wrong type) carry no code and
-    // at most another GraphQLError as their origin: Apollo tags them on HTTP, `ownCode` tags them
-    // the same way here.
-    const format = (error: GraphQLError, ownCode?: string): GraphQLFormattedError => {
-      if (error.originalError instanceof DomainError) return formatDomainError(error.toJSON(), error.originalError);
-      if (ownCode !== undefined && (!error.originalError || error.originalError instanceof GraphQLError)) {
-        const code = typeof error.extensions.code === 'string' ? error.extensions.code : ownCode;
-        return { message: error.message, locations: error.locations, path: error.path, extensions: { code } };
-      }
-      return formatError(error.toJSON(), error);
-    };
-
-    const documents = new DocumentCache(options.validation ?? graphQLValidation({ introspection: true }));
+    const format = liveErrorFormatter(options.logger);
+    const documents = options.documents ?? new DocumentCache(options.validation ?? graphQLValidation({ introspection: true }));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
     httpServer.on('upgrade', this.onUpgrade);
     this.path = path;
@@ -267,7 +134,16 @@ export class GraphQLWebSocketServer {
               authorization,
               (options.clientAddress ?? clientAddress)(ctx.extra.request),
             );
-            signIn = { viewer, sessionId, expiresAt, socket };
+            signIn = {
+              viewer,
+              sessionId,
+              expiresAt,
+              socket,
+              transport: 'socket',
+              end: (reason) => {
+                if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(CLOSE_FORBIDDEN, reason);
+              },
+            };
           } catch (error) {
             // The database could not be asked: say "retry", not "your credential is wrong". A
             // socket closed here keeps this code; graphql-ws's own 4403 then changes nothing.
@@ -278,7 +154,7 @@ export class GraphQLWebSocketServer {
             return false;
           }
           // Counted synchronously after the check: two sockets of one user cannot both pass it.
-          if (this.socketsOf(signIn.viewer.id) >= maxSocketsPerUser) {
+          if (this.signInRegistry.countOf(signIn.viewer.id) >= maxSocketsPerUser) {
             socket.close(CLOSE_TOO_MANY_SOCKETS, `Too many open connections for this user (at most ${maxSocketsPerUser}): close one first`);
             return false;
           }
@@ -301,7 +177,7 @@ export class GraphQLWebSocketServer {
         context: (ctx) => {
           const signIn = this.signIns.get(ctx);
           if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
-          return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
+          return new LiveOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
         },
         // A result without `data` is a request error (variables that do not coerce): the client's.
         onNext: (_ctx, _id, _payload, _args, result) => {
@@ -323,38 +199,14 @@ export class GraphQLWebSocketServer {
     return this.wss.clients.size;
   }
 
-  /** Acknowledged sockets of one user in this process. */
+  /** Acknowledged sockets and streams of one user in this process. */
   socketsOf(userId: number): number {
-    return this.byUser.get(userId)?.size ?? 0;
-  }
-
-  /** The sign-ins of the open sockets of one user, or of every user. */
-  signInsOf(userId?: number): SocketSignIn[] {
-    if (userId !== undefined) return [...(this.byUser.get(userId) ?? [])];
-    return [...this.byUser.values()].flatMap((set) => [...set]);
-  }
-
-  /** Closes these sockets with 4403: their sign-in no longer holds. */
-  closeSignIns(signIns: Iterable<SocketSignIn>, reason: string): void {
-    for (const signIn of signIns) {
-      this.untrack(signIn);
-      if (signIn.socket.readyState === signIn.socket.OPEN || signIn.socket.readyState === signIn.socket.CONNECTING) {
-        signIn.socket.close(CLOSE_FORBIDDEN, reason);
-      }
-    }
+    return this.signInRegistry.countOf(userId);
   }
 
   private track(signIn: SocketSignIn): void {
-    const id = signIn.viewer.id;
-    let set = this.byUser.get(id);
-    if (!set) this.byUser.set(id, (set = new Set()));
-    set.add(signIn);
-    signIn.socket.once('close', () => this.untrack(signIn));
-  }
-
-  private untrack(signIn: SocketSignIn): void {
-    const set = this.byUser.get(signIn.viewer.id);
-    if (set?.delete(signIn) && set.size === 0) this.byUser.delete(signIn.viewer.id);
+    this.signInRegistry.track(signIn);
+    signIn.socket.once('close', () => this.signInRegistry.untrack(signIn));
   }
 
   /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */

@@ -4,7 +4,7 @@ import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import type { BusLogger, EventBus } from './event-bus';
 import type { TicketEventHub } from './event-hub';
-import type { GraphQLWebSocketServer, SocketSignIn } from './graphql-ws.server';
+import type { LiveSignIn, LiveSignIns } from './live-sign-ins';
 
 /** Where the user services' changes go: onto the bus, inside their transaction and after it. */
 export class UserChangeBusSink implements UserChangeSink {
@@ -21,7 +21,8 @@ export class UserChangeBusSink implements UserChangeSink {
 
 export interface UserChangeFanOutOptions {
   readonly services: Services;
-  readonly sockets: GraphQLWebSocketServer;
+  /** The sign-ins of this process's sockets and streams. */
+  readonly sockets: LiveSignIns;
   readonly hub: TicketEventHub;
   readonly fork: () => EntityManager;
   readonly logger: BusLogger & { error(object: object, message: string): void };
@@ -148,7 +149,7 @@ export class UserChangeFanOut {
       if (signIns.length === 0) return;
       const sessionIds = [...new Set(signIns.flatMap((signIn) => (signIn.sessionId ? [signIn.sessionId] : [])))];
       const live = await services.sessions.touchLive(sessionIds);
-      const ended: SocketSignIn[] = signIns.filter((signIn) => signIn.sessionId !== undefined && !live.has(signIn.sessionId));
+      const ended: LiveSignIn[] = signIns.filter((signIn) => signIn.sessionId !== undefined && !live.has(signIn.sessionId));
       if (ended.length) sockets.closeSignIns(ended, 'Session ended');
       await this.refreshUsers([...new Set(signIns.map((signIn) => signIn.viewer.id))]);
     } catch (error) {
