@@ -12,7 +12,7 @@ export const streamUrl = (server: Pick<TestServer, 'url'>): string => `${server.
 
 export interface SseOptions {
   /** Where to connect, asked on every (re)connect: a function lets a test move the client to another process. */
-  url?: string | (() => string);
+  url?: string | (() => string | Promise<string>);
   /** Reconnect after a dropped stream (graphql-sse's default), every 50 ms, at most 20 times. */
   retry?: boolean;
 }
