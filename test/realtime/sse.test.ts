@@ -185,6 +185,16 @@ describe.each(DATABASES)('GraphQL over SSE (%s)', (kind) => {
     expect(stream.errors).toEqual([{ message: 'Session ended', extensions: { code: 'UNAUTHENTICATED' } }]);
   });
 
+  it('refuses a body over 64 KiB with 413, as graphql-ws refuses a message over 64 KiB', async () => {
+    const response = await fetch(streamUrl(server), {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Credential ${server.users.customer.credential}` },
+      body: JSON.stringify({ query: `subscription { ticketEvents { cursor } } # ${'x'.repeat(70 * 1024)}` }),
+    });
+    expect(response.status).toBe(413);
+    await response.arrayBuffer();
+  });
+
   it('answers 406 to a request that does not accept an event stream, and 405 to single connection mode', async () => {
     const { customer } = server.users;
     const notStream = await fetch(streamUrl(server), {
@@ -197,6 +207,14 @@ describe.each(DATABASES)('GraphQL over SSE (%s)', (kind) => {
     const reserve = await fetch(streamUrl(server), { method: 'PUT', headers: { authorization: `Credential ${customer.credential}` } });
     expect(reserve.status).toBe(405);
     expect(((await reserve.json()) as { errors: Array<{ message: string }> }).errors[0].message).toMatch(/Single connection mode is not offered/);
+  });
+
+  // Last: the server stops taking streams (what shutdown does first).
+  it('refuses new streams with 503 once the server stops accepting them', async () => {
+    server.app.live.streams!.stopAccepting();
+    const stream = open(server.users.customer);
+    await stream.ended();
+    expect(stream.refusedWith).toBe(503);
   });
 });
 
