@@ -38,7 +38,9 @@ const sameViewer = (a: Viewer, b: Viewer): boolean =>
   a.username === b.username && a.isAdmin === b.isAdmin && a.roles.length === b.roles.length && a.roles.every((role, i) => role === b.roles[i]);
 
 /**
- * What a change to a user does on this process, whichever process made it:
+ * What a change to a user does on this process, whichever process made it ("sockets" are the
+ * graphql-ws sockets and graphql-sse streams of live-sign-ins.ts; a stream is ended with an
+ * UNAUTHENTICATED error where a socket is closed with 4403):
  * - `user` (roles, admin flag, `active`): forget cached credentials and tokens of that user, read
  *   the user again, close their sockets (4403) if deactivated, else hand the new viewer to their
  *   sockets and live subscriptions (visibility is decided with it from the next event on);
