@@ -28,6 +28,7 @@ import { SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
 import { MemoryBudgetStore, PostgresBudgetStore } from './modules/ratelimit/budget-store';
 import { RateLimiter } from './modules/ratelimit/rate-limiter';
 import { createLiveUpdates, type LiveLimits, type LiveUpdates } from './realtime/live-updates';
+import { sseRoutes } from './realtime/sse.routes';
 import { createServices, type Services } from './services';
 
 export interface AppOptions {
@@ -193,6 +194,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await server.register(healthRoutes, { database });
   await server.register(imageRoutes, { services, fork, publicUrl });
   await live.attach(server, { schema, services, publicUrl, rateLimiter });
+  await server.register(sseRoutes, { live });
   metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
   await server.register(legacyRoutes, { services, fork, publicUrl, rateLimiter });
   await server.register(boardRoutes, { publicUrl });

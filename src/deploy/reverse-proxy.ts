@@ -152,6 +152,12 @@ export class ReverseProxy {
             // Each chunk goes out as it arrives: an SSE stream's events are not held back.
             response.flushHeaders();
             upstreamResponse.pipe(response);
+            // An upstream that dies mid-response (a killed process) must cut the client's response
+            // too: `pipe` would leave it open, and an SSE client would wait on a silent stream
+            // instead of reconnecting to a live process.
+            upstreamResponse.once('close', () => {
+              if (!upstreamResponse.complete) response.destroy();
+            });
           },
         );
         outgoing.once('error', (error) => {

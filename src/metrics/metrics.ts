@@ -137,7 +137,7 @@ export class Metrics implements LiveObserver, LoginObserver {
     });
     this.rateLimitedTotal = new Counter({
       name: 'helpdesk_rate_limited_total',
-      help: 'Requests refused (429) because their client had spent its budget (RATE_LIMIT_POINTS), by transport: graphql, legacy, websocket',
+      help: 'Requests refused (429) because their client had spent its budget (RATE_LIMIT_POINTS), by transport: graphql, legacy, websocket, stream',
       labelNames: ['transport'],
       registers,
     });
@@ -219,7 +219,7 @@ export class Metrics implements LiveObserver, LoginObserver {
   }
 
   /** A request refused because its client's budget was spent (ratelimit/rate-limiter.ts). */
-  rateLimited(transport: 'graphql' | 'legacy' | 'websocket'): void {
+  rateLimited(transport: 'graphql' | 'legacy' | 'websocket' | 'stream'): void {
     this.rateLimitedTotal.inc({ transport });
   }
 

@@ -1,23 +1,22 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { getOperationAST, GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../config';
-import { createFormatError, formatDomainError } from '../graphql/errors';
 import { DocumentCache } from '../graphql/document-cache';
 import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
-import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
-import type { LiveContext } from '../graphql/live-context';
 import { operationPoints } from '../graphql/rate-cost';
+import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
 import { budgetSpent, type RateLimiter } from '../modules/ratelimit/rate-limiter';
 import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
-import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
-import { DomainError, ErrorCode } from '../shared/errors';
+import { ErrorCode } from '../shared/errors';
 import { asDomainError } from '../db/unavailable';
-import { subscribeShared, type ViewerKeyed } from './shared-execution';
+import { LiveOperationContext, liveErrorFormatter, refusal, refusalOf } from './live-operation';
+import { LiveSignIns, type LiveSignIn } from './live-sign-ins';
+import { subscribeShared } from './shared-execution';
 
 export interface GraphQLWebSocketOptions {
   readonly schema: GraphQLSchema;
@@ -37,8 +36,12 @@ export interface GraphQLWebSocketOptions {
   readonly maxPayloadBytes?: number;
   /** The client's address of an upgrade request (TRUST_PROXY); default the socket's peer. */
   readonly clientAddress?: (request: IncomingMessage) => string;
-  /** Acknowledged sockets one user may hold at once in this process. */
+  /** Acknowledged sockets (and graphql-sse streams, counted together) one user may hold at once in this process. */
   readonly maxSocketsPerUser?: number;
+  /** The sign-ins of this process's sockets and streams (live-sign-ins.ts); default: a registry of its own. */
+  readonly signIns?: LiveSignIns;
+  /** Parsed documents, shared with the graphql-sse transport; default: a cache of its own. */
+  readonly documents?: DocumentCache;
   /**
    * Request budgets (RATE_LIMIT_POINTS): each operation started on a socket (a subscription
    * counts once, when it starts; its events are free) is charged like the same operation over
@@ -59,21 +62,14 @@ export const CLOSE_GOING_AWAY = 1001;
 /** graphql-ws's Forbidden: the socket's sign-in no longer holds (revoked, expired, deactivated). */
 export const CLOSE_FORBIDDEN = 4403;
 
-/**
- * Who an acknowledged socket is signed in as. The viewer is replaced when the user's roles change,
- * so every operation on the socket sees with the new roles from then on (realtime/user-changes.ts).
- */
-export interface SocketSignIn {
-  viewer: Viewer;
-  /** For a socket opened with a token: its session and maximum age. */
-  readonly sessionId?: string;
-  readonly expiresAt?: number;
+/** Who an acknowledged socket is signed in as (live-sign-ins.ts). */
+export interface SocketSignIn extends LiveSignIn {
   readonly socket: WebSocket;
 }
 
 /** What this server keeps in graphql-ws's per-socket `ctx.extra`: the sign-in, once acknowledged. */
 interface SocketExtra extends Record<PropertyKey, unknown> {
-  signIn: SocketSignIn;
+  signIn?: SocketSignIn;
 }
 
 /**
@@ -89,77 +85,6 @@ export const CLOSE_TOO_MANY_SOCKETS = 4429;
  * would tell it that its credential is wrong.
  */
 export const CLOSE_UNAVAILABLE = 4503;
-
-/**
- * The context of one operation on a socket: the connection's viewer, authenticated once in
- * `onConnect`, and an EntityManager fork that is replaced before every event (`renew`), so a
- * subscription that lives for hours does not grow one identity map. The fork is made lazily:
- * most events are served from the hub's shared reads and never touch it.
- */
-class SocketOperationContext implements LiveContext, ViewerKeyed {
-  private current: EntityManager | undefined;
-  private viewerPromise: Promise<Viewer>;
-  private keyedViewer: Viewer;
-  private key: string;
-
-  constructor(
-    private readonly fork: () => EntityManager,
-    readonly services: Services,
-    readonly publicUrl: string,
-    readonly feed: TicketEventFeed,
-    private readonly signIn: SocketSignIn,
-  ) {
-    this.keyedViewer = signIn.viewer;
-    this.viewerPromise = Promise.resolve(signIn.viewer);
-    this.key = SocketOperationContext.keyOf(signIn.viewer, publicUrl);
-  }
-
-  private static keyOf(viewer: Viewer, publicUrl: string): string {
-    return `${viewer.id}:${[...viewer.roles].sort().join(',')}:${viewer.isAdmin}:${publicUrl}`;
-  }
-
-  /** Subscriptions of equal viewers share each event's execution (shared-execution.ts). */
-  get viewerKey(): string {
-    this.sync();
-    return this.key;
-  }
-
-  /** The socket's viewer may have been replaced (a role change) since the last call. */
-  private sync(): void {
-    if (this.keyedViewer === this.signIn.viewer) return;
-    this.keyedViewer = this.signIn.viewer;
-    this.viewerPromise = Promise.resolve(this.signIn.viewer);
-    this.key = SocketOperationContext.keyOf(this.signIn.viewer, this.publicUrl);
-  }
-
-  get em(): EntityManager {
-    return (this.current ??= this.fork());
-  }
-
-  viewer(): Promise<Viewer> {
-    this.sync();
-    return this.viewerPromise;
-  }
-
-  resolvedViewer(): Viewer {
-    return this.signIn.viewer;
-  }
-
-  sessionId(): string | undefined {
-    return this.signIn.sessionId;
-  }
-
-  renew(): void {
-    this.current = undefined;
-  }
-}
-
-/** A domain error as the refusal of one operation (graphql-ws sends it as an `error` message). */
-const refusalOf = (error: DomainError): GraphQLError => new GraphQLError(error.message, { originalError: error });
-
-/** A refusal in the shape every transport maps (extensions.code from the domain code). */
-const refusal = (code: ErrorCode, message: string): GraphQLError =>
-  new GraphQLError(message, { originalError: new DomainError(code, message) });
 
 function clientAddress(request: IncomingMessage): string {
   return request.socket.remoteAddress ?? 'unknown';
@@ -177,15 +102,15 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
  *   `connectionParams.token`; without a valid one the socket is closed with 4403 Forbidden before
  *   any operation runs (graphql-ws refuses operations before the acknowledgement with 4401). A
  *   socket whose sign-in stops holding later (session revoked or expired, user deactivated,
- *   password changed) is closed with 4403 too (`closeSignIns`).
+ *   password changed) is closed with 4403 too (`LiveSignIns.closeSignIns`).
  * - Keep-alive pings every `keepAliveMs`; at most `maxSubscriptionsPerConnection` operations at
  *   once per socket; errors carry `extensions.code` like the HTTP transport's.
  */
 export class GraphQLWebSocketServer {
   private readonly wss: WebSocketServer;
   private readonly path: string;
-  /** The open sockets' sign-ins by user id: what a change to a user must reach. */
-  private readonly byUser = new Map<number, Set<SocketSignIn>>();
+  /** The open sockets' (and streams') sign-ins by user id: what a change to a user must reach. */
+  readonly signInRegistry: LiveSignIns;
   private accepting = true;
   private readonly logger: GraphQLWebSocketOptions['logger'];
 
@@ -195,24 +120,11 @@ export class GraphQLWebSocketServer {
   ) {
     const path = options.path ?? '/graphql';
     this.logger = options.logger;
+    this.signInRegistry = options.signIns ?? new LiveSignIns();
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_LIMITS.maxSocketsPerUser;
-    const formatError = createFormatError((error) => options.logger.error({ err: error }, 'unhandled GraphQL error'));
-    // Errors graphql-ws raises outside a resolver (refusals, a stream that failed) carry no path,
-    // so Apollo's unwrapping does not see their domain error: unwrap it here. GraphQL's own
-    // refusals (a document that does not validate, variables of the wrong type) carry no code and
-    // at most another GraphQLError as their origin: Apollo tags them on HTTP, `ownCode` tags them
-    // the same way here.
-    const format = (error: GraphQLError, ownCode?: string): GraphQLFormattedError => {
-      if (error.originalError instanceof DomainError) return formatDomainError(error.toJSON(), error.originalError);
-      if (ownCode !== undefined && (!error.originalError || error.originalError instanceof GraphQLError)) {
-        const code = typeof error.extensions.code === 'string' ? error.extensions.code : ownCode;
-        return { message: error.message, locations: error.locations, path: error.path, extensions: { code } };
-      }
-      return formatError(error.toJSON(), error);
-    };
-
-    const documents = new DocumentCache(options.validation ?? graphQLValidation({ introspection: true }));
+    const format = liveErrorFormatter(options.logger);
+    const documents = options.documents ?? new DocumentCache(options.validation ?? graphQLValidation({ introspection: true }));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
     httpServer.on('upgrade', this.onUpgrade);
     this.path = path;
@@ -234,7 +146,16 @@ export class GraphQLWebSocketServer {
               authorization,
               (options.clientAddress ?? clientAddress)(ctx.extra.request),
             );
-            signIn = { viewer, sessionId, expiresAt, socket };
+            signIn = {
+              viewer,
+              sessionId,
+              expiresAt,
+              socket,
+              transport: 'socket',
+              end: (reason) => {
+                if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(CLOSE_FORBIDDEN, reason);
+              },
+            };
           } catch (error) {
             // The database could not be asked: say "retry", not "your credential is wrong". A
             // socket closed here keeps this code; graphql-ws's own 4403 then changes nothing.
@@ -245,7 +166,7 @@ export class GraphQLWebSocketServer {
             return false;
           }
           // Counted synchronously after the check: two sockets of one user cannot both pass it.
-          if (this.socketsOf(signIn.viewer.id) >= maxSocketsPerUser) {
+          if (this.signInRegistry.countOf(signIn.viewer.id) >= maxSocketsPerUser) {
             socket.close(CLOSE_TOO_MANY_SOCKETS, `Too many open connections for this user (at most ${maxSocketsPerUser}): close one first`);
             return false;
           }
@@ -279,7 +200,7 @@ export class GraphQLWebSocketServer {
         context: (ctx) => {
           const { signIn } = ctx.extra;
           if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
-          return new SocketOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
+          return new LiveOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
         },
         // A result without `data` is a request error (variables that do not coerce): the client's.
         onNext: (_ctx, _id, _payload, _args, result) => {
@@ -301,38 +222,14 @@ export class GraphQLWebSocketServer {
     return this.wss.clients.size;
   }
 
-  /** Acknowledged sockets of one user in this process. */
+  /** Acknowledged sockets and streams of one user in this process. */
   socketsOf(userId: number): number {
-    return this.byUser.get(userId)?.size ?? 0;
-  }
-
-  /** The sign-ins of the open sockets of one user, or of every user. */
-  signInsOf(userId?: number): SocketSignIn[] {
-    if (userId !== undefined) return [...(this.byUser.get(userId) ?? [])];
-    return [...this.byUser.values()].flatMap((set) => [...set]);
-  }
-
-  /** Closes these sockets with 4403: their sign-in no longer holds. */
-  closeSignIns(signIns: Iterable<SocketSignIn>, reason: string): void {
-    for (const signIn of signIns) {
-      this.untrack(signIn);
-      if (signIn.socket.readyState === signIn.socket.OPEN || signIn.socket.readyState === signIn.socket.CONNECTING) {
-        signIn.socket.close(CLOSE_FORBIDDEN, reason);
-      }
-    }
+    return this.signInRegistry.countOf(userId);
   }
 
   private track(signIn: SocketSignIn): void {
-    const id = signIn.viewer.id;
-    let set = this.byUser.get(id);
-    if (!set) this.byUser.set(id, (set = new Set()));
-    set.add(signIn);
-    signIn.socket.once('close', () => this.untrack(signIn));
-  }
-
-  private untrack(signIn: SocketSignIn): void {
-    const set = this.byUser.get(signIn.viewer.id);
-    if (set?.delete(signIn) && set.size === 0) this.byUser.delete(signIn.viewer.id);
+    this.signInRegistry.track(signIn);
+    signIn.socket.once('close', () => this.signInRegistry.untrack(signIn));
   }
 
   /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */

@@ -12,8 +12,11 @@ import type { Services } from '../services';
 import type { BusLogger, EventBus } from './event-bus';
 import { EventLogSink } from './event-log.sink';
 import { TicketEventHub } from './event-hub';
+import { GraphQLStreamServer, STREAM_PATH } from './graphql-sse.server';
 import { GraphQLWebSocketServer } from './graphql-ws.server';
 import { InProcessEventBus } from './in-process.event-bus';
+import { DocumentCache } from '../graphql/document-cache';
+import { LiveSignIns } from './live-sign-ins';
 import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
 import type { LiveObserver } from '../metrics/observers';
@@ -40,12 +43,16 @@ export interface LiveUpdates {
   /** Set by `attach`. */
   readonly hub: TicketEventHub | undefined;
   readonly sockets: GraphQLWebSocketServer | undefined;
-  /** Starts the hub and serves graphql-ws on the server's /graphql. */
+  /** GraphQL over SSE (set by `attach`; its routes are sse.routes.ts). */
+  readonly streams: GraphQLStreamServer | undefined;
+  /** The sign-ins of open sockets and streams, by user. */
+  readonly signIns: LiveSignIns;
+  /** Starts the hub and serves graphql-ws on the server's /graphql (and builds the SSE server). */
   attach(server: FastifyInstance, options: { schema: GraphQLSchema; services: Services; publicUrl: () => string; rateLimiter?: RateLimiter }): Promise<void>;
   /**
-   * Shuts down in order: stop accepting sockets and operations, `closeHttp` (Fastify stops
-   * listening and finishes in-flight requests), deliver what those requests committed, close the
-   * sockets with 1001, and only then release the bus.
+   * Shuts down in order: stop accepting sockets, streams and operations, `closeHttp` (Fastify
+   * stops listening and finishes in-flight requests), deliver what those requests committed, close
+   * the sockets with 1001 and end the streams, and only then release the bus.
    */
   close(closeHttp: () => Promise<void>): Promise<void>;
 }
@@ -97,6 +104,8 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
 
   let hub: TicketEventHub | undefined;
   let sockets: GraphQLWebSocketServer | undefined;
+  let streams: GraphQLStreamServer | undefined;
+  const signIns = new LiveSignIns();
   let userChanges: UserChangeFanOut | undefined;
   let server: FastifyInstance | undefined;
   let inFlight = 0;
@@ -112,6 +121,10 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
     get sockets() {
       return sockets;
     },
+    get streams() {
+      return streams;
+    },
+    signIns,
 
     async attach(fastify, { schema, services, publicUrl, rateLimiter }) {
       server = fastify;
@@ -127,6 +140,9 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         observer,
       });
       await hub.start();
+      // One document cache and one sign-in registry for both transports: the same limits, and a
+      // user's sockets and streams counted and closed together.
+      const documents = new DocumentCache(graphQLValidationFor(config));
       sockets = new GraphQLWebSocketServer(fastify.server, {
         schema,
         services,
@@ -139,12 +155,28 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         clientAddress: clientAddressResolver(config.trustProxy),
         maxSocketsPerUser: config.maxSocketsPerUser,
         rateLimiter,
+        signIns,
+        documents,
+      });
+      streams = new GraphQLStreamServer({
+        schema,
+        services,
+        feed: hub,
+        fork,
+        publicUrl,
+        logger: forwardingLogger,
+        documents,
+        signIns,
+        maxConnectionsPerUser: config.maxSocketsPerUser,
+        rateLimiter,
       });
       // Changes to users from any process: caches, open sockets and live subscriptions follow.
-      userChanges = new UserChangeFanOut({ services, sockets, hub, fork, logger: forwardingLogger });
+      userChanges = new UserChangeFanOut({ services, sockets: signIns, hub, fork, logger: forwardingLogger });
       bus.listenUserChanges(userChanges.onChange);
       // Counts HTTP requests in flight at the transport, so shutdown knows when they are done.
-      fastify.server.on('request', (_request, response) => {
+      fastify.server.on('request', (request, response) => {
+        // An SSE stream is not a request to wait for: shutdown ends it after the others.
+        if ((request.url ?? '').split('?')[0] === STREAM_PATH) return;
         inFlight++;
         response.once('close', () => {
           inFlight--;
@@ -155,6 +187,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
 
     async close(closeHttp) {
       sockets?.stopAccepting();
+      streams?.stopAccepting();
       const httpClosed = closeHttp();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -170,7 +203,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
       // HTTP server would wait for their keep-alive timeout.
       server?.server.closeIdleConnections();
       await hub?.settle(SETTLE_TIMEOUT_MS);
-      await sockets?.close();
+      await Promise.all([sockets?.close(), streams?.close()]);
       await httpClosed;
       hub?.close();
       userChanges?.close();

@@ -4,7 +4,7 @@ import type { Viewer } from '../modules/user/viewer';
 import type { Services } from '../services';
 import type { BusLogger, EventBus } from './event-bus';
 import type { TicketEventHub } from './event-hub';
-import type { GraphQLWebSocketServer, SocketSignIn } from './graphql-ws.server';
+import type { LiveSignIn, LiveSignIns } from './live-sign-ins';
 
 /** Where the user services' changes go: onto the bus, inside their transaction and after it. */
 export class UserChangeBusSink implements UserChangeSink {
@@ -21,7 +21,8 @@ export class UserChangeBusSink implements UserChangeSink {
 
 export interface UserChangeFanOutOptions {
   readonly services: Services;
-  readonly sockets: GraphQLWebSocketServer;
+  /** The sign-ins of this process's sockets and streams. */
+  readonly sockets: LiveSignIns;
   readonly hub: TicketEventHub;
   readonly fork: () => EntityManager;
   readonly logger: BusLogger & { error(object: object, message: string): void };
@@ -37,7 +38,9 @@ const sameViewer = (a: Viewer, b: Viewer): boolean =>
   a.username === b.username && a.isAdmin === b.isAdmin && a.roles.length === b.roles.length && a.roles.every((role, i) => role === b.roles[i]);
 
 /**
- * What a change to a user does on this process, whichever process made it:
+ * What a change to a user does on this process, whichever process made it ("sockets" are the
+ * graphql-ws sockets and graphql-sse streams of live-sign-ins.ts; a stream is ended with an
+ * UNAUTHENTICATED error where a socket is closed with 4403):
  * - `user` (roles, admin flag, `active`): forget cached credentials and tokens of that user, read
  *   the user again, close their sockets (4403) if deactivated, else hand the new viewer to their
  *   sockets and live subscriptions (visibility is decided with it from the next event on);
@@ -148,7 +151,7 @@ export class UserChangeFanOut {
       if (signIns.length === 0) return;
       const sessionIds = [...new Set(signIns.flatMap((signIn) => (signIn.sessionId ? [signIn.sessionId] : [])))];
       const live = await services.sessions.touchLive(sessionIds);
-      const ended: SocketSignIn[] = signIns.filter((signIn) => signIn.sessionId !== undefined && !live.has(signIn.sessionId));
+      const ended: LiveSignIn[] = signIns.filter((signIn) => signIn.sessionId !== undefined && !live.has(signIn.sessionId));
       if (ended.length) sockets.closeSignIns(ended, 'Session ended');
       await this.refreshUsers([...new Set(signIns.map((signIn) => signIn.viewer.id))]);
     } catch (error) {

@@ -7,6 +7,7 @@ import { DEFAULT_RATE_LIMIT, loadConfig } from '../../src/config';
 import { authorizationOf, type Signer } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { connect, EventStream, subscribers, TICKET_EVENTS } from '../realtime/live-client';
+import { sseClient, SseStream } from '../realtime/sse-client';
 
 /**
  * Request budgets (issue 14, "Rate-limit and cost headers"; docs/hardening.md, "Request
@@ -222,6 +223,15 @@ describe.each(DATABASES)('request budgets (%s)', (kind) => {
         { message: expect.stringMatching(/^Rate limit exceeded: this request costs 1 point and 0 of 25 are left/), extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: expect.any(Number) } },
       ]);
       stream.stop();
+      // The same subscription over SSE draws from the same spent budget: refused before it runs.
+      const client = sseClient(server, user);
+      try {
+        const overSse = new SseStream(client);
+        await overSse.ended();
+        expect(overSse.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'TOO_MANY_REQUESTS' }) })]);
+      } finally {
+        client.dispose();
+      }
     } finally {
       await live.dispose();
     }
@@ -233,6 +243,7 @@ describe.each(DATABASES)('request budgets (%s)', (kind) => {
     expect(text).toContain('helpdesk_rate_limited_total{transport="graphql"} 1');
     expect(text).toContain('helpdesk_rate_limited_total{transport="legacy"} 1');
     expect(text).toContain('helpdesk_rate_limited_total{transport="websocket"} 1');
+    expect(text).toContain('helpdesk_rate_limited_total{transport="stream"} 1');
   });
 });
 

@@ -31,7 +31,7 @@ export interface RateLimitState {
 /** Who pays: a user by id, or an address for a request without a credential. */
 export type RateLimitClient = { readonly userId: number } | { readonly address: string };
 
-export type RateLimitTransport = 'graphql' | 'legacy' | 'websocket';
+export type RateLimitTransport = 'graphql' | 'legacy' | 'websocket' | 'stream';
 
 export class RateLimiter {
   constructor(
