@@ -1,0 +1,348 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { encodeCredential } from '../src/modules/auth/credential';
+import { openDatabase } from '../src/db/database';
+import { ServerProcess } from './ipc';
+import autocannon from 'autocannon';
+import type { LoadResult } from './load';
+import { ADD_REPLY, graphqlBody, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
+import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
+
+/**
+ * `npm run bench:write`: the project's writes against the write bound (write-bound-server.ts:
+ * one autocommit statement per write over node:http + pg), at 1, 10 and 50 concurrent writers on
+ * distinct tickets, short runs, the bound and the project taking turns at every concurrency.
+ *
+ * - transition: one staff member's tickets flipped REQUEST_INFORMATION ⇄ IN_PROCESSING round
+ *   robin (requestInformation / startProcessing), the same walk for the bound and for GraphQL;
+ * - reply: addReply by one customer on their open tickets, round robin;
+ * - transition-unordered: the bound without the event-order lock, to show what that lock costs.
+ *
+ * DATABASE_URL set: a fresh database on that server; else embedded PGlite (the bound and the
+ * product then cannot run at once: same data directory, one after the other at each step).
+ * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000. Prints req/s, p99, the
+ * ratio to the bound, the server's CPU per write and the load average.
+ */
+
+const APP_SERVER = path.join(__dirname, 'app-server.js');
+const BOUND_SERVER = path.join(__dirname, 'write-bound-server.js');
+const log = (line = '') => process.stdout.write(`${line}\n`);
+
+interface Options {
+  writers: number[];
+  duration: number;
+  warmup: number;
+  tickets: number;
+  databaseUrl?: string;
+}
+
+function readOptions(argv: string[]): Options {
+  const options: Options = { writers: [1, 10, 50], duration: 4, warmup: 1, tickets: 4000, databaseUrl: process.env.DATABASE_URL || undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=');
+    const value = inline ?? argv[++i] ?? '';
+    const number = (min: number, max: number): number => {
+      const parsed = Number(value);
+      if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new Error(`${flag} must be a number from ${min} to ${max}`);
+      return parsed;
+    };
+    if (flag === '--writers') {
+      options.writers = value.split(',').map((part) => {
+        const count = Number(part);
+        if (!Number.isInteger(count) || count < 1 || count > 200) throw new Error('--writers takes counts from 1 to 200');
+        return count;
+      });
+    } else if (flag === '--duration') options.duration = number(1, 60);
+    else if (flag === '--warmup') options.warmup = number(0, 30);
+    else if (flag === '--tickets') options.tickets = Math.floor(number(1000, 100_000));
+    else throw new Error(`unknown option ${flag}; see bench/write-bench.ts`);
+  }
+  return options;
+}
+
+type Operation = 'requestInformation' | 'startProcessing';
+
+/** One writer (one autocannon connection, which sends one request at a time) and its tickets. */
+class Slot {
+  private turn = 0;
+  constructor(
+    readonly index: number,
+    readonly writers: number,
+  ) {}
+
+  /** The next of this writer's tickets: pool positions index, index + writers, … round robin. */
+  ticket(poolSize: number): number {
+    const share = Math.floor((poolSize - 1 - this.index) / this.writers) + 1;
+    return this.index + (this.turn++ % share) * this.writers;
+  }
+}
+
+interface WriteTarget {
+  readonly name: string;
+  readonly server: 'app' | 'bound';
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  body(slot: Slot): string;
+}
+
+/** Like load.ts, but every connection is a writer with its own tickets (autocannon's per-connection context). */
+async function loadWrites(url: string, target: WriteTarget, seconds: number, writers: number): Promise<LoadResult> {
+  let firstFailure: string | undefined;
+  let slots = 0;
+  const result = await autocannon({
+    url,
+    connections: writers,
+    duration: seconds,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: target.path,
+        headers: target.headers,
+        setupRequest: (request, context) => {
+          context.slot ??= new Slot(slots++ % writers, writers);
+          return { ...request, body: target.body(context.slot as Slot) };
+        },
+      },
+    ],
+    verifyBody: (body) => {
+      const success = body.startsWith('{"data":');
+      if (!success) firstFailure ??= body.slice(0, 300);
+      return success;
+    },
+  });
+  const failedHttp = Object.entries(result.statusCodeStats)
+    .filter(([status]) => !status.startsWith('2'))
+    .reduce((sum, [, { count }]) => sum + count, 0);
+  return {
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: Math.max(result.mismatches, failedHttp) + result.errors,
+    firstFailure,
+  };
+}
+
+/** Where each ticket of the walk goes next; shared by the bound and the product, so both walk legally. */
+class TransitionWalk {
+  private readonly next = new Map<string, Operation>();
+
+  constructor(readonly pool: readonly string[]) {}
+
+  /** Writer `slot` of `writers` walks its own share of the pool: no two writes on one ticket at once. */
+  take(slot: Slot): { id: string; operation: Operation } {
+    const id = this.pool[slot.ticket(this.pool.length)]!;
+    const operation = this.next.get(id) ?? 'requestInformation';
+    this.next.set(id, operation === 'requestInformation' ? 'startProcessing' : 'requestInformation');
+    return { id, operation };
+  }
+
+  /** After a run: where each ticket really is (a refused or unfinished write would desynchronise the walk). */
+  set(id: string, inRequestInformation: boolean): void {
+    this.next.set(id, inRequestInformation ? 'startProcessing' : 'requestInformation');
+  }
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function targets(seed: SeedResult, key: Buffer, walk: TransitionWalk): Record<string, WriteTarget> {
+  const staff = `Credential ${encodeCredential(seed.opsStaff.username, BENCH_PASSWORD, key)}`;
+  const customer = `Credential ${encodeCredential(seed.opsCustomer.username, BENCH_PASSWORD, key)}`;
+  let replies = 0;
+  const replyBody = (slot: Slot) => {
+    const n = replies++;
+    return { ticketId: seed.replyPool[slot.ticket(seed.replyPool.length)]!, content: `Benchmark reply ${n}: still happening after the update, see the attached log.` };
+  };
+  const base = { headers: JSON_HEADERS } as const;
+  return {
+    'bound-transition': {
+      ...base, name: 'bound-transition', server: 'bound', path: '/transition',
+      body: (slot: Slot) => JSON.stringify(walk.take(slot)),
+    },
+    'bound-transition-unordered': {
+      ...base, name: 'bound-transition-unordered', server: 'bound', path: '/transition-unordered',
+      body: (slot: Slot) => JSON.stringify(walk.take(slot)),
+    },
+    'app-transition': {
+      ...base, name: 'app-transition', server: 'app', path: '/graphql',
+      headers: { ...JSON_HEADERS, authorization: staff },
+      body: (slot: Slot) => {
+        const { id, operation } = walk.take(slot);
+        return graphqlBody(operation === 'requestInformation' ? REQUEST_INFORMATION : START_PROCESSING, { id });
+      },
+    },
+    'bound-reply': { ...base, name: 'bound-reply', server: 'bound', path: '/reply', body: (slot: Slot) => JSON.stringify(replyBody(slot)) },
+    'app-reply': {
+      ...base, name: 'app-reply', server: 'app', path: '/graphql',
+      headers: { ...JSON_HEADERS, authorization: customer },
+      body: (slot: Slot) => graphqlBody(ADD_REPLY, replyBody(slot)),
+    },
+  };
+}
+
+/** Brings the walk in line with the database, through whichever server is up. */
+async function syncWalk(walk: TransitionWalk, server: ServerProcess, kind: 'app' | 'bound', staffCredential: string): Promise<void> {
+  for (let offset = 0; offset < walk.pool.length; offset += 20) {
+    const ids = walk.pool.slice(offset, offset + 20);
+    if (kind === 'bound') {
+      const response = await fetch(`${server.url}/statuses`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ ids }) });
+      const statuses = (await response.json()) as Record<string, string>;
+      for (const [id, status] of Object.entries(statuses)) walk.set(id, status === 'REQUEST_INFORMATION');
+    } else {
+      const response = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { ...JSON_HEADERS, authorization: staffCredential },
+        body: graphqlBody(statusesQuery(ids)),
+      });
+      const result = (await response.json()) as { data: Record<string, { id: string; status: string }> };
+      for (const ticket of Object.values(result.data)) walk.set(ticket.id, ticket.status === 'REQUEST_INFORMATION');
+    }
+  }
+}
+
+interface Row {
+  writers: number;
+  target: string;
+  result: LoadResult;
+  cpuMsPerWrite: number;
+  load1: number;
+}
+
+async function createEnvironment(options: Options): Promise<{ kind: string; dataDir: string; databaseUrl?: string; cleanup(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'helpdesk-write-bench-'));
+  const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
+  if (!options.databaseUrl) return { kind: 'embedded PGlite', dataDir, cleanup: removeDir };
+  const name = `helpdesk_write_${randomBytes(5).toString('hex')}`;
+  const admin = new Client({ connectionString: options.databaseUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(options.databaseUrl);
+  url.pathname = `/${name}`;
+  return {
+    kind: `PostgreSQL, fresh database ${name}`,
+    dataDir,
+    databaseUrl: url.toString(),
+    async cleanup() {
+      await removeDir();
+      const client = new Client({ connectionString: options.databaseUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+const running = new Set<ServerProcess>();
+
+async function main(): Promise<void> {
+  const options = readOptions(process.argv.slice(2));
+  const environment = await createEnvironment(options);
+  const stopAll = async () => {
+    for (const server of running) server.kill();
+    await environment.cleanup().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  try {
+    log(`Write benchmark, ${new Date().toISOString()}, ${os.cpus().length} CPUs, Node ${process.version}, ${environment.kind}`);
+    const database = await openDatabase({ databaseUrl: environment.databaseUrl, dataDir: environment.databaseUrl ? undefined : environment.dataDir });
+    let seed: SeedResult;
+    try {
+      seed = await seedDatabase(database.orm.em.fork(), options.tickets);
+    } finally {
+      await database.close();
+    }
+    log(`Seeded ${seed.counts.tickets} tickets; transition pool ${seed.transitionPool.length}, reply pool ${seed.replyPool.length}`);
+    const key = randomBytes(32);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'production',
+      DATA_DIR: environment.dataDir,
+      CREDENTIAL_KEY: key.toString('hex'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_PASSWORD: 'bench administrator password',
+      LOG_LEVEL: 'silent',
+      WRITE_STAFF_ID: String(seed.opsStaff.id),
+      WRITE_CUSTOMER_ID: String(seed.opsCustomer.id),
+    };
+    if (environment.databaseUrl) env.DATABASE_URL = environment.databaseUrl;
+    else delete env.DATABASE_URL;
+
+    const walk = new TransitionWalk(seed.transitionPool);
+    const all = targets(seed, key, walk);
+    const staffCredential = `Credential ${encodeCredential(seed.opsStaff.username, BENCH_PASSWORD, key)}`;
+    const together = Boolean(environment.databaseUrl);
+    const servers: Partial<Record<'app' | 'bound', ServerProcess>> = {};
+    const up = async (kind: 'app' | 'bound'): Promise<ServerProcess> => {
+      if (servers[kind]) return servers[kind]!;
+      if (!together) {
+        for (const other of Object.keys(servers) as Array<'app' | 'bound'>) {
+          await servers[other]!.stop();
+          running.delete(servers[other]!);
+          delete servers[other];
+        }
+      }
+      const server = await ServerProcess.start(kind === 'app' ? APP_SERVER : BOUND_SERVER, env);
+      running.add(server);
+      servers[kind] = server;
+      return server;
+    };
+
+    const rows: Row[] = [];
+    const order = ['bound-transition', 'bound-transition-unordered', 'app-transition', 'bound-reply', 'app-reply'];
+    for (const writers of options.writers) {
+      if (walk.pool.length < 2 * writers) log(`Warning: ${walk.pool.length} tickets for ${writers} writers`);
+      for (const name of order) {
+        const target = all[name]!;
+        const server = await up(target.server);
+        await syncWalk(walk, server, target.server, staffCredential);
+        if (options.warmup > 0) await loadWrites(server.url, target, options.warmup, writers);
+        await syncWalk(walk, server, target.server, staffCredential);
+        const before = await server.send({ type: 'sample', reset: true });
+        const result = await loadWrites(server.url, target, options.duration, writers);
+        const after = await server.send({ type: 'sample', reset: false });
+        const cpuMsPerWrite = ((after.cpuMicros ?? 0) - (before.cpuMicros ?? 0)) / 1000 / Math.max(1, result.requests);
+        const load1 = os.loadavg()[0]!;
+        rows.push({ writers, target: name, result, cpuMsPerWrite, load1 });
+        log(
+          `${String(writers).padStart(3)} writers  ${name.padEnd(27)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
+            `p99 ${String(result.p99).padStart(4)} ms  failed ${result.failed}  server CPU ${cpuMsPerWrite.toFixed(2)} ms/write  load ${load1.toFixed(2)}` +
+            (result.firstFailure ? `  first failure: ${result.firstFailure.slice(0, 160)}` : ''),
+        );
+      }
+    }
+
+    log('');
+    log('| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | unordered bound req/s | load avg |');
+    log('|---|---|---|---|---|---|---|---|---|');
+    for (const writers of options.writers) {
+      const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);
+      for (const kind of ['transition', 'reply']) {
+        const bound = at(`bound-${kind}`)!;
+        const app = at(`app-${kind}`)!;
+        const unordered = kind === 'transition' ? at('bound-transition-unordered')!.result.requestsPerSecond.toFixed(0) : '';
+        log(
+          `| ${writers} | ${kind} | ${bound.result.requestsPerSecond.toFixed(0)} | ${app.result.requestsPerSecond.toFixed(0)} | ` +
+            `${(app.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${bound.result.p99} ms | ${app.result.p99} ms | ` +
+            `${unordered} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
+        );
+      }
+    }
+    for (const server of Object.values(servers)) await server!.stop();
+    running.clear();
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  for (const server of running) server.kill();
+  process.exit(1);
+});
