@@ -24,7 +24,8 @@ import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
  *
  * DATABASE_URL set: a fresh database on that server; else embedded PGlite (the bound and the
  * product then cannot run at once: same data directory, one after the other at each step).
- * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000. Prints req/s, p99, the
+ * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000  --before DIR (a built
+ * checkout of an earlier commit, measured in the same run: before and after). Prints req/s, p99, the
  * ratio to the bound, the server's CPU per write and the load average.
  */
 
@@ -38,6 +39,8 @@ interface Options {
   warmup: number;
   tickets: number;
   databaseUrl?: string;
+  /** A built checkout of an earlier version (its dist-bench/bench/app-server.js), measured too: before and after in one run. */
+  before?: string;
 }
 
 function readOptions(argv: string[]): Options {
@@ -59,6 +62,7 @@ function readOptions(argv: string[]): Options {
     } else if (flag === '--duration') options.duration = number(1, 60);
     else if (flag === '--warmup') options.warmup = number(0, 30);
     else if (flag === '--tickets') options.tickets = Math.floor(number(1000, 100_000));
+    else if (flag === '--before') options.before = path.resolve(value);
     else throw new Error(`unknown option ${flag}; see bench/write-bench.ts`);
   }
   return options;
@@ -81,9 +85,11 @@ class Slot {
   }
 }
 
+type ServerKind = 'app' | 'bound' | 'before';
+
 interface WriteTarget {
   readonly name: string;
-  readonly server: 'app' | 'bound';
+  readonly server: ServerKind;
   readonly path: string;
   readonly headers: Record<string, string>;
   body(slot: Slot): string;
@@ -186,7 +192,7 @@ function targets(seed: SeedResult, key: Buffer, walk: TransitionWalk): Record<st
 }
 
 /** Brings the walk in line with the database, through whichever server is up. */
-async function syncWalk(walk: TransitionWalk, server: ServerProcess, kind: 'app' | 'bound', staffCredential: string): Promise<void> {
+async function syncWalk(walk: TransitionWalk, server: ServerProcess, kind: ServerKind, staffCredential: string): Promise<void> {
   for (let offset = 0; offset < walk.pool.length; offset += 20) {
     const ids = walk.pool.slice(offset, offset + 20);
     if (kind === 'bound') {
@@ -278,24 +284,37 @@ async function main(): Promise<void> {
     const all = targets(seed, key, walk);
     const staffCredential = `Credential ${encodeCredential(seed.opsStaff.username, BENCH_PASSWORD, key)}`;
     const together = Boolean(environment.databaseUrl);
-    const servers: Partial<Record<'app' | 'bound', ServerProcess>> = {};
-    const up = async (kind: 'app' | 'bound'): Promise<ServerProcess> => {
+    const servers: Partial<Record<ServerKind, ServerProcess>> = {};
+    const scripts: Record<ServerKind, string> = {
+      app: APP_SERVER,
+      bound: BOUND_SERVER,
+      before: path.join(options.before ?? '', 'dist-bench', 'bench', 'app-server.js'),
+    };
+    const up = async (kind: ServerKind): Promise<ServerProcess> => {
       if (servers[kind]) return servers[kind]!;
       if (!together) {
-        for (const other of Object.keys(servers) as Array<'app' | 'bound'>) {
+        for (const other of Object.keys(servers) as ServerKind[]) {
           await servers[other]!.stop();
           running.delete(servers[other]!);
           delete servers[other];
         }
       }
-      const server = await ServerProcess.start(kind === 'app' ? APP_SERVER : BOUND_SERVER, env);
+      const server = await ServerProcess.start(scripts[kind], env);
       running.add(server);
       servers[kind] = server;
       return server;
     };
 
     const rows: Row[] = [];
+    if (options.before) {
+      all['before-transition'] = { ...all['app-transition']!, name: 'before-transition', server: 'before' };
+      all['before-reply'] = { ...all['app-reply']!, name: 'before-reply', server: 'before' };
+    }
     const order = ['bound-transition', 'bound-transition-unordered', 'app-transition', 'bound-reply', 'app-reply'];
+    if (options.before) {
+      order.splice(3, 0, 'before-transition');
+      order.push('before-reply');
+    }
     for (const writers of options.writers) {
       if (walk.pool.length < 2 * writers) log(`Warning: ${walk.pool.length} tickets for ${writers} writers`);
       for (const name of order) {
@@ -319,18 +338,22 @@ async function main(): Promise<void> {
     }
 
     log('');
-    log('| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | unordered bound req/s | load avg |');
-    log('|---|---|---|---|---|---|---|---|---|');
+    log('| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | load avg |');
+    log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const writers of options.writers) {
       const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);
       for (const kind of ['transition', 'reply']) {
         const bound = at(`bound-${kind}`)!;
         const app = at(`app-${kind}`)!;
         const unordered = kind === 'transition' ? at('bound-transition-unordered')!.result.requestsPerSecond.toFixed(0) : '';
+        const before = at(`before-${kind}`);
+        const beforeCells = before
+          ? `${before.result.requestsPerSecond.toFixed(0)} | ${(before.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${before.result.p99} ms`
+          : '– | – | –';
         log(
           `| ${writers} | ${kind} | ${bound.result.requestsPerSecond.toFixed(0)} | ${app.result.requestsPerSecond.toFixed(0)} | ` +
             `${(app.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${bound.result.p99} ms | ${app.result.p99} ms | ` +
-            `${unordered} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
+            `${beforeCells} | ${unordered} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
         );
       }
     }
