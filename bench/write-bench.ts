@@ -25,7 +25,8 @@ import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
  * DATABASE_URL set: a fresh database on that server; else embedded PGlite (the bound and the
  * product then cannot run at once: same data directory, one after the other at each step).
  * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000  --before DIR (a built
- * checkout of an earlier commit, measured in the same run: before and after). Prints req/s, p99, the
+ * checkout of an earlier commit, measured in the same run: before and after)  --targets app-transition
+ * (only these)  --cpu-prof DIR (V8 profiles of the servers). Prints req/s, p99, the
  * ratio to the bound, the server's CPU per write and the load average.
  */
 
@@ -41,10 +42,14 @@ interface Options {
   databaseUrl?: string;
   /** A built checkout of an earlier version (its dist-bench/bench/app-server.js), measured too: before and after in one run. */
   before?: string;
+  /** Only targets whose name contains one of these. */
+  targets: string[];
+  /** V8 CPU profiles of the server processes go here. */
+  cpuProf?: string;
 }
 
 function readOptions(argv: string[]): Options {
-  const options: Options = { writers: [1, 10, 50], duration: 4, warmup: 1, tickets: 4000, databaseUrl: process.env.DATABASE_URL || undefined };
+  const options: Options = { writers: [1, 10, 50], duration: 4, warmup: 1, tickets: 4000, databaseUrl: process.env.DATABASE_URL || undefined, targets: [] };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=');
     const value = inline ?? argv[++i] ?? '';
@@ -63,6 +68,8 @@ function readOptions(argv: string[]): Options {
     else if (flag === '--warmup') options.warmup = number(0, 30);
     else if (flag === '--tickets') options.tickets = Math.floor(number(1000, 100_000));
     else if (flag === '--before') options.before = path.resolve(value);
+    else if (flag === '--targets') options.targets = value.split(',').filter(Boolean);
+    else if (flag === '--cpu-prof') options.cpuProf = path.resolve(value);
     else throw new Error(`unknown option ${flag}; see bench/write-bench.ts`);
   }
   return options;
@@ -70,20 +77,42 @@ function readOptions(argv: string[]): Options {
 
 type Operation = 'requestInformation' | 'startProcessing';
 
-/** One writer (one autocannon connection, which sends one request at a time) and its tickets. */
-class Slot {
-  private turn = 0;
-  constructor(
-    readonly index: number,
-    readonly writers: number,
-  ) {}
+/**
+ * Hands out tickets round robin, never one that a write still in flight holds: concurrent writers
+ * always work on distinct tickets. (autocannon gives each request a fresh context, and the same
+ * one to its response, so the ticket travels in it.)
+ */
+class Tickets {
+  /** Every pool: a run's end leaves the writes it cut off busy, so each run starts with all free. */
+  static readonly all: Tickets[] = [];
+  private position = 0;
+  private readonly busy = new Set<string>();
 
-  /** The next of this writer's tickets: pool positions index, index + writers, … round robin. */
-  ticket(poolSize: number): number {
-    const share = Math.floor((poolSize - 1 - this.index) / this.writers) + 1;
-    return this.index + (this.turn++ % share) * this.writers;
+  constructor(readonly pool: readonly string[]) {
+    Tickets.all.push(this);
+  }
+
+  static freeAll(): void {
+    for (const tickets of Tickets.all) tickets.busy.clear();
+  }
+
+  take(): string {
+    for (let tries = 0; tries < this.pool.length; tries++) {
+      const id = this.pool[this.position++ % this.pool.length]!;
+      if (!this.busy.has(id)) {
+        this.busy.add(id);
+        return id;
+      }
+    }
+    throw new Error('every ticket of the pool is busy: more writers than tickets');
+  }
+
+  release(id: string): void {
+    this.busy.delete(id);
   }
 }
+
+type Context = Record<string, unknown>;
 
 type ServerKind = 'app' | 'bound' | 'before';
 
@@ -92,13 +121,16 @@ interface WriteTarget {
   readonly server: ServerKind;
   readonly path: string;
   readonly headers: Record<string, string>;
-  body(slot: Slot): string;
+  /** The next request's body; what it needs at its response goes into `context`. */
+  body(context: Context): string;
+  /** Its response arrived (`ok`: the write was applied). */
+  done(context: Context, ok: boolean): void;
 }
 
 /** Like load.ts, but every connection is a writer with its own tickets (autocannon's per-connection context). */
 async function loadWrites(url: string, target: WriteTarget, seconds: number, writers: number): Promise<LoadResult> {
   let firstFailure: string | undefined;
-  let slots = 0;
+  Tickets.freeAll();
   const result = await autocannon({
     url,
     connections: writers,
@@ -109,10 +141,8 @@ async function loadWrites(url: string, target: WriteTarget, seconds: number, wri
         method: 'POST',
         path: target.path,
         headers: target.headers,
-        setupRequest: (request, context) => {
-          context.slot ??= new Slot(slots++ % writers, writers);
-          return { ...request, body: target.body(context.slot as Slot) };
-        },
+        setupRequest: (request, context) => ({ ...request, body: target.body(context) }),
+        onResponse: (status, body, context) => target.done(context, status === 200 && body.startsWith('{"data":')),
       },
     ],
     verifyBody: (body) => {
@@ -134,21 +164,35 @@ async function loadWrites(url: string, target: WriteTarget, seconds: number, wri
   };
 }
 
-/** Where each ticket of the walk goes next; shared by the bound and the product, so both walk legally. */
+/** Where each ticket goes next; shared by the bound and the product, so both walk legally. */
 class TransitionWalk {
   private readonly next = new Map<string, Operation>();
+  readonly tickets: Tickets;
 
-  constructor(readonly pool: readonly string[]) {}
+  constructor(readonly pool: readonly string[]) {
+    this.tickets = new Tickets(pool);
+  }
 
-  /** Writer `slot` of `writers` walks its own share of the pool: no two writes on one ticket at once. */
-  take(slot: Slot): { id: string; operation: Operation } {
-    const id = this.pool[slot.ticket(this.pool.length)]!;
+  take(context: Context): { id: string; operation: Operation } {
+    const id = this.tickets.take();
     const operation = this.next.get(id) ?? 'requestInformation';
-    this.next.set(id, operation === 'requestInformation' ? 'startProcessing' : 'requestInformation');
+    context.id = id;
+    context.operation = operation;
     return { id, operation };
   }
 
-  /** After a run: where each ticket really is (a refused or unfinished write would desynchronise the walk). */
+  /**
+   * The write's answer. Applied or refused, the ticket is now where that operation leads (a
+   * refusal here means a write cut off at the end of the previous run landed after the walk was
+   * read back), so the next operation is the other one.
+   */
+  done(context: Context, _ok: boolean): void {
+    const id = context.id as string;
+    this.next.set(id, context.operation === 'requestInformation' ? 'startProcessing' : 'requestInformation');
+    this.tickets.release(id);
+  }
+
+  /** Before a run: where each ticket really is. */
   set(id: string, inRequestInformation: boolean): void {
     this.next.set(id, inRequestInformation ? 'startProcessing' : 'requestInformation');
   }
@@ -159,34 +203,40 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 function targets(seed: SeedResult, key: Buffer, walk: TransitionWalk): Record<string, WriteTarget> {
   const staff = `Credential ${encodeCredential(seed.opsStaff.username, BENCH_PASSWORD, key)}`;
   const customer = `Credential ${encodeCredential(seed.opsCustomer.username, BENCH_PASSWORD, key)}`;
+  const replyTickets = new Tickets(seed.replyPool);
   let replies = 0;
-  const replyBody = (slot: Slot) => {
-    const n = replies++;
-    return { ticketId: seed.replyPool[slot.ticket(seed.replyPool.length)]!, content: `Benchmark reply ${n}: still happening after the update, see the attached log.` };
+  const replyBody = (context: Context) => {
+    const ticketId = replyTickets.take();
+    context.id = ticketId;
+    return { ticketId, content: `Benchmark reply ${replies++}: still happening after the update, see the attached log.` };
   };
+  const replyDone = (context: Context) => replyTickets.release(context.id as string);
+  const walkDone = (context: Context, ok: boolean) => walk.done(context, ok);
   const base = { headers: JSON_HEADERS } as const;
   return {
     'bound-transition': {
       ...base, name: 'bound-transition', server: 'bound', path: '/transition',
-      body: (slot: Slot) => JSON.stringify(walk.take(slot)),
+      body: (context) => JSON.stringify(walk.take(context)), done: walkDone,
     },
     'bound-transition-unordered': {
       ...base, name: 'bound-transition-unordered', server: 'bound', path: '/transition-unordered',
-      body: (slot: Slot) => JSON.stringify(walk.take(slot)),
+      body: (context) => JSON.stringify(walk.take(context)), done: walkDone,
     },
     'app-transition': {
       ...base, name: 'app-transition', server: 'app', path: '/graphql',
       headers: { ...JSON_HEADERS, authorization: staff },
-      body: (slot: Slot) => {
-        const { id, operation } = walk.take(slot);
+      body: (context) => {
+        const { id, operation } = walk.take(context);
         return graphqlBody(operation === 'requestInformation' ? REQUEST_INFORMATION : START_PROCESSING, { id });
       },
+      done: walkDone,
     },
-    'bound-reply': { ...base, name: 'bound-reply', server: 'bound', path: '/reply', body: (slot: Slot) => JSON.stringify(replyBody(slot)) },
+    'bound-reply': { ...base, name: 'bound-reply', server: 'bound', path: '/reply', body: (context) => JSON.stringify(replyBody(context)), done: replyDone },
     'app-reply': {
       ...base, name: 'app-reply', server: 'app', path: '/graphql',
       headers: { ...JSON_HEADERS, authorization: customer },
-      body: (slot: Slot) => graphqlBody(ADD_REPLY, replyBody(slot)),
+      body: (context) => graphqlBody(ADD_REPLY, replyBody(context)),
+      done: replyDone,
     },
   };
 }
@@ -299,7 +349,8 @@ async function main(): Promise<void> {
           delete servers[other];
         }
       }
-      const server = await ServerProcess.start(scripts[kind], env);
+      const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cpuProf, kind)}`] : [];
+      const server = await ServerProcess.start(scripts[kind], env, { execArgv });
       running.add(server);
       servers[kind] = server;
       return server;
@@ -318,10 +369,13 @@ async function main(): Promise<void> {
     for (const writers of options.writers) {
       if (walk.pool.length < 2 * writers) log(`Warning: ${walk.pool.length} tickets for ${writers} writers`);
       for (const name of order) {
+        if (options.targets.length && !options.targets.some((part) => name.includes(part))) continue;
         const target = all[name]!;
         const server = await up(target.server);
         await syncWalk(walk, server, target.server, staffCredential);
         if (options.warmup > 0) await loadWrites(server.url, target, options.warmup, writers);
+        // The writes the warm-up cut off still finish on the server: let them, then read the walk back.
+        await new Promise((resolve) => setTimeout(resolve, 500));
         await syncWalk(walk, server, target.server, staffCredential);
         const before = await server.send({ type: 'sample', reset: true });
         const result = await loadWrites(server.url, target, options.duration, writers);
@@ -343,9 +397,10 @@ async function main(): Promise<void> {
     for (const writers of options.writers) {
       const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);
       for (const kind of ['transition', 'reply']) {
-        const bound = at(`bound-${kind}`)!;
-        const app = at(`app-${kind}`)!;
-        const unordered = kind === 'transition' ? at('bound-transition-unordered')!.result.requestsPerSecond.toFixed(0) : '';
+        const bound = at(`bound-${kind}`);
+        const app = at(`app-${kind}`);
+        if (!bound || !app) continue;
+        const unordered = kind === 'transition' ? (at('bound-transition-unordered')?.result.requestsPerSecond.toFixed(0) ?? '–') : '';
         const before = at(`before-${kind}`);
         const beforeCells = before
           ? `${before.result.requestsPerSecond.toFixed(0)} | ${(before.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${before.result.p99} ms`
