@@ -89,6 +89,22 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     expect(await log()).toBe(logged);
   });
 
+  it('an assignment reads its staff member in the locking statement: four statements, and a non-staff id is BAD_USER_INPUT', async () => {
+    const { customer, scheduler, staff } = server.users;
+    const id = await createTicketAs(server, customer, 'to assign');
+    const ASSIGN = 'mutation($id: ID!, $s: ID!) { assignTicket(id: $id, staffId: $s) { status staff { id username } scheduler { id } } }';
+    const refused = await gql(server, scheduler, ASSIGN, { id, s: String(customer.id) });
+    expect(errorCode(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.message).toBe(`User ${customer.id} is not a staff member`);
+    expect(errorCode(await gql(server, scheduler, ASSIGN, { id, s: '987654' }))).toBe('BAD_USER_INPUT');
+    let answer: Record<string, any> = {};
+    const { request } = await statementsOf(scheduler, async () => {
+      answer = (await gqlOk(server, scheduler, ASSIGN, { id, s: String(staff.id) })).assignTicket;
+    });
+    expect(request.length).toBeLessThanOrEqual(4);
+    expect(answer).toEqual({ status: 'ASSIGNED', staff: { id: String(staff.id), username: staff.username }, scheduler: { id: String(scheduler.id) } });
+  });
+
   it('a reply is begin, lock and read, one write, commit', async () => {
     const { customer } = server.users;
     let answer: Record<string, any> = {};

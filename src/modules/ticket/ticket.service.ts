@@ -124,7 +124,6 @@ export class TicketService {
     const target = OPERATION_RULES[operation].to;
     if (!target) throw new Error(`${operation} is not a transition`);
     const assigning = operation === TicketOperation.ASSIGN;
-    if (assigning && options.staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
     const include = options.include ?? {};
     let change: TicketChange | undefined;
     const view = await em.transactional(async (tem) => {
@@ -136,7 +135,9 @@ export class TicketService {
       let schedulerId: number | null = ticket.scheduler?.id ?? null;
       const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
       if (assigning) {
-        const user = checkStaffMember(locked.user, options.staffId!);
+        // After the rule table: someone who may not assign hears FORBIDDEN, whatever they sent.
+        if (options.staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
+        const user = checkStaffMember(locked.user, options.staffId);
         staffId = user.id;
         staff = { id: user.id, username: user.username, roles: user.roles };
         schedulerId = viewer.id;
