@@ -127,7 +127,7 @@ const ACTIONS: readonly LegacyAction[] = [
       await withLegacyFieldNames(TICKET_FIELD_NAMES, () =>
         operation === undefined
           ? services.tickets.edit(em, viewer, uuid, { content, images })
-          : services.tickets.transition(em, viewer, uuid, operation, { staffId }),
+          : services.tickets.transition(em, viewer, uuid, operation, { staffId }).then(() => undefined),
       );
       return { uuid };
     },

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { UserChange } from '../modules/user/user-change';
+import type { LoggedEvent } from '../modules/event/event-log';
+import type { TicketView } from '../modules/ticket/ticket.query';
 
 /**
  * How server processes tell each other "the event log has grown". A note carries only the seq
@@ -10,6 +12,11 @@ import type { UserChange } from '../modules/user/user-change';
 export interface EventNote {
   readonly seq: number;
   readonly ticketId: string;
+  /**
+   * In this process only, never on the wire: the committed event as its writer knows it, so the
+   * hub can fan it out without reading it back (event-hub.ts decides when that is safe).
+   */
+  readonly local?: { readonly event: LoggedEvent; readonly ticket: TicketView };
 }
 
 /**
@@ -37,6 +44,12 @@ export interface BusLogger {
  */
 export interface EventBus {
   readonly kind: 'in-process' | 'postgres' | 'redis';
+  /**
+   * PostgreSQL: the NOTIFY channel, so a writer can queue its note in the statement that appends
+   * the event (EventLog.appendWith) instead of one more round trip; then `announceInTransaction`
+   * is not called for that event. Undefined for the other buses.
+   */
+  readonly notifyChannel?: string;
   /**
    * Inside the writing transaction, after the event row is written. PostgreSQL queues a NOTIFY
    * here: the server delivers it only if and when the transaction commits.

@@ -41,6 +41,8 @@ export interface EventHubStats {
   readonly eventsFannedOut: number;
   /** Wake-ups by a note newer than what was read (from this process or another). */
   readonly noteWakes: number;
+  /** Events of this process's own writes fanned out from what the writer knew, without a log read. */
+  readonly localFanOuts: number;
   /** The most live events any subscription held at once while replaying. */
   readonly peakHeldDuringReplay: number;
   /** Times a replay's held live events overflowed and were let go (it then read on from the log). */
@@ -96,7 +98,15 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly byUser = new Map<number, Set<LiveSubscription>>();
   /** How many subscribers want each nested collection: the fan-out reads it only if someone does. */
   private readonly wanted = { replies: 0, history: 0 };
-  private readonly counters = { logReads: 0, ticketReads: 0, eventsFannedOut: 0, noteWakes: 0, peakHeldDuringReplay: 0, replayOverflows: 0 };
+  private readonly counters = {
+    logReads: 0,
+    ticketReads: 0,
+    eventsFannedOut: 0,
+    noteWakes: 0,
+    localFanOuts: 0,
+    peakHeldDuringReplay: 0,
+    replayOverflows: 0,
+  };
 
   constructor(options: EventHubOptions) {
     this.fork = options.fork;
@@ -186,6 +196,7 @@ export class TicketEventHub implements TicketEventFeed {
     if (note) {
       if (note.seq <= Math.max(this.seq, this.readUpTo)) return;
       this.counters.noteWakes++;
+      if (note.local && this.fanOutLocal(note.local)) return;
     }
     void this.pump();
   }
@@ -286,6 +297,26 @@ export class TicketEventHub implements TicketEventFeed {
       }
       if (events.length < this.batchSize) return;
     }
+  }
+
+  /**
+   * An event written by this process, fanned out from what its writer knows, without reading the
+   * log: only when it is the very next seq after the last one fanned out (nothing can be missing
+   * before it: seq order is commit order) and no read of the log is under way, and only when the
+   * writer's ticket carries every nested collection a subscriber here wants. Otherwise the log
+   * is read as for any note. The ticket is as the event's own transaction left it.
+   */
+  private fanOutLocal(local: NonNullable<EventNote['local']>): boolean {
+    if (this.pumping || local.event.seq !== this.seq + 1 || this.seq < this.readUpTo) return false;
+    if (this.subscriptions.size > 0) {
+      const { ticket } = local;
+      if ((this.wanted.replies > 0 && !ticket.replies) || (this.wanted.history > 0 && !ticket.history)) return false;
+      this.fanOut(payloadOf(local.event, ticket));
+    }
+    this.counters.localFanOuts++;
+    this.seq = local.event.seq;
+    this.readUpTo = Math.max(this.readUpTo, this.seq);
+    return true;
   }
 
   private fanOut(payload: TicketEventPayload): void {

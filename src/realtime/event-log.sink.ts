@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventLog } from '../modules/event/event-log';
-import type { ChangeSink, TicketChange } from '../modules/event/ticket-change';
+import type { ChangeSink, ChangeWrites, TicketChange } from '../modules/event/ticket-change';
 import type { EventBus } from './event-bus';
 import type { LiveObserver } from '../metrics/observers';
 
@@ -19,9 +19,18 @@ export class EventLogSink implements ChangeSink {
   ) {}
 
   async record(tem: EntityManager, change: TicketChange): Promise<void> {
-    const seq = await this.log.append(tem, change);
+    const seq = await this.log.append(tem, change, this.bus.notifyChannel);
     this.seqs.set(change, seq);
-    await this.bus.announceInTransaction(tem, { seq, ticketId: change.ticketId });
+    if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq, ticketId: change.ticketId });
+  }
+
+  async recordWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites): Promise<boolean> {
+    // PostgreSQL's NOTIFY rides in the same statement; other buses announce after the commit.
+    const seq = await this.log.appendWith(tem, change, writes, this.bus.notifyChannel);
+    if (seq === undefined) return false;
+    this.seqs.set(change, seq);
+    if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq, ticketId: change.ticketId });
+    return true;
   }
 
   committed(change: TicketChange): void {
@@ -29,6 +38,11 @@ export class EventLogSink implements ChangeSink {
     if (seq === undefined) return;
     this.seqs.delete(change);
     this.observer?.eventWritten();
-    this.bus.announceCommitted({ seq, ticketId: change.ticketId });
+    const { outcome } = change;
+    const local = outcome && {
+      event: { seq, kind: change.kind, ticketId: change.ticketId, actor: outcome.actor, reply: outcome.reply, at: change.at.getTime() },
+      ticket: outcome.ticket,
+    };
+    this.bus.announceCommitted({ seq, ticketId: change.ticketId, local });
   }
 }

@@ -21,6 +21,7 @@ const RECONNECT_MAX_MS = 5_000;
  */
 export class PostgresEventBus extends BaseEventBus {
   readonly kind = 'postgres' as const;
+  readonly notifyChannel = POSTGRES_CHANNEL;
   private client: Client | undefined;
   private closed = false;
   private reconnectDelay = RECONNECT_MIN_MS;

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { visibilitySql, type ReplyView, type UserSummary } from '../ticket/ticket.query';
 import type { VisibilityScope } from '../ticket/ticket.rules';
-import { TicketChange, TicketEventKind } from './ticket-change';
+import { ChangeWrites, TicketChange, TicketEventKind } from './ticket-change';
 
 /**
  * The event log: every committed change to a ticket, in commit order.
@@ -103,16 +103,61 @@ export class EventLog {
    * Appends a change inside the writer's transaction (`tem`) and returns its seq. Takes the
    * event-order lock first (see above); the CTE makes PostgreSQL take it before drawing the seq.
    */
-  async append(tem: EntityManager, change: TicketChange): Promise<number> {
+  async append(tem: EntityManager, change: TicketChange, notifyChannel?: string): Promise<number> {
+    // With a channel, the NOTIFY is queued by the same statement (see appendWith).
+    const notify = notifyChannel === undefined ? '' : `, pg_notify(?, seq::text || ':' || ticket_id::text)`;
     const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
       `with ordered as (select pg_advisory_xact_lock(?::bigint))
        insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
        select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered
-       returning seq`,
-      [EVENT_ORDER_LOCK_KEY, change.kind, change.ticketId, change.actorId, change.replyId ?? null, change.at],
+       returning seq${notify}`,
+      [
+        EVENT_ORDER_LOCK_KEY,
+        change.kind,
+        change.ticketId,
+        change.actorId,
+        change.replyId ?? null,
+        change.at,
+        ...(notifyChannel === undefined ? [] : [notifyChannel]),
+      ],
       'all',
       tem.getTransactionContext(),
     );
+    const seq = Number(rows[0]?.seq);
+    if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
+    return seq;
+  }
+
+  /**
+   * `append` in the same statement as the service's writes (see ChangeWrites): the event is
+   * inserted only if the gate returned its row, and, with `notifyChannel`, a NOTIFY carrying
+   * `<seq>:<ticketId>` is queued in that statement too (delivered on commit). Returns the event's
+   * seq, or undefined when the gate refused.
+   */
+  async appendWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites, notifyChannel?: string): Promise<number | undefined> {
+    const notify = notifyChannel === undefined ? '' : `, pg_notify(?, event.seq::text || ':' || event.ticket_id::text)`;
+    const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
+      `with ${writes.ctes},
+       ordered as (select pg_advisory_xact_lock(?::bigint) from ${writes.gate}),
+       event as (
+         insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
+         select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered
+         returning seq, ticket_id)
+       select event.seq${notify} from event`,
+      [
+        ...writes.params,
+        EVENT_ORDER_LOCK_KEY,
+        change.kind,
+        change.ticketId,
+        change.actorId,
+        change.replyId ?? null,
+        change.at,
+        ...(notifyChannel === undefined ? [] : [notifyChannel]),
+      ],
+      'all',
+      tem.getTransactionContext(),
+    );
+    if (!rows.length) return undefined;
     const seq = Number(rows[0]?.seq);
     if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
     return seq;

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
+import type { TicketView, UserSummary } from '../ticket/ticket.query';
+import type { EventReply } from './event-log';
 
 /** What happened to a ticket; subscriptions push these (SPEC `TicketEventKind`). */
 export enum TicketEventKind {
@@ -9,6 +11,17 @@ export enum TicketEventKind {
   REPLY_DELETED = 'REPLY_DELETED',
 }
 
+/**
+ * What a write knows after it wrote: the ticket as the transaction left it (with the nested
+ * collections the writer read), the actor and, for a reply event, the reply. The writer's process
+ * fans the event out from this instead of reading it back from the log (realtime/event-hub.ts).
+ */
+export interface ChangeOutcome {
+  readonly ticket: TicketView;
+  readonly actor: UserSummary;
+  readonly reply: EventReply | null;
+}
+
 /** One committed change, as the services report it. */
 export interface TicketChange {
   readonly kind: TicketEventKind;
@@ -16,13 +29,30 @@ export interface TicketChange {
   readonly actorId: number;
   readonly replyId?: string;
   readonly at: Date;
+  /** Set by writes that know it (transitions, replies) before they commit. */
+  outcome?: ChangeOutcome;
+}
+
+/**
+ * A service's writes for one change, as data-modifying CTEs (`name as (…), name as (…)`) with
+ * their `?` parameters, to run in the same statement that records the change: one round trip
+ * for the whole write. `gate` names the CTE that returns the one row the write exists for; when
+ * it returns none (a condition in the write refused it), nothing is recorded and
+ * {@link ChangeSink.recordWith} answers false.
+ */
+export interface ChangeWrites {
+  readonly ctes: string;
+  readonly params: readonly unknown[];
+  readonly gate: string;
 }
 
 /**
  * Where the services report changes. `record` runs inside the write transaction (so a change and
  * its record commit or roll back together); `committed` runs after the commit, to publish.
+ * `recordWith` is `record` in the same statement as the service's own writes.
  */
 export interface ChangeSink {
   record(em: EntityManager, change: TicketChange): Promise<void>;
+  recordWith(em: EntityManager, change: TicketChange, writes: ChangeWrites): Promise<boolean>;
   committed(change: TicketChange): void;
 }

@@ -3,11 +3,12 @@ import { DEFAULT_LIMITS } from '../../config';
 import { conflict, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
-import { TicketEventKind } from '../event/ticket-change';
+import { type ChangeSink, type TicketChange, TicketEventKind } from '../event/ticket-change';
+import { TicketReader } from '../ticket/ticket.query';
+import { uuidv7 } from '../../shared/uuid';
 import { assertCan, MESSAGES, TicketOperation } from '../ticket/ticket.rules';
 import { TicketService } from '../ticket/ticket.service';
 import { Viewer } from '../user/viewer';
-import { Reply } from './reply.entity';
 
 export interface ReplyServiceOptions {
   /**
@@ -22,6 +23,8 @@ export interface ReplyServiceOptions {
 export class ReplyService {
   private readonly maxRepliesPerTicket: number;
 
+  private readonly reader = new TicketReader();
+
   constructor(
     private readonly tickets: TicketService,
     options: ReplyServiceOptions = {},
@@ -29,9 +32,18 @@ export class ReplyService {
     this.maxRepliesPerTicket = options.maxRepliesPerTicket ?? DEFAULT_LIMITS.maxRepliesPerTicket;
   }
 
+  private get changes(): ChangeSink {
+    return this.tickets.changeSink;
+  }
+
   /**
    * Adds a reply as the viewer; the ticket's row lock orders it against a concurrent close and
    * makes the count of its replies exact, so the cap holds under concurrent replies.
+   *
+   * Four round trips: begin; lock and read the ticket (the rule table decides on it); one
+   * statement that counts the ticket's replies (its snapshot is taken after the lock was granted,
+   * so it sees every reply committed before), inserts the reply only under the cap, moves the
+   * ticket's updatedAt and appends the event; commit.
    */
   async add(
     em: EntityManager,
@@ -41,28 +53,38 @@ export class ReplyService {
   ): Promise<{ id: string; ticketId: string; content: string; createdAt: number }> {
     const id = parseUuid(ticketId, 'ticketId');
     const text = validateText(content, 'content');
-    return this.tickets.write(em, async (tem, changes) => {
-      const ticket = await this.tickets.lock(tem, id);
-      assertCan(viewer, TicketOperation.REPLY, ticket);
-      // One customer's chatter must not grow every reader's page of this ticket without limit.
-      const [{ count }] = await tem
-        .getConnection()
-        .execute<Array<{ count: number }>>(
-          'select count(*)::integer as count from replies where ticket_id = ? and deleted_at is null',
-          [id],
-          'all',
-          tem.getTransactionContext(),
-        );
-      if (count >= this.maxRepliesPerTicket) {
+    let change: TicketChange | undefined;
+    const reply = await em.transactional(async (tem) => {
+      const locked = await this.reader.lockForChange(tem, id, {});
+      if (!locked) throw notFound('Ticket not found');
+      assertCan(viewer, TicketOperation.REPLY, locked.ticket);
+      const replyId = uuidv7();
+      const at = new Date();
+      change = { kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId, at };
+      const written = await this.changes.recordWith(tem, change, {
+        // One customer's chatter must not grow every reader's page of this ticket without limit.
+        ctes: `reply as (
+            insert into replies (id, ticket_id, author_id, content, created_at)
+            select ?::uuid, ?::uuid, ?, ?, ?::timestamptz
+            where (select count(*) from replies where ticket_id = ? and deleted_at is null) < ?
+            returning id),
+          touched as (update tickets set updated_at = ?::timestamptz from reply where tickets.id = ?)`,
+        // A reply is a change subscribers see: the ticket's updatedAt moves with it.
+        params: [replyId, id, viewer.id, text, at, id, this.maxRepliesPerTicket, at, id],
+        gate: 'reply',
+      });
+      if (!written) {
         throw conflict(`This ticket has reached its limit of ${this.maxRepliesPerTicket} replies; no more replies can be added`);
       }
-      const reply = tem.create(Reply, { ticketId: id, authorId: viewer.id, content: text });
-      tem.persist(reply);
-      // A reply is a change subscribers see: the ticket's updatedAt moves with it.
-      ticket.updatedAt = reply.createdAt;
-      changes.push({ kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId: reply.id, at: reply.createdAt });
-      return { id: reply.id, ticketId: id, content: text, createdAt: reply.createdAt.getTime() };
+      const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
+      const createdAt = at.getTime();
+      // The ticket as this transaction leaves it; its replies were not read, so none are claimed.
+      const ticket = { ...locked.ticket, updatedAt: createdAt };
+      change.outcome = { ticket, actor, reply: { id: replyId, ticketId: id, content: text, createdAt, author: actor } };
+      return { id: replyId, ticketId: id, content: text, createdAt };
     });
+    if (change) this.changes.committed(change);
+    return reply;
   }
 
   /**

@@ -142,8 +142,8 @@ const HISTORY_SQL = `(
   from ticket_history h join users ha on ha.id = h.actor_id
   where h.ticket_id = t.id)`;
 
-function selectSql(include: TicketInclude): string {
-  return `select t.id, t.status, t.content, t.image_ids, t.customer_id, t.staff_id,
+function selectSql(include: TicketInclude, extraColumns = ''): string {
+  return `select t.id, t.status, t.content, t.image_ids, t.customer_id, t.staff_id,${extraColumns}
     ${epochMs('t.created_at')} as created_at, ${epochMs('t.updated_at')} as updated_at,
     ${userJson('c')} as customer,
     case when s.id is null then null else ${userJson('s')} end as scheduler,
@@ -284,6 +284,34 @@ export class TicketReader {
   async findById(em: EntityManager, id: string, include: TicketInclude = INCLUDE_ALL): Promise<TicketView | null> {
     const rows = await this.run(em, `${selectSql(include)} where t.id = ?`, [id]);
     return rows[0] ?? null;
+  }
+
+  /**
+   * One ticket under its row lock (`for update of t`: the ticket's row only, held until the
+   * transaction ends), as a view, in one statement: what a write decides on and answers from.
+   * With `userId`, that user's summary and `active` flag come along (ASSIGN's staff member).
+   */
+  async lockForChange(
+    tem: EntityManager,
+    id: string,
+    include: TicketInclude,
+    userId?: number,
+  ): Promise<{ ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null> {
+    const withUser = userId !== undefined;
+    const extra = withUser
+      ? ` (select json_build_object('id', u.id, 'username', u.username, 'roles', u.roles, 'active', u.active) from users u where u.id = ?) as named_user,`
+      : '';
+    const rows = await tem
+      .getConnection()
+      .execute<Array<TicketRow & { named_user?: (UserSummary & { active: boolean }) | string | null }>>(
+        `${selectSql(include, extra)} where t.id = ? for update of t`,
+        withUser ? [userId, id] : [id],
+        'all',
+        tem.getTransactionContext(),
+      );
+    const row = rows[0];
+    if (!row) return null;
+    return { ticket: toView(row), user: row.named_user ? parsedJson(row.named_user) : null };
   }
 
   /**

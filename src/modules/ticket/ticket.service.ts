@@ -7,11 +7,11 @@ import { ChangeSink, TicketChange, TicketEventKind } from '../event/ticket-chang
 import { ImageService } from '../image/image.service';
 import type { ImageRef } from '../image/image-ref';
 import { Role } from '../user/role';
-import { User } from '../user/user.entity';
 import { Viewer } from '../user/viewer';
 import { HistoryEntry } from './history-entry.entity';
 import { claimIdempotencyKey, createFingerprint, parseIdempotencyKey } from './idempotency';
 import { Ticket } from './ticket.entity';
+import { TicketReader, type TicketInclude, type TicketView, type UserSummary } from './ticket.query';
 import { STATUS_CODE, TicketStatus } from './ticket-status';
 import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
 
@@ -47,7 +47,13 @@ export class TicketService {
   constructor(
     private readonly images: ImageService,
     private readonly changes: ChangeSink,
+    private readonly reader: TicketReader = new TicketReader(),
   ) {}
+
+  /** Where changes go (the reply service records its own in one statement with its writes). */
+  get changeSink(): ChangeSink {
+    return this.changes;
+  }
 
   /** Files a ticket; with `options.idempotencyKey`, a retry returns the first ticket's id. */
   async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand, options: CreateTicketOptions = {}): Promise<string> {
@@ -98,31 +104,72 @@ export class TicketService {
   }
 
   /**
-   * Moves a ticket along the workflow. ASSIGN names the staff member (who must hold the staff
-   * role) and records the acting scheduler.
+   * Moves a ticket along the workflow and returns it as it is after the commit (with the nested
+   * collections `include` asks for). ASSIGN names the staff member (who must hold the staff role)
+   * and records the acting scheduler.
+   *
+   * Four round trips: begin; one statement that locks the ticket's row and reads it (ASSIGN: and
+   * the named staff member); the rule table decides on that locked row; one statement that
+   * updates it, appends the history entry and the event (and queues the NOTIFY); commit. The
+   * answer is built from the locked row and what was written: no read after the commit.
    */
   async transition(
     em: EntityManager,
     viewer: Viewer,
     ticketId: string,
     operation: TransitionOperation,
-    options: { staffId?: number } = {},
-  ): Promise<void> {
+    options: { staffId?: number; include?: TicketInclude } = {},
+  ): Promise<TicketView> {
     const id = parseUuid(ticketId, 'id');
     const target = OPERATION_RULES[operation].to;
     if (!target) throw new Error(`${operation} is not a transition`);
-    await this.write(em, async (tem, changes) => {
-      const ticket = await this.lock(tem, id);
+    const assigning = operation === TicketOperation.ASSIGN;
+    const include = options.include ?? {};
+    let change: TicketChange | undefined;
+    const view = await em.transactional(async (tem) => {
+      const locked = await this.reader.lockForChange(tem, id, include, assigning ? options.staffId : undefined);
+      if (!locked) throw notFound('Ticket not found');
+      const { ticket } = locked;
       assertCan(viewer, operation, ticket);
-      if (operation === TicketOperation.ASSIGN) {
-        ticket.staffId = await this.staffMember(tem, options.staffId);
-        ticket.schedulerId = viewer.id;
+      let { staffId, staff, scheduler } = ticket;
+      let schedulerId: number | null = ticket.scheduler?.id ?? null;
+      const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
+      if (assigning) {
+        // After the rule table: someone who may not assign hears FORBIDDEN, whatever they sent.
+        if (options.staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
+        const user = checkStaffMember(locked.user, options.staffId);
+        staffId = user.id;
+        staff = { id: user.id, username: user.username, roles: user.roles };
+        schedulerId = viewer.id;
+        scheduler = actor;
       }
-      ticket.status = target;
-      ticket.updatedAt = new Date();
-      this.appendHistory(tem, ticket, viewer, target);
-      changes.push({ kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
+      const at = new Date();
+      const historyId = uuidv7();
+      const code = STATUS_CODE[target];
+      change = { kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at };
+      const written = await this.changes.recordWith(tem, change, {
+        ctes: `changed as (
+            update tickets set status = ?, updated_at = ?::timestamptz, staff_id = ?, scheduler_id = ? where id = ? returning id),
+          history as (insert into ticket_history (id, ticket_id, actor_id, status, at) select ?::uuid, id, ?, ?, ?::timestamptz from changed)`,
+        params: [code, at, staffId, schedulerId, id, historyId, viewer.id, code, at],
+        gate: 'changed',
+      });
+      // The row is locked: it cannot have gone; if it did, nothing was written.
+      if (!written) throw notFound('Ticket not found');
+      const after: TicketView = {
+        ...ticket,
+        status: target,
+        updatedAt: at.getTime(),
+        staffId,
+        staff,
+        scheduler,
+        history: ticket.history && [...ticket.history, { id: historyId, status: target, actor, at: at.getTime() }],
+      };
+      change.outcome = { ticket: after, actor, reply: null };
+      return after;
     });
+    if (change) this.changes.committed(change);
+    return view;
   }
 
   /** Loads a ticket for change, holding its row lock until the transaction ends. */
@@ -152,14 +199,12 @@ export class TicketService {
     tem.persist(tem.create(HistoryEntry, { ticketId: ticket.id, actorId: viewer.id, status: STATUS_CODE[status] }));
   }
 
-  private async staffMember(tem: EntityManager, staffId: number | undefined): Promise<number> {
-    if (staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
-    const user = await tem.findOne(User, { id: staffId }, { fields: ['id', 'roles', 'active'] });
-    if (!user || !user.roles.includes(Role.STAFF)) {
-      throw badInput('staffId', `User ${staffId} is not a staff member`);
-    }
-    // Tickets already assigned to someone deactivated stay with them until reassigned; new ones do not go there.
-    if (!user.active) throw badInput('staffId', `User ${staffId} is deactivated`);
-    return user.id;
-  }
+}
+
+/** ASSIGN's staff member, read in the locking statement: must exist, hold STAFF and be active. */
+function checkStaffMember(user: (UserSummary & { active: boolean }) | null, staffId: number): UserSummary {
+  if (!user || !user.roles.includes(Role.STAFF)) throw badInput('staffId', `User ${staffId} is not a staff member`);
+  // Tickets already assigned to someone deactivated stay with them until reassigned; new ones do not go there.
+  if (!user.active) throw badInput('staffId', `User ${staffId} is deactivated`);
+  return { id: user.id, username: user.username, roles: user.roles };
 }

@@ -1,0 +1,137 @@
+import { connect, EventStream, subscribers, type LiveClient } from '../realtime/live-client';
+import { createTicketAs, errorCode, gql, gqlOk, walkTo } from '../support/http';
+import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
+
+/**
+ * The write path's round trips (issue 15): a transition costs at most four statements on the
+ * wire — begin, the statement that locks and reads the ticket (the rule table then decides on
+ * that locked row), the statement that updates it and appends history and event (and queues the
+ * NOTIFY), commit — and its answer is built from them, with no read after the commit. A reply
+ * costs the same four. `server.queries` records every statement the ORM sends, begin and commit
+ * included.
+ */
+
+const AFTER = `id status updatedAt staff { id username } history { status actor { id username } }
+  permissions { startProcessing requestInformation fix }`;
+const REQUEST_INFORMATION = `mutation($id: ID!) { requestInformation(id: $id) { ${AFTER} } }`;
+const START_PROCESSING = `mutation($id: ID!) { startProcessing(id: $id) { ${AFTER} } }`;
+const DETAIL = `query($id: ID!) { ticket(id: $id) { ${AFTER} } }`;
+const ADD_REPLY = 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id content author { id } } }';
+
+describe.each(DATABASES)('statements per write (%s)', (kind) => {
+  let server: TestServer;
+  let ticketId: string;
+  const clients: LiveClient[] = [];
+
+  /** Waits until no statement has been sent for a moment (the fan-out's reads settle). */
+  async function quiet(): Promise<void> {
+    let seen = -1;
+    while (server.queries.length !== seen) {
+      seen = server.queries.length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** The statements of one request (the fan-out's own reads of the log, in the background, apart). */
+  async function statementsOf(user: TestUser, run: () => Promise<unknown>): Promise<{ request: string[] }> {
+    await gqlOk(server, user, '{ me { id } }');
+    await quiet();
+    server.queries.length = 0;
+    await run();
+    const request = [...server.queries];
+    // The hub reads the log after a note, in the background and batched across writes.
+    const isFanOut = (sql: string) => /\bfrom ticket_events e\b/.test(sql) || /max\(seq\)/.test(sql);
+    return { request: request.filter((sql) => !isFanOut(sql)) };
+  }
+
+  beforeAll(async () => {
+    server = await startServer(kind);
+    const { customer, staff, scheduler } = server.users;
+    ticketId = await createTicketAs(server, customer, 'statements per write');
+    await walkTo(server, ticketId, 'IN_PROCESSING', { owner: customer, staff, scheduler });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()));
+    await server?.close();
+  });
+
+  it('a transition is begin, lock and read, one write, commit — and answers what a fresh read shows', async () => {
+    const { staff } = server.users;
+    let answer: Record<string, any> = {};
+    const { request } = await statementsOf(staff, async () => {
+      answer = (await gqlOk(server, staff, REQUEST_INFORMATION, { id: ticketId })).requestInformation;
+    });
+    expect(request.length).toBeLessThanOrEqual(4);
+    expect(request.map((sql) => sql.replace(/\s+/g, ' ').slice(0, 60))).toEqual([
+      expect.stringMatching(/\bbegin\b/i),
+      expect.stringMatching(/^.*select t\.id/i),
+      expect.stringMatching(/^.*with changed as/i),
+      expect.stringMatching(/\bcommit\b/i),
+    ]);
+    expect(answer.status).toBe('REQUEST_INFORMATION');
+    expect(answer.history.map((entry: any) => entry.status)).toEqual(['NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION']);
+    expect(answer.history.at(-1).actor).toEqual({ id: String(staff.id), username: staff.username });
+    // Built from the write, it equals what a read after the commit returns, permissions included.
+    expect((await gqlOk(server, staff, DETAIL, { id: ticketId })).ticket).toEqual(answer);
+    const back = await gqlOk(server, staff, START_PROCESSING, { id: ticketId });
+    expect(back.startProcessing.status).toBe('IN_PROCESSING');
+  });
+
+  it('a refused transition (the rule table on the locked row) writes nothing and records no event', async () => {
+    const { staff, customer } = server.users;
+    const before = (await gqlOk(server, staff, DETAIL, { id: ticketId })).ticket;
+    const log = async () =>
+      (await server.app.database.orm.em.fork().getConnection().execute('select count(*)::int as n from ticket_events where ticket_id = ?', [ticketId], 'all'))[0].n;
+    const logged = await log();
+    expect(errorCode(await gql(server, staff, START_PROCESSING, { id: ticketId }))).toBe('CONFLICT');
+    expect(errorCode(await gql(server, customer, REQUEST_INFORMATION, { id: ticketId }))).toBe('FORBIDDEN');
+    expect((await gqlOk(server, staff, DETAIL, { id: ticketId })).ticket).toEqual(before);
+    expect(await log()).toBe(logged);
+  });
+
+  it('an assignment reads its staff member in the locking statement: four statements, and a non-staff id is BAD_USER_INPUT', async () => {
+    const { customer, scheduler, staff } = server.users;
+    const id = await createTicketAs(server, customer, 'to assign');
+    const ASSIGN = 'mutation($id: ID!, $s: ID!) { assignTicket(id: $id, staffId: $s) { status staff { id username } scheduler { id } } }';
+    const refused = await gql(server, scheduler, ASSIGN, { id, s: String(customer.id) });
+    expect(errorCode(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.message).toBe(`User ${customer.id} is not a staff member`);
+    expect(errorCode(await gql(server, scheduler, ASSIGN, { id, s: '987654' }))).toBe('BAD_USER_INPUT');
+    let answer: Record<string, any> = {};
+    const { request } = await statementsOf(scheduler, async () => {
+      answer = (await gqlOk(server, scheduler, ASSIGN, { id, s: String(staff.id) })).assignTicket;
+    });
+    expect(request.length).toBeLessThanOrEqual(4);
+    expect(answer).toEqual({ status: 'ASSIGNED', staff: { id: String(staff.id), username: staff.username }, scheduler: { id: String(scheduler.id) } });
+  });
+
+  it('a reply is begin, lock and read, one write, commit', async () => {
+    const { customer } = server.users;
+    let answer: Record<string, any> = {};
+    const { request } = await statementsOf(customer, async () => {
+      answer = (await gqlOk(server, customer, ADD_REPLY, { id: ticketId, c: 'counted' })).addReply;
+    });
+    expect(answer).toEqual({ id: expect.any(String), content: 'counted', author: { id: String(customer.id) } });
+    expect(request.length).toBeLessThanOrEqual(4);
+  });
+
+  it('with a subscriber, the writer process fans out without reading the event back', async () => {
+    const { staff } = server.users;
+    const live = connect(server, staff);
+    clients.push(live);
+    const stream = new EventStream(live.client, { ticketId }, 'subscription($ticketId: ID) { ticketEvents(ticketId: $ticketId) { kind ticket { id status } } }');
+    await subscribers(server, 1);
+    const hub = server.app.live.hub!;
+    const before = hub.stats();
+    await gqlOk(server, staff, REQUEST_INFORMATION, { id: ticketId });
+    await stream.count(1);
+    expect(stream.events[0]).toMatchObject({ kind: 'STATUS_CHANGED', ticket: { id: ticketId, status: 'REQUEST_INFORMATION' } });
+    // Fanned out from what the writer knew: no ticket read back (a shared bus's periodic poll may
+    // still read the log and find nothing new).
+    const after = hub.stats();
+    expect(after.localFanOuts - before.localFanOuts).toBe(1);
+    expect(after.ticketReads).toBe(before.ticketReads);
+    stream.stop();
+    await gqlOk(server, staff, START_PROCESSING, { id: ticketId });
+  });
+});
