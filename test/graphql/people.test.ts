@@ -401,8 +401,9 @@ describe.each(DATABASES)('sign-in token expiry (%s)', (kind) => {
   });
 
   it('a token in use keeps working until its maximum age, then is refused and its open sockets close', async () => {
-    const { token } = await login(server, 'scheduler', PASSWORD);
+    // Taken before the login: the server starts the session's age while it answers the login.
     const signedInAt = Date.now();
+    const { token } = await login(server, 'scheduler', PASSWORD);
     const live = connect(server, null, { token });
     clients.push(live);
     new EventStream(live.client);
