@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { BOUND_FILTERED_SQL, BOUND_PAGE_SQL, BOUND_STATS_SQL, boundSearchSql } from './bound-sql';
-import { FLOOR_HISTORY_SQL, FLOOR_PAGE_SQL, FLOOR_REPLIES_SQL, floorPage } from './floor';
+import { FLOOR_ENTRIES_SQL, FLOOR_PAGE_SQL, FLOOR_USERS_SQL, floorPage, mentionedUsers } from './floor';
 import { announceReady, serveCommands } from './ipc';
 import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM } from './queries';
 
@@ -23,8 +23,8 @@ import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM } from './queries';
  */
 type Run = (name: string, sql: string, params: unknown[]) => Promise<string>;
 type Rows = Array<Record<string, unknown>>;
-/** Runs the floor's three statements on one connection: the page, then its replies and history. */
-type Floor = (pageSize: number) => Promise<{ page: Rows; replies: Rows; history: Rows }>;
+/** Runs the floor's three statements on one connection: the page, its replies and history, the users they mention. */
+type Floor = (pageSize: number) => Promise<{ page: Rows; entries: Rows; users: Rows }>;
 
 /** The statement each path runs (the finding targets' bounds have their own paths). */
 const STATEMENTS: Record<string, { name: string; sql: string }> = {
@@ -47,12 +47,11 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
         const client = await pool.connect();
         try {
           const page = (await client.query({ name: 'floor-page', text: FLOOR_PAGE_SQL, values: [pageSize + 1] })).rows as Rows;
-          const ids = `{${page.slice(0, pageSize).map((row) => row.id as string).join(',')}}`;
-          const [replies, history] = await Promise.all([
-            client.query({ name: 'floor-replies', text: FLOOR_REPLIES_SQL, values: [ids] }),
-            client.query({ name: 'floor-history', text: FLOOR_HISTORY_SQL, values: [ids] }),
-          ]);
-          return { page, replies: replies.rows as Rows, history: history.rows as Rows };
+          const shown = page.slice(0, pageSize);
+          const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
+          const entries = (await client.query({ name: 'floor-entries', text: FLOOR_ENTRIES_SQL, values: [ids] })).rows as Rows;
+          const users = (await client.query({ name: 'floor-users', text: FLOOR_USERS_SQL, values: [mentionedUsers(shown, entries)] })).rows as Rows;
+          return { page, entries, users };
         } finally {
           client.release();
         }
@@ -71,10 +70,11 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
     },
     floor: async (pageSize) => {
       const page = (await pglite.query<Record<string, unknown>>(FLOOR_PAGE_SQL, [pageSize + 1])).rows;
-      const ids = `{${page.slice(0, pageSize).map((row) => row.id as string).join(',')}}`;
-      const replies = (await pglite.query<Record<string, unknown>>(FLOOR_REPLIES_SQL, [ids])).rows;
-      const history = (await pglite.query<Record<string, unknown>>(FLOOR_HISTORY_SQL, [ids])).rows;
-      return { page, replies, history };
+      const shown = page.slice(0, pageSize);
+      const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
+      const entries = (await pglite.query<Record<string, unknown>>(FLOOR_ENTRIES_SQL, [ids])).rows;
+      const users = (await pglite.query<Record<string, unknown>>(FLOOR_USERS_SQL, [mentionedUsers(shown, entries)])).rows;
+      return { page, entries, users };
     },
     close: () => pglite.close(),
   };
@@ -96,8 +96,8 @@ async function main(): Promise<void> {
       if (request.url === '/floor') {
         queries += 3;
         database.floor(PAGE_SIZE).then(
-          ({ page, replies, history }) => {
-            const body = floorPage(page, replies, history, viewer, baseUrl, PAGE_SIZE);
+          ({ page, entries, users }) => {
+            const body = floorPage(page, entries, users, viewer, baseUrl, PAGE_SIZE);
             response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
             response.end(body);
           },

@@ -1,7 +1,7 @@
 /**
  * The floor (issue 15): the cheapest correct way this machine serves the list page. Three plain
- * prepared statements (the page of tickets with their three users, the page's replies with their
- * authors, the page's history with its actors), rows as the driver hands them, and the response
+ * prepared statements (the page of tickets, the page's replies and history, every user they
+ * mention once), rows as the driver hands them, and the response
  * assembled in JavaScript from plain objects with one `JSON.stringify`. No GraphQL, no ORM, no
  * JSON built by the database: every byte of JSON is made once, in the process that sends it.
  *
@@ -12,33 +12,28 @@
 
 /** Parameters: $1 page size + 1 (one more row says whether a next page exists). */
 export const FLOOR_PAGE_SQL = `
-select t.id, t.status, t.content, t.image_ids, t.customer_id, t.staff_id,
+select t.id, t.status, t.content, t.image_ids, t.customer_id, t.scheduler_id, t.staff_id,
   (extract(epoch from t.created_at) * 1000)::float8 as created_at,
-  (extract(epoch from t.updated_at) * 1000)::float8 as updated_at,
-  c.id as c_id, c.username as c_username, c.roles as c_roles,
-  s.id as s_id, s.username as s_username, s.roles as s_roles,
-  st.id as st_id, st.username as st_username, st.roles as st_roles
+  (extract(epoch from t.updated_at) * 1000)::float8 as updated_at
 from tickets t
-join users c on c.id = t.customer_id
-left join users s on s.id = t.scheduler_id
-left join users st on st.id = t.staff_id
 order by t.created_at desc, t.id desc
 limit $1::int`;
 
-/** Parameters: $1 the page's ticket ids (uuid[]). Ordered by ticket, then id (oldest first). */
-export const FLOOR_REPLIES_SQL = `
-select r.id, r.ticket_id, r.content, (extract(epoch from r.created_at) * 1000)::float8 as created_at,
-  a.id as a_id, a.username as a_username, a.roles as a_roles
-from replies r join users a on a.id = r.author_id
-where r.ticket_id = any($1::uuid[]) and r.deleted_at is null
-order by r.ticket_id, r.id`;
+/**
+ * Parameters: $1 the page's ticket ids (uuid[]). Replies (kind 'r') and history (kind 'h') of
+ * the page in one result, each by id (oldest first); `user_id` is the author or the actor.
+ */
+export const FLOOR_ENTRIES_SQL = `
+select 'r' as kind, r.id, r.ticket_id, r.content, null::smallint as status,
+  (extract(epoch from r.created_at) * 1000)::float8 as at, r.author_id as user_id
+from replies r where r.ticket_id = any($1::uuid[]) and r.deleted_at is null
+union all
+select 'h', h.id, h.ticket_id, null, h.status, (extract(epoch from h.at) * 1000)::float8, h.actor_id
+from ticket_history h where h.ticket_id = any($1::uuid[])
+order by kind, id`;
 
-export const FLOOR_HISTORY_SQL = `
-select h.id, h.ticket_id, h.status, (extract(epoch from h.at) * 1000)::float8 as at,
-  a.id as a_id, a.username as a_username, a.roles as a_roles
-from ticket_history h join users a on a.id = h.actor_id
-where h.ticket_id = any($1::uuid[])
-order by h.ticket_id, h.id`;
+/** Parameters: $1 the ids of every user the page mentions (int[]). */
+export const FLOOR_USERS_SQL = 'select id, username, roles from users where id = any($1::int[])';
 
 type Row = Record<string, unknown>;
 
@@ -46,9 +41,6 @@ type Row = Record<string, unknown>;
 const STATUS = ['', 'NEW', 'ASSIGNED', 'FIXED', 'CLOSED', 'REOPEN', 'REQUEST_INFORMATION', 'CANCEL', 'IN_PROCESSING'];
 
 const iso = (ms: unknown): string => new Date(ms as number).toISOString();
-
-const user = (row: Row, prefix: string) =>
-  row[`${prefix}_id`] == null ? null : { id: String(row[`${prefix}_id`]), username: row[`${prefix}_username`] as string, roles: row[`${prefix}_roles`] as string[] };
 
 export interface FloorViewer {
   readonly id: number;
@@ -67,17 +59,32 @@ function groupByTicket(rows: readonly Row[]): Map<string, Row[]> {
   return groups;
 }
 
+/** The ids of every user the page and its entries mention, as an int[] literal. */
+export function mentionedUsers(pageRows: readonly Row[], entryRows: readonly Row[]): string {
+  const ids = new Set<number>();
+  for (const t of pageRows) {
+    ids.add(t.customer_id as number);
+    if (t.scheduler_id !== null) ids.add(t.scheduler_id as number);
+    if (t.staff_id !== null) ids.add(t.staff_id as number);
+  }
+  for (const e of entryRows) ids.add(e.user_id as number);
+  return `{${[...ids].join(',')}}`;
+}
+
 /** The list page's JSON, as the product answers it, from the three statements' rows. */
 export function floorPage(
   pageRows: readonly Row[],
-  replyRows: readonly Row[],
-  historyRows: readonly Row[],
+  entryRows: readonly Row[],
+  userRows: readonly Row[],
   viewer: FloorViewer,
   baseUrl: string,
   pageSize: number,
 ): string {
-  const replies = groupByTicket(replyRows);
-  const history = groupByTicket(historyRows);
+  const users = new Map<number, { id: string; username: string; roles: string[] }>();
+  for (const u of userRows) users.set(u.id as number, { id: String(u.id), username: u.username as string, roles: u.roles as string[] });
+  const user = (id: unknown) => (id === null ? null : users.get(id as number)!);
+  const replies = groupByTicket(entryRows.filter((e) => e.kind === 'r'));
+  const history = groupByTicket(entryRows.filter((e) => e.kind === 'h'));
   const isCustomer = viewer.roles.includes('CUSTOMER');
   const isStaff = viewer.roles.includes('STAFF');
   const scheduler = viewer.roles.includes('SCHEDULER');
@@ -96,13 +103,13 @@ export function floorPage(
         status: STATUS[status],
         content: t.content,
         images: ((t.image_ids as string[] | null) ?? []).map((image) => `${baseUrl}/images/${image}`),
-        customer: user(t, 'c'),
-        scheduler: user(t, 's'),
-        staff: user(t, 'st'),
+        customer: user(t.customer_id),
+        scheduler: user(t.scheduler_id),
+        staff: user(t.staff_id),
         createdAt: iso(createdAt),
         updatedAt: iso(t.updated_at),
-        replies: (replies.get(id) ?? []).map((r) => ({ id: r.id, content: r.content, author: user(r, 'a'), createdAt: iso(r.created_at) })),
-        history: (history.get(id) ?? []).map((h) => ({ id: h.id, status: STATUS[h.status as number], actor: user(h, 'a'), at: iso(h.at) })),
+        replies: (replies.get(id) ?? []).map((r) => ({ id: r.id, content: r.content, author: user(r.user_id), createdAt: iso(r.at) })),
+        history: (history.get(id) ?? []).map((h) => ({ id: h.id, status: STATUS[h.status as number], actor: user(h.user_id), at: iso(h.at) })),
         permissions: {
           reply: reader && status !== 4 && status !== 7,
           edit: owner && (status === 1 || status === 5 || status === 6),

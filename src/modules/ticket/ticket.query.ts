@@ -146,13 +146,16 @@ const KIND_USER = 3;
  * Columns are shared between kinds (see `ReadRow`).
  */
 function readSql(pageSql: string, include: TicketInclude): string {
+  // Each lookup takes the page's ids as an array (an init plan computed once), so PostgreSQL
+  // fetches the few rows it needs through the (ticket_id, id) indexes and users' primary key:
+  // with \`in (select id from page)\` it hashed the page and scanned every reply and history entry.
   const replies = include.replies
     ? `, page_replies as (select r.id, r.ticket_id, r.author_id, r.content, r.created_at from replies r
-        where r.ticket_id in (select id from page) and r.deleted_at is null)`
+        where r.ticket_id = any(array(select id from page)) and r.deleted_at is null)`
     : '';
   const history = include.history
     ? `, page_history as (select h.id, h.ticket_id, h.actor_id, h.status, h.at from ticket_history h
-        where h.ticket_id in (select id from page))`
+        where h.ticket_id = any(array(select id from page)))`
     : '';
   const mentioned = [
     'select customer_id from page',
@@ -169,7 +172,7 @@ function readSql(pageSql: string, include: TicketInclude): string {
   ${include.replies ? `union all select ${KIND_REPLY}, null, r.id, null, r.content, null, r.author_id, null, null, ${epochMs('r.created_at')}, null, r.ticket_id, null, null from page_replies r` : ''}
   ${include.history ? `union all select ${KIND_HISTORY}, null, h.id, h.status, null, null, h.actor_id, null, null, ${epochMs('h.at')}, null, h.ticket_id, null, null from page_history h` : ''}
   union all select ${KIND_USER}, null, null, null, null, null, u.id, null, null, null, null, null, u.username, u.roles
-  from users u where u.id in (${mentioned})
+  from users u where u.id = any(array(${mentioned}))
   order by kind, ord, id`;
 }
 
