@@ -148,7 +148,7 @@ const KIND_USER = 3;
 function readSql(pageSql: string, include: TicketInclude): string {
   // Each lookup takes the page's ids as an array (an init plan computed once), so PostgreSQL
   // fetches the few rows it needs through the (ticket_id, id) indexes and users' primary key:
-  // with \`in (select id from page)\` it hashed the page and scanned every reply and history entry.
+  // with `in (select id from page)` it hashed the page and scanned every reply and history entry.
   const replies = include.replies
     ? `, page_replies as (select r.id, r.ticket_id, r.author_id, r.content, r.created_at from replies r
         where r.ticket_id = any(array(select id from page)) and r.deleted_at is null)`
