@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { BOUND_FILTERED_SQL, BOUND_PAGE_SQL, BOUND_STATS_SQL, boundSearchSql } from './bound-sql';
+import { FLOOR_ENTRIES_SQL, FLOOR_PAGE_SQL, FLOOR_USERS_SQL, floorPage, mentionedUsers } from './floor';
 import { announceReady, serveCommands } from './ipc';
 import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM } from './queries';
 
@@ -16,8 +17,14 @@ import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM } from './queries';
  * On PostgreSQL it uses a pool of 10 (the app's size) and a named prepared statement; on the
  * embedded database it opens the same PGlite data directory the app uses, which is why the two
  * never run at the same time.
+ *
+ * `/floor` serves the same page the cheapest correct way (floor.ts): three plain prepared
+ * statements on one connection, JSON assembled in JavaScript.
  */
 type Run = (name: string, sql: string, params: unknown[]) => Promise<string>;
+type Rows = Array<Record<string, unknown>>;
+/** Runs the floor's three statements on one connection: the page, its replies and history, the users they mention. */
+type Floor = (pageSize: number) => Promise<{ page: Rows; entries: Rows; users: Rows }>;
 
 /** The statement each path runs (the finding targets' bounds have their own paths). */
 const STATEMENTS: Record<string, { name: string; sql: string }> = {
@@ -27,7 +34,7 @@ const STATEMENTS: Record<string, { name: string; sql: string }> = {
   '/stats': { name: 'bound-stats', sql: BOUND_STATS_SQL },
 };
 
-async function openDatabase(): Promise<{ run: Run; close: () => Promise<void> }> {
+async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Promise<void> }> {
   const databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) {
     const pool = new Pool({ connectionString: databaseUrl, max: 10 });
@@ -35,6 +42,19 @@ async function openDatabase(): Promise<{ run: Run; close: () => Promise<void> }>
       run: async (name, text, values) => {
         const result = await pool.query<{ body: string }>({ name, text, values });
         return result.rows[0]!.body;
+      },
+      floor: async (pageSize) => {
+        const client = await pool.connect();
+        try {
+          const page = (await client.query({ name: 'floor-page', text: FLOOR_PAGE_SQL, values: [pageSize + 1] })).rows as Rows;
+          const shown = page.slice(0, pageSize);
+          const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
+          const entries = (await client.query({ name: 'floor-entries', text: FLOOR_ENTRIES_SQL, values: [ids] })).rows as Rows;
+          const users = (await client.query({ name: 'floor-users', text: FLOOR_USERS_SQL, values: [mentionedUsers(shown, entries)] })).rows as Rows;
+          return { page, entries, users };
+        } finally {
+          client.release();
+        }
       },
       close: () => pool.end(),
     };
@@ -48,6 +68,14 @@ async function openDatabase(): Promise<{ run: Run; close: () => Promise<void> }>
       const result = await pglite.query<{ body: string }>(sql, values);
       return result.rows[0]!.body;
     },
+    floor: async (pageSize) => {
+      const page = (await pglite.query<Record<string, unknown>>(FLOOR_PAGE_SQL, [pageSize + 1])).rows;
+      const shown = page.slice(0, pageSize);
+      const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
+      const entries = (await pglite.query<Record<string, unknown>>(FLOOR_ENTRIES_SQL, [ids])).rows;
+      const users = (await pglite.query<Record<string, unknown>>(FLOOR_USERS_SQL, [mentionedUsers(shown, entries)])).rows;
+      return { page, entries, users };
+    },
     close: () => pglite.close(),
   };
 }
@@ -57,6 +85,7 @@ async function main(): Promise<void> {
   const roles = `{${process.env.BOUND_VIEWER_ROLES ?? ''}}`;
   if (!Number.isInteger(viewerId)) throw new Error('BOUND_VIEWER_ID is required');
   const staffId = Number(process.env.BOUND_STAFF_ID);
+  const viewer = { id: viewerId, roles: (process.env.BOUND_VIEWER_ROLES ?? '').split(',') };
   const database = await openDatabase();
   let queries = 0;
   let baseUrl = '';
@@ -64,6 +93,21 @@ async function main(): Promise<void> {
   const server = createServer((request, response) => {
     request.resume();
     request.once('end', () => {
+      if (request.url === '/floor') {
+        queries += 3;
+        database.floor(PAGE_SIZE).then(
+          ({ page, entries, users }) => {
+            const body = floorPage(page, entries, users, viewer, baseUrl, PAGE_SIZE);
+            response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+            response.end(body);
+          },
+          (error: unknown) => {
+            process.stderr.write(`floor query failed: ${error instanceof Error ? error.message : String(error)}\n`);
+            response.writeHead(500).end();
+          },
+        );
+        return;
+      }
       queries++;
       const statement = STATEMENTS[request.url ?? ''] ?? STATEMENTS['/graphql']!;
       const params = statement.name === 'bound-page' ? [viewerId, roles, baseUrl, PAGE_SIZE] : statement.name === 'bound-filtered' ? [staffId] : [];

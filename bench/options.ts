@@ -32,7 +32,7 @@ export interface BenchOptions {
 const HELP = `npm run bench [-- --name=value ...]   (or BENCH_NAME=value in the environment)
 
   --duration=5      seconds measured per target and round
-  --warmup=2        seconds of warm-up load before each measurement
+  --warmup=2        seconds of warm-up load before each measurement (3× for a new process's first target)
   --rounds=3        alternating rounds (SQL bound and server take turns going first)
   --connections=10  concurrent connections of the load generator
   --tickets=2000    tickets seeded (5 replies and 5 history entries each, 50 users)

@@ -5,7 +5,10 @@ import path from 'node:path';
  * Summarises a V8 `.cpuprofile` (from `npm run bench -- --cpu-prof=DIR`): where the server's
  * time went, by package (or by source file for the product's own code) and by function.
  *
- *   node dist-bench/bench/profile-summary.js DIR/app/CPU.*.cpuprofile [top]
+ *   node dist-bench/bench/profile-summary.js DIR/app/CPU.*.cpuprofile [top] [skip seconds]
+ *
+ * `skip` leaves out the first seconds of the profile (the process's start: module loading and
+ * schema building), so a short run's shares are those of serving requests.
  */
 
 interface ProfileNode {
@@ -34,11 +37,15 @@ function bucketOf(node: ProfileNode): string {
   return dist ? dist[1]! : path.basename(url);
 }
 
-function summarise(file: string, top: number): string {
+function summarise(file: string, top: number, skipSeconds: number): string {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfTime = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let elapsed = 0;
+  profile.samples.forEach((id, i) => {
+    elapsed += profile.timeDeltas[i] ?? 0;
+    if (elapsed >= skipSeconds * 1e6) selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = [...selfTime.values()].reduce((sum, value) => sum + value, 0);
   const idle = [...selfTime].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((sum, [, t]) => sum + t, 0);
   const busy = total - idle;
@@ -61,7 +68,7 @@ function summarise(file: string, top: number): string {
       .map(([name, time]) => `  ${percent(time)}  ${name}`)
       .join('\n');
   return [
-    `${file}: ${(total / 1e6).toFixed(1)} s sampled, ${((100 * idle) / total).toFixed(0)}% idle; shares below are of the busy time`,
+    `${file}: ${(total / 1e6).toFixed(1)} s sampled${skipSeconds ? ` after the first ${skipSeconds} s` : ''}, ${((100 * idle) / total).toFixed(0)}% idle; shares below are of the busy time`,
     'By package / file (self time):',
     list(buckets),
     'By function (self time):',
@@ -69,9 +76,9 @@ function summarise(file: string, top: number): string {
   ].join('\n');
 }
 
-const [file, top = '25'] = process.argv.slice(2);
+const [file, top = '25', skip = '0'] = process.argv.slice(2);
 if (!file) {
   process.stderr.write('usage: node dist-bench/bench/profile-summary.js FILE.cpuprofile [top]\n');
   process.exit(2);
 }
-process.stdout.write(`${summarise(file, Number(top))}\n`);
+process.stdout.write(`${summarise(file, Number(top), Number(skip))}\n`);

@@ -14,6 +14,11 @@ export interface RoundResult {
    * database server's own CPU, which runs in another process.
    */
   readonly cpuMsPerRequest: number;
+  /**
+   * CPU time of the PostgreSQL backends serving the benchmark's database per request (pg-cpu.ts);
+   * NaN on the embedded database, whose CPU is the server process's own.
+   */
+  readonly dbCpuMsPerRequest: number;
   /** SQL statements per request, from the counting pass after the run. */
   readonly statementsPerRequest: number;
   readonly requests: number;
@@ -50,6 +55,20 @@ export function boundRatio(target: TargetSummary, bound: TargetSummary | undefin
   return median(ratios);
 }
 
+/** Server process + PostgreSQL backends (the server alone on PGlite, which runs in-process). */
+export const totalCpu = (r: RoundResult): number => r.cpuMsPerRequest + (Number.isFinite(r.dbCpuMsPerRequest) ? r.dbCpuMsPerRequest : 0);
+
+/** Per round against the floor's round, then the median (as boundRatio). */
+function floorRatio(target: TargetSummary, floor: TargetSummary | undefined, value: (r: RoundResult) => number): number {
+  if (!floor) return Number.NaN;
+  return median(
+    target.rounds.flatMap((result) => {
+      const floorRound = floor.rounds.find((candidate) => candidate.round === result.round);
+      return floorRound ? [value(result) / value(floorRound)] : [];
+    }),
+  );
+}
+
 const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '—');
 const mb = (bytes: number): string => (Number.isFinite(bytes) ? `${Math.round(bytes / 1024 / 1024)}` : '—');
 
@@ -64,19 +83,26 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
 /** The results table (Markdown, so it can go into docs/performance.md as printed). */
 export function resultsTable(summaries: readonly TargetSummary[]): string {
   const boundOf = (summary: TargetSummary) => summaries.find((candidate) => candidate.name === (summary.bound ?? 'sql-bound') && !candidate.skipped);
+  const floor = summaries.find((candidate) => candidate.name === 'floor' && !candidate.skipped);
   const rows = summaries.map((summary) => {
     if (summary.skipped) {
       const reason = summary.skipped.length > 70 ? `${summary.skipped.slice(0, 69)}…` : summary.skipped;
-      return [summary.name, '—', '—', '—', '—', '—', '—', '—', '—', reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')];
+      return [summary.name, '—', '—', '—', '—', '—', '—', '—', '—', '—', '—', '—', '—', reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')];
     }
     const rounds = summary.rounds;
+    // The floor answers the list page; the finding targets are compared with their own bounds only.
+    const againstFloor = summary.bound === undefined ? floor : undefined;
     return [
       summary.name,
       fixed(median(rounds.map((r) => r.requestsPerSecond)), 0),
       fixed(median(rounds.map((r) => r.p50)), 1),
       fixed(median(rounds.map((r) => r.p99)), 1),
       fixed(median(rounds.map((r) => r.cpuMsPerRequest)), 2),
+      fixed(median(rounds.map((r) => r.dbCpuMsPerRequest)), 2),
+      fixed(median(rounds.map(totalCpu)), 2),
       mb(Math.max(...rounds.map((r) => r.peakRss))),
+      fixed(floorRatio(summary, againstFloor, (r) => r.requestsPerSecond), 2),
+      fixed(floorRatio(summary, againstFloor, totalCpu), 2),
       fixed(boundRatio(summary, boundOf(summary)), 2),
       fixed(median(rounds.map((r) => r.statementsPerRequest)), 1),
       String(rounds.reduce((sum, r) => sum + r.failed, 0)),
@@ -84,9 +110,9 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
     ];
   });
   return table(
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'RSS MB', '× bound', 'SQL/req', 'failed', 'req/s per round'],
+    ['target', 'req/s', 'p50 ms', 'p99 ms', 'server CPU ms/req', 'PG CPU ms/req', 'total CPU ms/req', 'RSS MB', '× floor', 'CPU × floor', '× bound', 'SQL/req', 'failed', 'req/s per round'],
     rows,
-    new Set([1, 2, 3, 4, 5, 6, 7, 8]),
+    new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
   );
 }
 

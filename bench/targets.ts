@@ -167,8 +167,17 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
   const scheduler = credential(seed.scheduler);
   return [
     {
+      name: 'floor',
+      description: `the floor: three plain prepared statements (page with users, replies, history), JSON assembled in JavaScript, node:http (list page as ${seed.scheduler.username})`,
+      server: 'bound',
+      path: '/floor',
+      headers: JSON_HEADERS,
+      nextBody: () => page,
+      isSuccess: graphqlSuccess,
+    },
+    {
       name: 'sql-bound',
-      description: `one hand-written json_agg statement over node:http (list page as ${seed.scheduler.username})`,
+      description: `reference: one hand-written json_agg statement that builds the whole response in PostgreSQL, over node:http (list page as ${seed.scheduler.username})`,
       server: 'bound',
       path: '/graphql',
       headers: JSON_HEADERS,

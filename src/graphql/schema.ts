@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { serializeDateTimeNumbersAsText } from './date-time';
 import { NO_TOPICS, TicketEventResolver } from './event/ticket-event.resolver';
 import { ReplyResolver } from './reply/reply.resolver';
 import { TicketConnectionResolver, TicketResolver } from './ticket/ticket.resolver';
@@ -21,5 +22,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
 
 /** The executable schema; `schema.graphql` at the repository root is its printed form. */
 export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_TOPICS });
+  const schema = await buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_TOPICS });
+  serializeDateTimeNumbersAsText(schema);
+  return schema;
 }
