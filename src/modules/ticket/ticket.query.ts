@@ -6,6 +6,7 @@ import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
 import { containsPattern } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
+import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
  * The read path. Reads are the hot path of the product, so they never hydrate entities: one SQL
@@ -124,11 +125,6 @@ export interface TicketPage {
   readonly hasMore: boolean;
 }
 
-const userJson = (alias: string): string =>
-  `json_build_object('id', ${alias}.id, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
-
-const epochMs = (column: string): string => `(extract(epoch from ${column}) * 1000)::float8`;
-
 const REPLIES_SQL = `(
   select coalesce(json_agg(json_build_object(
       'id', r.id, 'ticketId', r.ticket_id, 'content', r.content,
@@ -171,9 +167,6 @@ interface TicketRow {
   replies?: ReplyView[] | string;
   history?: Array<Omit<HistoryView, 'status'> & { status: number }> | string;
 }
-
-/** Drivers differ on whether json arrives parsed; accept both. */
-const parsedJson = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
 
 function toView(row: TicketRow): TicketView {
   return {
