@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { visibilitySql, type ReplyView, type UserSummary } from '../ticket/ticket.query';
 import type { VisibilityScope } from '../ticket/ticket.rules';
 import { TicketChange, TicketEventKind } from './ticket-change';
+import { execute } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
@@ -100,14 +101,13 @@ export class EventLog {
    * event-order lock first (see above); the CTE makes PostgreSQL take it before drawing the seq.
    */
   async append(tem: EntityManager, change: TicketChange): Promise<number> {
-    const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
+    const rows = await execute<Array<{ seq: string | number }>>(
+      tem,
       `with ordered as (select pg_advisory_xact_lock(?::bigint))
        insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
        select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered
        returning seq`,
       [EVENT_ORDER_LOCK_KEY, change.kind, change.ticketId, change.actorId, change.replyId ?? null, change.at],
-      'all',
-      tem.getTransactionContext(),
     );
     const seq = Number(rows[0]?.seq);
     if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
@@ -133,15 +133,13 @@ export class EventLog {
     }
     sql += ' order by e.seq limit ?';
     params.push(options.limit);
-    const rows = await em.getConnection().execute<EventRow[]>(sql, params, 'all');
+    const rows = await execute<EventRow[]>(em, sql, params);
     return rows.map(toEvent);
   }
 
   /** The newest seq in the log; 0 when it is empty. */
   async lastSeq(em: EntityManager): Promise<number> {
-    const rows = await em
-      .getConnection()
-      .execute<Array<{ seq: string | number | null }>>('select max(seq) as seq from ticket_events', [], 'all');
+    const rows = await execute<Array<{ seq: string | number | null }>>(em, 'select max(seq) as seq from ticket_events');
     return Number(rows[0]?.seq ?? 0);
   }
 }

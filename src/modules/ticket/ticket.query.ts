@@ -6,6 +6,7 @@ import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
 import { containsPattern } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
+import { execute } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
@@ -327,7 +328,7 @@ export class TicketReader {
   /** How many tickets the filter matches, ignoring paging. */
   async count(em: EntityManager, viewer: Viewer, query: TicketFilter): Promise<number> {
     const { sql, params } = this.countStatement(viewer, query);
-    const rows = await em.getConnection().execute<Array<{ count: number | string }>>(sql, params, 'all');
+    const rows = await execute<Array<{ count: number | string }>>(em, sql, params);
     return Number(rows[0]?.count ?? 0);
   }
 
@@ -343,7 +344,7 @@ export class TicketReader {
    */
   async stats(em: EntityManager, viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Promise<TicketStatsView> {
     const { sql, params } = this.statsStatement(viewer, query, options);
-    const rows = await em.getConnection().execute<StatsRow[]>(sql, params, 'all', em.getTransactionContext());
+    const rows = await execute<StatsRow[]>(em, sql, params);
     const counts = new Map<number, number>();
     const byStaff: Array<{ staff: UserSummary | null; count: number }> = [];
     let total = 0;
@@ -407,7 +408,7 @@ export class TicketReader {
   }
 
   private async run(em: EntityManager, sql: string, params: unknown[]): Promise<TicketView[]> {
-    const rows = await em.getConnection().execute<TicketRow[]>(sql, params, 'all', em.getTransactionContext());
+    const rows = await execute<TicketRow[]>(em, sql, params);
     return rows.map(toView);
   }
 }
