@@ -5,7 +5,8 @@ import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
 import { TicketEventKind } from '../event/ticket-change';
 import { assertCan, MESSAGES, TicketOperation } from '../ticket/ticket.rules';
-import { TicketService } from '../ticket/ticket.service';
+import { lockTicket, TicketUnitOfWork } from '../ticket/ticket-unit-of-work';
+import type { ChangeSink } from '../event/ticket-change';
 import { Viewer } from '../user/viewer';
 import { Reply } from './reply.entity';
 
@@ -18,14 +19,13 @@ export interface ReplyServiceOptions {
   readonly maxRepliesPerTicket?: number;
 }
 
-/** Replies on tickets; writes go through the ticket service's transaction and change path. */
+/** Replies on tickets; writes take the same path as the ticket's own (ticket-unit-of-work.ts). */
 export class ReplyService {
   private readonly maxRepliesPerTicket: number;
+  private readonly unit: TicketUnitOfWork;
 
-  constructor(
-    private readonly tickets: TicketService,
-    options: ReplyServiceOptions = {},
-  ) {
+  constructor(changes: ChangeSink, options: ReplyServiceOptions = {}) {
+    this.unit = new TicketUnitOfWork(changes);
     this.maxRepliesPerTicket = options.maxRepliesPerTicket ?? DEFAULT_LIMITS.maxRepliesPerTicket;
   }
 
@@ -41,8 +41,8 @@ export class ReplyService {
   ): Promise<{ id: string; ticketId: string; content: string; createdAt: number }> {
     const id = parseUuid(ticketId, 'ticketId');
     const text = validateText(content, 'content');
-    return this.tickets.write(em, async (tem, changes) => {
-      const ticket = await this.tickets.lock(tem, id);
+    return this.unit.run(em, async (tem, changes) => {
+      const ticket = await lockTicket(tem, id);
       assertCan(viewer, TicketOperation.REPLY, ticket);
       // One customer's chatter must not grow every reader's page of this ticket without limit.
       const [{ count }] = await tem
@@ -77,7 +77,7 @@ export class ReplyService {
   async delete(em: EntityManager, viewer: Viewer, replyId: string, ticketId?: string): Promise<string> {
     const id = parseUuid(replyId, 'replyId');
     const expectedTicket = ticketId === undefined ? undefined : parseUuid(ticketId, 'ticketId');
-    return this.tickets.write(em, async (tem, changes) => {
+    return this.unit.run(em, async (tem, changes) => {
       const connection = tem.getConnection();
       const [found] = await connection.execute<Array<{ ticket_id: string; author_id: number }>>(
         'select ticket_id, author_id from replies where id = ? and deleted_at is null',
@@ -87,7 +87,7 @@ export class ReplyService {
       );
       if (!found || (expectedTicket !== undefined && found.ticket_id !== expectedTicket)) throw notFound('Reply not found');
       // The ticket's lock orders the deletion and its event with the ticket's other changes.
-      const ticket = await this.tickets.lock(tem, found.ticket_id);
+      const ticket = await lockTicket(tem, found.ticket_id);
       if (found.author_id !== viewer.id) throw forbidden(MESSAGES.deleteReply);
       const at = new Date();
       const erased = await connection.execute<Array<{ id: string }>>(

@@ -1,9 +1,9 @@
-import { EntityManager, LockMode } from '@mikro-orm/core';
-import { badInput, forbidden, notFound } from '../../shared/errors';
+import { EntityManager } from '@mikro-orm/core';
+import { badInput, forbidden } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
 import { uuidv7 } from '../../shared/uuid';
-import { ChangeSink, TicketChange, TicketEventKind } from '../event/ticket-change';
+import { ChangeSink, TicketEventKind } from '../event/ticket-change';
 import { ImageService } from '../image/image.service';
 import type { ImageRef } from '../image/image-ref';
 import { Role } from '../user/role';
@@ -12,6 +12,7 @@ import { Viewer } from '../user/viewer';
 import { HistoryEntry } from './history-entry.entity';
 import { claimIdempotencyKey, createFingerprint, parseIdempotencyKey } from './idempotency';
 import { Ticket } from './ticket.entity';
+import { lockTicket, TicketUnitOfWork } from './ticket-unit-of-work';
 import { STATUS_CODE, TicketStatus } from './ticket-status';
 import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
 
@@ -44,17 +45,21 @@ export type TransitionOperation = Exclude<TicketOperation, TicketOperation.EDIT 
  * after the commit is the change published. GraphQL and the legacy endpoint both call these.
  */
 export class TicketService {
+  private readonly unit: TicketUnitOfWork;
+
   constructor(
     private readonly images: ImageService,
-    private readonly changes: ChangeSink,
-  ) {}
+    changes: ChangeSink,
+  ) {
+    this.unit = new TicketUnitOfWork(changes);
+  }
 
   /** Files a ticket; with `options.idempotencyKey`, a retry returns the first ticket's id. */
   async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand, options: CreateTicketOptions = {}): Promise<string> {
     if (!canCreate(viewer)) throw forbidden(MESSAGES.create);
     const content = validateText(command.content, 'content');
     const key = parseIdempotencyKey(options.idempotencyKey);
-    return this.write(em, async (tem, changes) => {
+    return this.unit.run(em, async (tem, changes) => {
       const id = uuidv7();
       if (key !== undefined) {
         // First statement of the transaction, so a replay stores no images and writes nothing.
@@ -75,8 +80,8 @@ export class TicketService {
   async edit(em: EntityManager, viewer: Viewer, ticketId: string, command: EditTicketCommand): Promise<void> {
     const id = parseUuid(ticketId, 'id');
     const content = command.content === undefined ? undefined : validateText(command.content, 'content');
-    await this.write(em, async (tem, changes) => {
-      const ticket = await this.lock(tem, id);
+    await this.unit.run(em, async (tem, changes) => {
+      const ticket = await lockTicket(tem, id);
       assertCan(viewer, TicketOperation.EDIT, ticket);
       let changed = false;
       if (content !== undefined && content !== ticket.content) {
@@ -111,8 +116,8 @@ export class TicketService {
     const id = parseUuid(ticketId, 'id');
     const target = OPERATION_RULES[operation].to;
     if (!target) throw new Error(`${operation} is not a transition`);
-    await this.write(em, async (tem, changes) => {
-      const ticket = await this.lock(tem, id);
+    await this.unit.run(em, async (tem, changes) => {
+      const ticket = await lockTicket(tem, id);
       assertCan(viewer, operation, ticket);
       if (operation === TicketOperation.ASSIGN) {
         ticket.staffId = await this.staffMember(tem, options.staffId);
@@ -123,29 +128,6 @@ export class TicketService {
       this.appendHistory(tem, ticket, viewer, target);
       changes.push({ kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
     });
-  }
-
-  /** Loads a ticket for change, holding its row lock until the transaction ends. */
-  async lock(tem: EntityManager, id: string): Promise<Ticket> {
-    const ticket = await tem.findOne(Ticket, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!ticket) throw notFound('Ticket not found');
-    return ticket;
-  }
-
-  /**
-   * Runs `work` in a transaction, records the changes it reports inside it and publishes them
-   * after the commit. Shared with the reply service so every write follows the same path.
-   */
-  async write<T>(em: EntityManager, work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>): Promise<T> {
-    const changes: TicketChange[] = [];
-    const result = await em.transactional(async (tem) => {
-      const value = await work(tem, changes);
-      await tem.flush();
-      for (const change of changes) await this.changes.record(tem, change);
-      return value;
-    });
-    for (const change of changes) this.changes.committed(change);
-    return result;
   }
 
   private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): void {
