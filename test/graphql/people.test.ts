@@ -1,5 +1,5 @@
-import { legacy } from '../legacy/legacy-client';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../realtime/live-client';
+import { legacy } from '../support/legacy-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import { errorCode, gql, gqlOk, PNG_BYTES, upload, walkTo, createTicketAs } from '../support/http';
 import { freshUser, login, LOGIN, outcomeOf, UPDATE_USER } from '../support/people';
 import { ADMIN, DATABASES, PASSWORD, startServer, type TestServer } from '../support/server';

@@ -1,6 +1,6 @@
 import { encodeCredential } from '../../src/modules/auth/credential';
-import { legacy, type LegacyResponse } from '../legacy/legacy-client';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../realtime/live-client';
+import { legacy, type LegacyResponse } from '../support/legacy-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import {
   createTicketAs,
   defaultActors,
@@ -16,7 +16,7 @@ import {
 } from '../support/http';
 import { SPEC_FORBIDDEN_MESSAGE, SPEC_LEGACY_FLAG } from '../support/spec-tables';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { badErrorBody, fingerprint } from './fuzz-support';
+import { badErrorBody, fingerprint } from '../support/fuzz';
 
 /**
  * Every operation of every surface (GraphQL queries and mutations, the legacy actions, uploads,

@@ -7,7 +7,7 @@ import { statusFromCode, TicketStatus } from '../../src/modules/ticket/ticket-st
 import { ALL_OPERATIONS, OPERATION_RULES } from '../../src/modules/ticket/ticket.rules';
 import type { TestUser } from '../support/server';
 import { createPostgresDatabase, DATABASES } from '../support/server';
-import { provisionCast, spawnServer, type Cast, type ServerProcess } from './faults-support';
+import { provisionCast, spawnServer, type Cast, type ServerProcess } from '../support/faults';
 import { scratchDir } from '../support/scratch';
 
 /**

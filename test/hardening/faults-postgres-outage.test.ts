@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Client } from 'pg';
-import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, type Closed, type LiveClient } from '../support/live-client';
 import { gqlOk } from '../support/http';
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster, type StopMode } from '../support/pg-cluster';
-import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from './faults-support';
+import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from '../support/faults';
 import { scratchDir } from '../support/scratch';
 
 /**

@@ -15,7 +15,7 @@ import {
   notAUuid,
   randomUuid,
   type CredentialChoice,
-} from './fuzz-support';
+} from '../support/fuzz';
 
 /**
  * Generated legacy requests against the real endpoint, on each database (SPEC "Legacy endpoint":

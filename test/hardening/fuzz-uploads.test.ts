@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { GIF_BYTES, PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { badErrorBody, bounded, fingerprint, FuzzTally, junkJson, randomUuid } from './fuzz-support';
+import { badErrorBody, bounded, fingerprint, FuzzTally, junkJson, randomUuid } from '../support/fuzz';
 
 /**
  * Generated uploads and image fetches against the real server, on each database: `POST /uploads`

@@ -1,7 +1,7 @@
 import { GIF_BYTES, PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacyOk, postRaw, seedRequest } from './legacy-client';
-import { CODE, expectError, expectRecentMs, expectTicketShape, permission, UUID } from './legacy-shapes';
+import { legacyOk, postRaw, seedRequest } from '../support/legacy-client';
+import { CODE, expectError, expectRecentMs, expectTicketShape, permission, UUID } from '../support/legacy-shapes';
 
 /**
  * The seed document, replayed: each of its example requests, byte for byte except for real

@@ -1,6 +1,6 @@
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacyOk } from './legacy-client';
-import { CODE } from './legacy-shapes';
+import { legacyOk } from '../support/legacy-client';
+import { CODE } from '../support/legacy-shapes';
 
 type Code = (typeof CODE)[keyof typeof CODE];
 

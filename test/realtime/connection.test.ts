@@ -4,7 +4,7 @@ import { encodeEventCursor } from '../../src/modules/event/event-cursor';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../src/realtime/graphql-ws.server';
 import { gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, subscribers, TICKET_EVENTS, wsUrl, type LiveClient } from './live-client';
+import { connect, EventStream, subscribers, TICKET_EVENTS, wsUrl, type LiveClient } from '../support/live-client';
 
 /** The transport: who may connect, what a connection may ask, and how it ends. */
 describe.each(DATABASES)('graphql-ws on /graphql (%s)', (kind) => {

@@ -1,6 +1,6 @@
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type FixtureName, type TestServer, type TestUser } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient, type ReceivedEvent } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient, type ReceivedEvent } from '../support/live-client';
 
 /**
  * Who receives what: every kind of event, to exactly the viewers who may see the ticket at that

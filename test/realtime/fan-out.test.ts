@@ -1,7 +1,7 @@
 import { sharedExecutionStats } from '../../src/realtime/shared-execution';
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 
 /**
  * Cost per event: a process reads an event and its ticket once, however many subscribers it

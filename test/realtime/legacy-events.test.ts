@@ -1,6 +1,6 @@
-import { legacyOk } from '../legacy/legacy-client';
+import { legacyOk } from '../support/legacy-client';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 
 /** The legacy endpoint goes through the same services, so its changes are live events too. */
 describe.each(DATABASES)('events from POST /api/ticket (%s)', (kind) => {

@@ -4,7 +4,7 @@ import { EventLog } from '../../src/modules/event/event-log';
 import { TicketEventKind } from '../../src/modules/event/ticket-change';
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import { scratchDir } from '../support/scratch';
 
 /** No event lost, none repeated: resumes, the replay/live seam, restarts, commit order. */

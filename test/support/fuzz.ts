@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { encodeCredential } from '../../src/modules/auth/credential';
-import type { TestServer, TestUser } from '../support/server';
+import type { TestServer, TestUser } from './server';
 
 /**
  * Shared pieces of the hostile-input suites (fuzz-*.test.ts, authorization-matrix.test.ts): a
