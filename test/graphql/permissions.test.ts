@@ -12,12 +12,12 @@ import {
 } from '../support/http';
 
 /**
- * Permission flags tell the truth (SPEC "Permission flags"): for every status and every kind of
+ * Permission flags tell the truth (docs/contract.md "Permission flags"): for every status and every kind of
  * viewer, a flag that is true means the mutation succeeds (tried on a fresh ticket in that status,
  * since success changes it), and a flag that is false means it is refused (tried on the ticket
  * the flags were read from, which must come out unchanged). The flags in a `tickets` page equal
  * those of `ticket`. Together with mutation-refusals.test.ts, which checks the mutations
- * against SPEC's tables, this pins the flags to the contract.
+ * against the contract's tables, this pins the flags to the contract.
  */
 
 const FLAGS: OperationName[] = ['reply', 'edit', 'assign', 'startProcessing', 'requestInformation', 'fix', 'close', 'reopen', 'cancel'];

@@ -11,7 +11,7 @@ import { provisionCast, spawnServer, type Cast, type ServerProcess } from '../su
 import { scratchDir } from '../support/scratch';
 
 /**
- * `kill -9` in the middle of a burst of writes (SPEC hardening, "Faults"), on the embedded
+ * `kill -9` in the middle of a burst of writes (docs/contract.md hardening, "Faults"), on the embedded
  * database (DATA_DIR on disk) and on PostgreSQL: eight clients create tickets, walk them through
  * the workflow and reply, over GraphQL and the legacy endpoint alike, and log every write that was
  * acknowledged (2xx, no error). The compiled server is SIGKILLed mid-burst, restarted on the same

@@ -8,7 +8,7 @@ import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type 
 import { scratchDir } from '../support/scratch';
 
 /**
- * PostgreSQL stops and comes back while the compiled server is under load (SPEC hardening,
+ * PostgreSQL stops and comes back while the compiled server is under load (docs/contract.md hardening,
  * "Faults"). The database is a private cluster of this suite (test/support/pg-cluster.ts): the
  * shared server on 5432 is never touched. Twice, with `pg_ctl stop -m fast` (clients are told
  * the server shuts down) and `-m immediate` (they are cut off, the server recovers from WAL):

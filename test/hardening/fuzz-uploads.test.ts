@@ -108,7 +108,7 @@ describe.each(DATABASES)('hostile uploads and image URLs (%s)', (kind) => {
     }
   };
 
-  it('answers every generated upload with a SPEC status and shape; refused uploads store nothing; stored images come back byte for byte', async () => {
+  it('answers every generated upload with a docs/contract.md status and shape; refused uploads store nothing; stored images come back byte for byte', async () => {
     let before = await fingerprint(server);
     await fc.assert(
       fc.asyncProperty(authorization, body, async (auth, generated) => {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 
-/** What happened to a ticket; subscriptions push these (SPEC `TicketEventKind`). */
+/** What happened to a ticket; subscriptions push these (docs/contract.md `TicketEventKind`). */
 export enum TicketEventKind {
   CREATED = 'CREATED',
   STATUS_CHANGED = 'STATUS_CHANGED',

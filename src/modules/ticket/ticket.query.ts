@@ -114,7 +114,7 @@ export interface TicketListQuery extends TicketFilter {
 /** How many tickets match, by status and (when asked) by assigned staff member. */
 export interface TicketStatsView {
   readonly total: number;
-  /** Every status, in SPEC code order, zeros included. */
+  /** Every status, in docs/contract.md code order, zeros included. */
   readonly byStatus: Array<{ status: TicketStatus; count: number }>;
   /** Per staff member (staff null: unassigned), most tickets first; null when not asked for. */
   readonly byStaff: Array<{ staff: UserSummary | null; count: number }> | null;

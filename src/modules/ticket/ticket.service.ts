@@ -76,7 +76,7 @@ export class TicketService {
     });
   }
 
-  /** Content and image edits; omitted fields stay as they are. Not a history entry (SPEC). */
+  /** Content and image edits; omitted fields stay as they are. Not a history entry (docs/contract.md). */
   async edit(em: EntityManager, viewer: Viewer, ticketId: string, command: EditTicketCommand): Promise<void> {
     const id = parseUuid(ticketId, 'id');
     const content = command.content === undefined ? undefined : validateText(command.content, 'content');
