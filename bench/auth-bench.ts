@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { createApp } from '../src/app';
 import type { AppConfig } from '../src/config';
 import { encodeCredential } from '../src/modules/auth/credential';
 import { hashPassword, verifyPassword } from '../src/modules/auth/password';
+import { createDatabaseOn } from '../test/support/postgres';
 
 /**
  * `npm run bench:auth`: what a request costs when the client re-encrypts its password with a
@@ -23,25 +23,6 @@ const USERNAME = 'bench-user';
 const PASSWORD = 'a bench passphrase 2026';
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-
-async function freshDatabase(base: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `helpdesk_bench_auth_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new Client({ connectionString: base });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.end();
-    },
-  };
-}
 
 async function timeRequests(url: string, credentials: string[]): Promise<number> {
   const started = process.hrtime.bigint();
@@ -69,7 +50,7 @@ async function scryptCost(N: number): Promise<{ ms: number; stored: string }> {
 }
 
 async function main(): Promise<void> {
-  const database = process.env.BENCH_DATABASE_URL ? await freshDatabase(process.env.BENCH_DATABASE_URL) : undefined;
+  const database = process.env.BENCH_DATABASE_URL ? await createDatabaseOn(process.env.BENCH_DATABASE_URL, 'helpdesk_bench_auth') : undefined;
   const key = randomBytes(32);
   const config: AppConfig = {
     port: 0,

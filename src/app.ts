@@ -38,7 +38,7 @@ export interface AppOptions {
   logger?: boolean | { level: string };
   /** Where log lines go instead of stdout (tests capture them). */
   logStream?: { write(line: string): void };
-  /** Failed-login limits instead of SPEC's (tests that fail logins on purpose by the hundred). */
+  /** Failed-login limits instead of the contract's (tests that fail logins on purpose by the hundred). */
   loginThrottle?: LoginThrottleOptions;
   /**
    * TESTS ONLY: scrypt parameters for new password hashes instead of OWASP's

@@ -8,7 +8,7 @@ import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './modules/image/image.li
 /** The smallest MAX_BODY_BYTES_IN_FLIGHT: the largest body a route takes (ten base64 images and 1 MiB) must fit. */
 const MIN_BODY_BYTES_IN_FLIGHT = Math.ceil((MAX_IMAGES_PER_TICKET * MAX_IMAGE_BYTES * 4) / 3) + 1024 * 1024;
 
-/** Everything the server needs to run, read once from the environment (SPEC "Running it"). */
+/** Everything the server needs to run, read once from the environment (docs/contract.md "Running it"). */
 export interface AppConfig {
   readonly port: number;
   readonly host: string;

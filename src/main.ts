@@ -3,7 +3,7 @@ import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { DomainError } from './shared/errors';
 
-/** Starts the server from the environment (SPEC "Running it") and stops it cleanly on signals. */
+/** Starts the server from the environment (docs/contract.md "Running it") and stops it cleanly on signals. */
 async function main(): Promise<void> {
   const started = Date.now();
   const config = loadConfig(process.env);

@@ -71,7 +71,7 @@ export function createServices(deps: ServicesDeps): Services {
     users,
     images,
     tickets,
-    replies: new ReplyService(tickets, { maxRepliesPerTicket: config.maxRepliesPerTicket }),
+    replies: new ReplyService(changes, { maxRepliesPerTicket: config.maxRepliesPerTicket }),
     reader: new TicketReader(),
   };
   // People (issue 11): sign-in tokens, the directory and the lifecycle, over the same bus as events.

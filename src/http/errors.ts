@@ -9,7 +9,7 @@ export interface HttpErrorBody {
   message: string;
 }
 
-/** Sends a domain error as `{code, message}` with the same HTTP status (SPEC legacy errors). */
+/** Sends a domain error as `{code, message}` with the same HTTP status (docs/contract.md legacy errors). */
 export function sendDomainError(reply: FastifyReply, error: DomainError): FastifyReply {
   const status = HTTP_STATUS[error.code];
   if (error.details.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.details.retryAfterSeconds));

@@ -26,7 +26,7 @@ import {
 import { toLegacyPermissionCheck, toLegacyTicket, type LegacyTicket } from './legacy-ticket.mapper';
 
 /**
- * The actions of `POST /api/ticket` (SPEC "Legacy endpoint"). Each reads and validates its
+ * The actions of `POST /api/ticket` (docs/contract.md "Legacy endpoint"). Each reads and validates its
  * fields, calls the same services GraphQL calls, and shapes the seed's reply: no rule lives
  * here, so a legacy action and its GraphQL mutation cannot disagree.
  */
@@ -56,7 +56,7 @@ export interface LegacyInput {
 
 export interface LegacyAction {
   readonly name: string;
-  /** Whether multipart/form-data bodies are accepted (create-ticket and edit-ticket: SPEC). */
+  /** Whether multipart/form-data bodies are accepted (create-ticket and edit-ticket: docs/contract.md). */
   readonly multipart: boolean;
   run(context: LegacyContext, input: LegacyInput): Promise<object>;
 }
@@ -80,7 +80,7 @@ async function listTickets(context: LegacyContext, fields: LegacyFields, as: Rol
   const query = { as, statuses: readStatusFilter(fields) };
   const paging = readPaging(fields);
   const page = await services.reader.list(em, viewer, { ...query, ...paging, include: INCLUDE_ALL });
-  // Unpaged, the list is the whole set; paged, `count` stays the total (SPEC).
+  // Unpaged, the list is the whole set; paged, `count` stays the total (docs/contract.md).
   const count = paging ? await services.reader.count(em, viewer, query) : page.tickets.length;
   return { count, tickets: page.tickets.map((ticket) => toLegacyTicket(ticket, viewer, publicUrl)) };
 }
@@ -161,7 +161,7 @@ const ACTIONS: readonly LegacyAction[] = [
       const uuid = readUuid(fields, 'uuid');
       const reply = requireField(fields, 'reply');
       if (!isPlainObject(reply)) throw badInput('reply', `reply must be an object {"userid", "content"}, not ${describe(reply)}`);
-      // The author is always the caller (SPEC); `userid` is only checked against it.
+      // The author is always the caller (docs/contract.md); `userid` is only checked against it.
       if (!isAbsent(reply.userid)) {
         const userid = parseUserId(reply.userid, 'reply.userid');
         if (userid !== viewer.id) throw forbidden(`You are not allowed to reply as user ${userid}: reply.userid must be your own user id`);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { SEED_REQUESTS } from '../../test/legacy/seed-requests';
+import { SEED_REQUESTS } from '../../test/support/seed-requests';
 import { DomainError, ErrorCode } from '../shared/errors';
 import { LegacyJsonSyntaxError, MAX_LEGACY_JSON_DEPTH, parseLegacyBody, parseLegacyJson, parseTolerantJson } from './legacy-body.parser';
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { SEED_REQUESTS } from '../../test/legacy/seed-requests';
+import { SEED_REQUESTS } from '../../test/support/seed-requests';
 import { DomainError, ErrorCode } from '../shared/errors';
 import { MAX_LEGACY_JSON_DEPTH, parseLegacyBody } from './legacy-body.parser';
 

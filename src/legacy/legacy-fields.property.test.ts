@@ -170,7 +170,7 @@ describe('legacy field readers (properties)', () => {
 });
 
 describe('findLegacyAction (properties)', () => {
-  /** Any action name with random case, `_` for `-`, and padding: the forgiveness SPEC's seed needs. */
+  /** Any action name with random case, `_` for `-`, and padding: the forgiveness the contract's seed needs. */
   const spelledAction = fc
     .tuple(fc.constantFrom(...LEGACY_ACTION_NAMES), fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), fc.boolean(), fc.constantFrom('', ' ', '\t', '\n '))
     .map(([name, upper, underscores, pad]) => ({

@@ -85,7 +85,7 @@ export function readTransition(fields: LegacyFields): TransitionOperation | unde
 }
 
 /**
- * A list's `status` filter: undefined for every status (`"ALL"`, `0`, or absent: SPEC), else
+ * A list's `status` filter: undefined for every status (`"ALL"`, `0`, or absent: docs/contract.md), else
  * the one status asked for.
  */
 export function readStatusFilter(fields: LegacyFields): TicketStatus[] | undefined {

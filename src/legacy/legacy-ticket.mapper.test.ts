@@ -31,7 +31,7 @@ function view(status: TicketStatus, overrides: Partial<TicketView> = {}): Ticket
 }
 
 describe('LEGACY_PERMISSION_OPERATIONS', () => {
-  it('has the 8 keys of SPEC in order, each reporting its operation', () => {
+  it('has the 8 keys of docs/contract.md in order, each reporting its operation', () => {
     expect(LEGACY_PERMISSION_OPERATIONS).toEqual([
       ['reply', TicketOperation.REPLY],
       ['ASSIGNED', TicketOperation.ASSIGN],

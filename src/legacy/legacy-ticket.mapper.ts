@@ -43,7 +43,7 @@ export interface LegacyTicket {
 
 /**
  * Legacy permission keys in the seed's order, each with the operation it reports: `reply`, then
- * one key per status a transition leads into (SPEC: ASSIGNED, FIXED, CLOSED, REOPENED, PENDING,
+ * one key per status a transition leads into (docs/contract.md: ASSIGNED, FIXED, CLOSED, REOPENED, PENDING,
  * CANCEL, IN PROCESSING). Derived from the rule table, so a new transition cannot be forgotten.
  */
 export const LEGACY_PERMISSION_OPERATIONS: ReadonlyArray<readonly [string, TicketOperation]> = [

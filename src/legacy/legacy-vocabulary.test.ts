@@ -10,7 +10,7 @@ describe('LEGACY_ROLE_NAME', () => {
     [Role.CUSTOMER, 'customer'],
     [Role.STAFF, 'staff'],
     [Role.SCHEDULER, 'scheduler'],
-  ])('%s is %s (SPEC "Roles")', (role, name) => {
+  ])('%s is %s (docs/contract.md "Roles")', (role, name) => {
     expect(LEGACY_ROLE_NAME[role]).toBe(name);
   });
 });

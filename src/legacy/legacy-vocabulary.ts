@@ -13,7 +13,7 @@ export const LEGACY_ROLE_NAME: Readonly<Record<Role, string>> = {
   [Role.SCHEDULER]: 'scheduler',
 };
 
-/** The key of the legacy `permission` object for the transition into a status (SPEC table). */
+/** The key of the legacy `permission` object for the transition into a status (docs/contract.md table). */
 export const LEGACY_PERMISSION_KEY: Readonly<Partial<Record<TicketStatus, string>>> = {
   [TicketStatus.ASSIGNED]: 'ASSIGNED',
   [TicketStatus.FIXED]: 'FIXED',

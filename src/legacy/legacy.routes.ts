@@ -33,7 +33,7 @@ export interface LegacyRoutesOptions {
 const IMAGES_PART = /^images(?:\[\d*\])?$/;
 
 /**
- * `POST /api/ticket`, the seed document's action endpoint (SPEC "Legacy endpoint").
+ * `POST /api/ticket`, the seed document's action endpoint (docs/contract.md "Legacy endpoint").
  *
  * Registered as its own encapsulated plugin so that its tolerant body parser applies to this
  * route only: GraphQL keeps strict JSON. Any content type but multipart is read as (tolerant)

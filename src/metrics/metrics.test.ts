@@ -6,7 +6,7 @@ import { MeteredLoginThrottle } from './metered-login-throttle';
 import { Metrics } from './metrics';
 import { bearerMatches } from './metrics.routes';
 import { ANONYMOUS_OPERATION, MAX_OPERATION_NAME_LENGTH, OperationNameLabels, OTHER_OPERATION, outcomeOf, UNRESOLVED_OPERATION } from './operation-name';
-import { parseMetrics, total } from '../../test/ops/scrape';
+import { parseMetrics, total } from '../../test/support/scrape';
 
 const read = async (metrics: Metrics) => parseMetrics((await metrics.scrape()).body);
 

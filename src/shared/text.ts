@@ -1,6 +1,6 @@
 import { badInput } from './errors';
 
-/** SPEC "Limits": ticket content and reply text are 1 to 65,536 characters. */
+/** docs/contract.md "Limits": ticket content and reply text are 1 to 65,536 characters. */
 export const MAX_TEXT_LENGTH = 65_536;
 
 /**

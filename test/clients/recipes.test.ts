@@ -1,6 +1,6 @@
 import { ApolloClient, InMemoryCache } from '@apollo/client';
 import WebSocket from 'ws';
-import { wsUrl, settled, subscribers } from '../realtime/live-client';
+import { wsUrl, settled, subscribers } from '../support/live-client';
 import { gqlOk } from '../support/http';
 import { login } from '../support/people';
 import { DATABASES, PASSWORD, startServer, type TestServer } from '../support/server';

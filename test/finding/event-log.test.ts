@@ -1,5 +1,5 @@
 import { decodeEventCursor, encodeEventCursor } from '../../src/modules/event/event-cursor';
-import { connect, EventStream, EVENT_FIELDS } from '../realtime/live-client';
+import { connect, EventStream, EVENT_FIELDS } from '../support/live-client';
 import { errorCode, gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 

@@ -3,7 +3,7 @@ import { TicketStatus } from '../../src/modules/ticket/ticket-status';
 import { Role } from '../../src/modules/user/role';
 import { errorCode, gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type FixtureName, type TestServer, type TestUser } from '../support/server';
-import { FACT_FIELDS, seedFindingTickets, viewerOf, type TicketFacts } from './finding-fixtures';
+import { FACT_FIELDS, seedFindingTickets, viewerOf, type TicketFacts } from '../support/finding-fixtures';
 
 /**
  * Every filter of `tickets` alone and combined, for every role, against a model: the scheduler's

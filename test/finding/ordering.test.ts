@@ -1,7 +1,7 @@
 import { STATUS_CODE, TicketStatus } from '../../src/modules/ticket/ticket-status';
 import { errorCode, gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
-import { seedFindingTickets, viewerOf } from './finding-fixtures';
+import { seedFindingTickets, viewerOf } from '../support/finding-fixtures';
 
 /**
  * `tickets(orderBy, first, after, last, before)`: every ordering, paged forwards and backwards

@@ -3,7 +3,7 @@ import { OrderDirection, TicketOrderField } from '../../src/modules/ticket/ticke
 import type { Statement } from '../../src/modules/ticket/ticket.query';
 import { parseSearch } from '../../src/modules/ticket/ticket-search';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { viewerOf } from './finding-fixtures';
+import { viewerOf } from '../support/finding-fixtures';
 
 /**
  * Search is index-backed on both databases: on 20,000 tickets (and 20,000 replies), the plans of

@@ -2,7 +2,7 @@ import { errorCode, gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 
 /**
- * `filter.search` as SPEC's users write: English words, Chinese text without spaces, replies
+ * `filter.search` as the contract's users write: English words, Chinese text without spaces, replies
  * (deleted ones never), within the viewer's visibility, and text that is never SQL.
  */
 

@@ -1,6 +1,6 @@
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacyOk } from '../legacy/legacy-client';
+import { legacyOk } from '../support/legacy-client';
 
 /**
  * User text holding `;` (and text shaped like SQL around it) travels through every write and read

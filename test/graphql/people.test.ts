@@ -1,7 +1,8 @@
-import { legacy } from '../legacy/legacy-client';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../realtime/live-client';
+import { legacy } from '../support/legacy-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import { errorCode, gql, gqlOk, PNG_BYTES, upload, walkTo, createTicketAs } from '../support/http';
 import { freshUser, login, LOGIN, outcomeOf, UPDATE_USER } from '../support/people';
+import { serverWithClients } from '../support/live-suite';
 import { ADMIN, DATABASES, PASSWORD, startServer, type TestServer } from '../support/server';
 
 /**
@@ -384,14 +385,7 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
 
 describe.each(DATABASES)('sign-in token expiry (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    server = await startServer(kind, { config: { sessionIdleTimeoutMs: 3_000, sessionMaxAgeMs: 7_000 } });
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, { config: { sessionIdleTimeoutMs: 3_000, sessionMaxAgeMs: 7_000 } }, (started) => (server = started));
 
   it('a token unused for the idle timeout is refused', async () => {
     const { token } = await login(server, 'customer', PASSWORD);

@@ -12,12 +12,12 @@ import {
 } from '../support/http';
 
 /**
- * Permission flags tell the truth (SPEC "Permission flags"): for every status and every kind of
+ * Permission flags tell the truth (docs/contract.md "Permission flags"): for every status and every kind of
  * viewer, a flag that is true means the mutation succeeds (tried on a fresh ticket in that status,
  * since success changes it), and a flag that is false means it is refused (tried on the ticket
  * the flags were read from, which must come out unchanged). The flags in a `tickets` page equal
- * those of `ticket`. Together with authorization-matrix.test.ts, which checks the mutations
- * against SPEC's tables, this pins the flags to the contract.
+ * those of `ticket`. Together with mutation-refusals.test.ts, which checks the mutations
+ * against the contract's tables, this pins the flags to the contract.
  */
 
 const FLAGS: OperationName[] = ['reply', 'edit', 'assign', 'startProcessing', 'requestInformation', 'fix', 'close', 'reopen', 'cancel'];
@@ -107,7 +107,7 @@ describe.each(DATABASES)('permission flags agree with the mutations (%s)', (kind
       const code = errorCode(result);
       if (result.errors && code !== 'FORBIDDEN' && code !== 'CONFLICT') refusals.push(`${viewer} ${flag}: ${code} ${result.errors[0].message}`);
     };
-    // Viewers who may not see the ticket have no flags, and authorization-matrix.test.ts already
+    // Viewers who may not see the ticket have no flags, and mutation-refusals.test.ts already
     // tries every mutation as each of them in every status (all FORBIDDEN): not repeated here.
     const cells = [...visible].flatMap((viewer) => FLAGS.map((flag) => ({ viewer, flag, allowed: flags[viewer][flag] })));
 

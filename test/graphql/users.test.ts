@@ -5,7 +5,7 @@ import { errorCode, gql, gqlOk, type GraphQLResponse } from '../support/http';
 /**
  * `createUser` (administrators only) and `me`: who may create users, what usernames and
  * passwords are accepted, duplicates, and that a new user can sign in with the credential of
- * SPEC and sees their roles.
+ * docs/contract.md and sees their roles.
  */
 
 const CREATE_USER = 'mutation($input: CreateUserInput!) { createUser(input: $input) { id username roles } }';

@@ -3,7 +3,7 @@ import { DATABASES, startServer, type TestServer, type TestUser } from '../suppo
 import { createTicketAs, errorCode, gql, gqlOk, walkTo, type StatusName } from '../support/http';
 
 /**
- * Who sees what (SPEC "Who sees what"), through `ticket` and `tickets`: a list and a detail must
+ * Who sees what (docs/contract.md "Who sees what"), through `ticket` and `tickets`: a list and a detail must
  * agree for every viewer. The tickets are made once, oldest first in the order below, so every
  * expected list is written out newest first.
  */

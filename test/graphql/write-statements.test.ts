@@ -1,4 +1,4 @@
-import { connect, EventStream, subscribers, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, subscribers, type LiveClient } from '../support/live-client';
 import { createTicketAs, errorCode, gql, gqlOk, walkTo } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 

@@ -5,7 +5,7 @@ import { encodeCredential } from '../../src/modules/auth/credential';
 import { DEFAULT_ADDRESS_LIMIT, DEFAULT_USERNAME_LIMIT } from '../../src/modules/auth/login-throttle';
 import { errorCode, gql, gqlOk, PNG_BYTES, upload } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { wsUrl } from '../realtime/live-client';
+import { wsUrl } from '../support/live-client';
 
 /**
  * Credentials under attack (issue 6, "Abuse limits"): failed logins are throttled on every

@@ -5,7 +5,7 @@ import { LIST_PAGE } from '../../bench/queries';
 import { GRAPHQL_LIMITS } from '../../src/graphql/query-limits';
 import { createTicketAs, errorCode, gql, gqlOk, TICKET_FIELDS, type GraphQLResponse } from '../support/http';
 import { startServer, type TestServer, type TestUser } from '../support/server';
-import { wsUrl } from '../realtime/live-client';
+import { wsUrl } from '../support/live-client';
 
 /**
  * GraphQL abuse limits (issue 6, "Abuse limits"): depth, aliases, directives, tokens and cost are

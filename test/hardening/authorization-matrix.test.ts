@@ -1,6 +1,6 @@
 import { encodeCredential } from '../../src/modules/auth/credential';
-import { legacy, type LegacyResponse } from '../legacy/legacy-client';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../realtime/live-client';
+import { legacy, type LegacyResponse } from '../support/legacy-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import {
   createTicketAs,
   defaultActors,
@@ -16,7 +16,7 @@ import {
 } from '../support/http';
 import { SPEC_FORBIDDEN_MESSAGE, SPEC_LEGACY_FLAG } from '../support/spec-tables';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { badErrorBody, fingerprint } from './fuzz-support';
+import { badErrorBody, fingerprint } from '../support/fuzz';
 
 /**
  * Every operation of every surface (GraphQL queries and mutations, the legacy actions, uploads,
@@ -24,7 +24,7 @@ import { badErrorBody, fingerprint } from './fuzz-support';
  * credential, the owner, another customer, the assigned staff member, other staff, a scheduler,
  * a customer who is also staff, the administrator) against tickets in every status.
  *
- * The expected outcome of each case comes from the table below, written out of SPEC ("Roles",
+ * The expected outcome of each case comes from the table below, written out of docs/contract.md ("Roles",
  * "Who sees what", "Transitions", "Other operations", "Credential"), not from ticket.rules.ts, so
  * the rule table is checked against the contract. Refusals are tried on one ticket per status
  * (shared) with the whole database fingerprinted before and after: a refusal changes nothing.
@@ -33,7 +33,7 @@ import { badErrorBody, fingerprint } from './fuzz-support';
  */
 
 // ---------------------------------------------------------------------------------------------
-// The contract, as tables (SPEC)
+// The contract, as tables (docs/contract.md)
 // ---------------------------------------------------------------------------------------------
 
 const VIEWERS = ['anonymous', 'badCredential', 'owner', 'otherCustomer', 'assignee', 'otherStaff', 'scheduler', 'multi', 'admin'] as const;
@@ -54,7 +54,7 @@ const FIXTURE: Record<ViewerName, keyof TestServer['users'] | null> = {
 };
 
 type RoleName = 'customer' | 'staff' | 'scheduler';
-/** SPEC "Roles": what each viewer holds. */
+/** docs/contract.md "Roles": what each viewer holds. */
 const ROLES: Record<ViewerName, readonly RoleName[]> = {
   anonymous: [],
   badCredential: [],
@@ -75,14 +75,14 @@ function relation(viewer: ViewerName, status: StatusName) {
   const owner = viewer === 'owner';
   const assignee = viewer === 'assignee' && status !== 'NEW';
   const scheduler = ROLES[viewer].includes('scheduler');
-  // SPEC "Who sees what": customers their own, staff what is assigned to them (never NEW), schedulers all.
+  // docs/contract.md "Who sees what": customers their own, staff what is assigned to them (never NEW), schedulers all.
   return { owner, assignee, scheduler, sees: owner || assignee || scheduler };
 }
 type Relation = ReturnType<typeof relation>;
 
 type Operation = OperationName;
 
-/** SPEC "Transitions" and "Other operations": who may, from which statuses, to which status. */
+/** docs/contract.md "Transitions" and "Other operations": who may, from which statuses, to which status. */
 const RULES: Record<Operation, { who: (r: Relation) => boolean; from: readonly StatusName[]; to?: StatusName }> = {
   assign: { who: (r) => r.scheduler, from: ['NEW', 'REOPEN', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION'], to: 'ASSIGNED' },
   startProcessing: { who: (r) => r.assignee, from: ['ASSIGNED', 'REQUEST_INFORMATION'], to: 'IN_PROCESSING' },
@@ -110,7 +110,7 @@ interface Expected {
   message?: string;
 }
 
-/** What SPEC says happens when `viewer` attempts `operation` on the matrix ticket in `status`. */
+/** What docs/contract.md says happens when `viewer` attempts `operation` on the matrix ticket in `status`. */
 function expected(operation: Operation, viewer: ViewerName, status: StatusName): Expected {
   if (!AUTHENTICATED.includes(viewer)) return { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
   const rule = RULES[operation];
@@ -230,7 +230,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
   const REFUSALS = CASES.filter((each) => each.expect.outcome !== 'OK');
   const SUCCESSES = CASES.filter((each) => each.expect.outcome === 'OK');
 
-  it('reads: ticket, tickets, me, ticket-detail, list and scheduler-list show each viewer exactly what SPEC lets them see, and change nothing', async () => {
+  it('reads: ticket, tickets, me, ticket-detail, list and scheduler-list show each viewer exactly what docs/contract.md lets them see, and change nothing', async () => {
     const before = await fingerprint(server);
     const matrixIds = new Set(STATUS_NAMES.map((status) => tickets[status].id));
     const visibleIds = (viewer: ViewerName) => STATUS_NAMES.filter((status) => relation(viewer, status).sees).map((status) => tickets[status].id).sort();
@@ -285,7 +285,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
     expect(await fingerprint(server)).toEqual(before);
   }, 60_000);
 
-  it('refuses every operation SPEC refuses, on every surface, with its code and message, and a refusal changes nothing', async () => {
+  it('refuses every operation docs/contract.md refuses, on every surface, with its code and message, and a refusal changes nothing', async () => {
     const before = await fingerprint(server);
     const got: Record<string, Expected | string> = {};
     const want: Record<string, Expected> = {};
@@ -333,7 +333,7 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
     expect(await fingerprint(server)).toEqual(before);
   }, 120_000);
 
-  it('lets every operation SPEC allows succeed, on every surface, with its effect (each on a fresh ticket)', async () => {
+  it('lets every operation docs/contract.md allows succeed, on every surface, with its effect (each on a fresh ticket)', async () => {
     const actors = defaultActors(server);
     const got: Record<string, unknown> = {};
     const want: Record<string, unknown> = {};

@@ -1,6 +1,6 @@
 import { gql, errorCode, ticketIn, type GraphQLResponse, type StatusName } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
-import { legacy, type LegacyResponse } from '../legacy/legacy-client';
+import { legacy, type LegacyResponse } from '../support/legacy-client';
 import { OPERATION_RULES } from '../../src/modules/ticket/ticket.rules';
 import { statusFromCode, TicketStatus } from '../../src/modules/ticket/ticket-status';
 

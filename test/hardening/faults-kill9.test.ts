@@ -7,11 +7,11 @@ import { statusFromCode, TicketStatus } from '../../src/modules/ticket/ticket-st
 import { ALL_OPERATIONS, OPERATION_RULES } from '../../src/modules/ticket/ticket.rules';
 import type { TestUser } from '../support/server';
 import { createPostgresDatabase, DATABASES } from '../support/server';
-import { provisionCast, spawnServer, type Cast, type ServerProcess } from './faults-support';
+import { provisionCast, spawnServer, type Cast, type ServerProcess } from '../support/faults';
 import { scratchDir } from '../support/scratch';
 
 /**
- * `kill -9` in the middle of a burst of writes (SPEC hardening, "Faults"), on the embedded
+ * `kill -9` in the middle of a burst of writes (docs/contract.md hardening, "Faults"), on the embedded
  * database (DATA_DIR on disk) and on PostgreSQL: eight clients create tickets, walk them through
  * the workflow and reply, over GraphQL and the legacy endpoint alike, and log every write that was
  * acknowledged (2xx, no error). The compiled server is SIGKILLed mid-burst, restarted on the same

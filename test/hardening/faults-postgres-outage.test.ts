@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Client } from 'pg';
-import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, type Closed, type LiveClient } from '../support/live-client';
 import { gqlOk } from '../support/http';
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster, type StopMode } from '../support/pg-cluster';
-import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from './faults-support';
+import { provisionCast, readiness, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from '../support/faults';
 import { scratchDir } from '../support/scratch';
 
 /**
- * PostgreSQL stops and comes back while the compiled server is under load (SPEC hardening,
+ * PostgreSQL stops and comes back while the compiled server is under load (docs/contract.md hardening,
  * "Faults"). The database is a private cluster of this suite (test/support/pg-cluster.ts): the
  * shared server on 5432 is never touched. Twice, with `pg_ctl stop -m fast` (clients are told
  * the server shuts down) and `-m immediate` (they are cut off, the server recovers from WAL):

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
-import { connect, EventStream, type Closed, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, type Closed, type LiveClient } from '../support/live-client';
 import { gqlOk } from '../support/http';
 import { createPostgresDatabase, DATABASES } from '../support/server';
-import { provisionCast, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from './faults-support';
+import { provisionCast, sleep, spawnServer, waitFor, type Cast, type ServerProcess } from '../support/faults';
 import { scratchDir } from '../support/scratch';
 
 /**

@@ -4,7 +4,7 @@ import { encodeTicketCursor, NEWEST_FIRST } from '../../src/modules/ticket/ticke
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
 import { defaultActors, PNG_BYTES, STATUS_NAMES, ticketIn, TICKET_FIELDS, upload } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, subscribers, wsUrl, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, subscribers, wsUrl, type LiveClient } from '../support/live-client';
 import {
   actingUser,
   bounded,
@@ -17,7 +17,7 @@ import {
   notAUuid,
   randomUuid,
   type CredentialChoice,
-} from './fuzz-support';
+} from '../support/fuzz';
 
 /**
  * Generated GraphQL requests against the real server, on each database: every query and

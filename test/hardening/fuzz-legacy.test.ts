@@ -15,23 +15,23 @@ import {
   notAUuid,
   randomUuid,
   type CredentialChoice,
-} from './fuzz-support';
+} from '../support/fuzz';
 
 /**
- * Generated legacy requests against the real endpoint, on each database (SPEC "Legacy endpoint":
+ * Generated legacy requests against the real endpoint, on each database (docs/contract.md "Legacy endpoint":
  * "Never a 500 for bad input, never a stack trace in a body"). Random actions (right, respelled,
  * wrong), every field with values of every JSON type, credentials right, respelled, wrong and
  * junk, ids of real tickets and replies in every status and of nothing, bodies as strict JSON,
  * in the seed's sloppy dialect, mangled, as multipart, under other content types, deeply nested.
  *
- * Every answer must be one of SPEC's statuses, every error `{code, message}` with code = status
+ * Every answer must be one of the contract's statuses, every error `{code, message}` with code = status
  * and no stack trace, and no request without a valid credential may succeed. The first phase
  * sends one request at a time and fingerprints the whole database after each: every refused
  * request must leave it byte for byte as it was. The second phase sends bursts in parallel.
  * Afterwards, every ticket's history and event log must still tell one consistent story.
  */
 
-/** SPEC's statuses for the legacy endpoint. */
+/** the contract's statuses for the legacy endpoint. */
 const LEGACY_STATUSES = new Set([200, 400, 401, 403, 404, 409, 413, 429]);
 
 const SEQUENTIAL = { runs: 1500, ms: 7_000 };
@@ -344,7 +344,7 @@ describe.each(DATABASES)('hostile legacy requests (%s)', (kind) => {
     if (action === 'ticket-reply-create' && answer.uuid) replyPool.push(answer.uuid);
   }
 
-  it('answers every generated request with a SPEC status and shape; a refused one changes nothing in the database', async () => {
+  it('answers every generated request with a docs/contract.md status and shape; a refused one changes nothing in the database', async () => {
     let before = await fingerprint(server);
     const describeInput = (input: LegacyInput, body: Record<string, unknown>) =>
       JSON.stringify({ encoding: input.encoding, credential: input.credential.kind, body }, (_key, value: unknown) =>
@@ -373,7 +373,7 @@ describe.each(DATABASES)('hostile legacy requests (%s)', (kind) => {
     expect(tally.inputs('legacy')).toBeGreaterThan(50);
   }, 60_000);
 
-  it('answers bursts of generated requests sent in parallel with SPEC statuses and shapes', async () => {
+  it('answers bursts of generated requests sent in parallel with docs/contract.md statuses and shapes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(legacyInput, { minLength: BURSTS.size, maxLength: BURSTS.size }), async (inputs) => {
         const answers = await Promise.all(inputs.map((input) => send(input)));

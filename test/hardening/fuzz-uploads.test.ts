@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { GIF_BYTES, PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { badErrorBody, bounded, fingerprint, FuzzTally, junkJson, randomUuid } from './fuzz-support';
+import { badErrorBody, bounded, fingerprint, FuzzTally, junkJson, randomUuid } from '../support/fuzz';
 
 /**
  * Generated uploads and image fetches against the real server, on each database: `POST /uploads`
@@ -108,7 +108,7 @@ describe.each(DATABASES)('hostile uploads and image URLs (%s)', (kind) => {
     }
   };
 
-  it('answers every generated upload with a SPEC status and shape; refused uploads store nothing; stored images come back byte for byte', async () => {
+  it('answers every generated upload with a docs/contract.md status and shape; refused uploads store nothing; stored images come back byte for byte', async () => {
     let before = await fingerprint(server);
     await fc.assert(
       fc.asyncProperty(authorization, body, async (auth, generated) => {

@@ -6,7 +6,7 @@ import { LEGACY_REQUEST_POINTS } from '../../src/legacy/legacy.routes';
 import { DEFAULT_RATE_LIMIT, loadConfig } from '../../src/config';
 import { authorizationOf, type Signer } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, subscribers, TICKET_EVENTS } from '../realtime/live-client';
+import { connect, EventStream, subscribers, TICKET_EVENTS } from '../support/live-client';
 import { sseClient, SseStream } from '../realtime/sse-client';
 
 /**

@@ -1,7 +1,7 @@
 import { GIF_BYTES, PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacyOk, postRaw, seedRequest } from './legacy-client';
-import { CODE, expectError, expectRecentMs, expectTicketShape, permission, UUID } from './legacy-shapes';
+import { legacyOk, postRaw, seedRequest } from '../support/legacy-client';
+import { CODE, expectError, expectRecentMs, expectTicketShape, permission, UUID } from '../support/legacy-shapes';
 
 /**
  * The seed document, replayed: each of its example requests, byte for byte except for real
@@ -128,7 +128,7 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     const { scheduler, staff, customer } = server.users;
     const verbatim = (user: typeof scheduler) => seedRequest('assign', user.credential, [uuidOf(ticketId)]);
     // Seed 4.1 异常1: only schedulers assign; the seed's request names no staff member, which
-    // a scheduler must add (SPEC: staff-id for ASSIGNED).
+    // a scheduler must add (docs/contract.md: staff-id for ASSIGNED).
     expectError(await send(verbatim(customer)), 403, 'You are not allowed to assign this ticket');
     expectError(await send(verbatim(scheduler)), 400, /^staff-id /);
     const answer = await send(seedRequest('assign', scheduler.credential, [uuidOf(ticketId), ['"status": "ASSIGNED",', `"status": "ASSIGNED",\n  "staff-id": ${staff.id},`]]));

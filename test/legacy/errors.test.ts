@@ -3,8 +3,8 @@ import http from 'node:http';
 import { MAX_JSON_BODY_BYTES } from '../../src/http/route-config';
 import { PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
-import { legacy, legacyOk, postForm, postRaw, type LegacyResponse } from './legacy-client';
-import { CODE, expectError } from './legacy-shapes';
+import { legacy, legacyOk, postForm, postRaw, type LegacyResponse } from '../support/legacy-client';
+import { CODE, expectError } from '../support/legacy-shapes';
 
 /**
  * Every refusal of the legacy endpoint: the seed's 403 messages row by row, and each kind of bad

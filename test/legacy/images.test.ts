@@ -1,7 +1,7 @@
 import { GIF_BYTES, PNG_BYTES, upload } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacy, legacyOk, postForm } from './legacy-client';
-import { expectError } from './legacy-shapes';
+import { legacy, legacyOk, postForm } from '../support/legacy-client';
+import { expectError } from '../support/legacy-shapes';
 
 /** 1×1 JPEG and lossless WebP, real files. */
 const JPEG_BYTES = Buffer.from(

@@ -1,11 +1,11 @@
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacyOk } from './legacy-client';
-import { CODE } from './legacy-shapes';
+import { legacyOk } from '../support/legacy-client';
+import { CODE } from '../support/legacy-shapes';
 
 type Code = (typeof CODE)[keyof typeof CODE];
 
 /**
- * The forgiving status parser, through the endpoint (SPEC "Statuses"): any case; spaces, `_` and
+ * The forgiving status parser, through the endpoint (docs/contract.md "Statuses"): any case; spaces, `_` and
  * `-` alike; the aliases REOPENED, PENDING, CANCELLED/CANCELED, PROCESSING; codes as numbers or
  * strings; in lists "ALL", 0 or no status at all for every status. Output is always the code.
  */

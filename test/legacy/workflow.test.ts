@@ -1,8 +1,8 @@
 import { gql, gqlOk, GIF_BYTES, PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 import { SPEC_LEGACY_FLAG } from '../support/spec-tables';
-import { legacy, legacyOk, postForm } from './legacy-client';
-import { CODE, expectError, expectTicketShape, permission } from './legacy-shapes';
+import { legacy, legacyOk, postForm } from '../support/legacy-client';
+import { CODE, expectError, expectTicketShape, permission } from '../support/legacy-shapes';
 
 
 /**

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import { errorCode, gql } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { parseMetrics, scrape, total, type Sample } from './scrape';
+import { parseMetrics, scrape, total, type Sample } from '../support/scrape';
 
 /**
  * GET /metrics after a scripted workload over real HTTP and graphql-ws: every count an operator

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { decodeEventCursor } from '../../src/modules/event/event-cursor';
-import { compiledServer, freePort, provisionCast, waitFor, ADMIN_PASSWORD, ADMIN_USERNAME, type Cast } from '../hardening/faults-support';
-import { TICKET_EVENTS, type ReceivedEvent } from '../realtime/live-client';
-import { createPostgresDatabase } from '../support/server';
-import { scrape, total } from './scrape';
+import { compiledServer, provisionCast, waitFor, type Cast } from '../support/faults';
+import { freePort } from '../support/ports';
+import { TICKET_EVENTS, type ReceivedEvent } from '../support/live-client';
+import { ADMIN, createPostgresDatabase } from '../support/server';
+import { scrape, total } from '../support/scrape';
 
 /**
  * `npm run topology` as an operator runs it (two API processes on PostgreSQL and Redis, one
@@ -155,8 +156,8 @@ class ResumingSubscriber {
       REDIS_URL: process.env.TEST_REDIS_URL,
       DATA_DIR: dataDir,
       CREDENTIAL_KEY: key.toString('hex'),
-      ADMIN_USERNAME,
-      ADMIN_PASSWORD,
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
       METRICS_TOKEN,
     });
     const { proxyUrl, apiUrls } = topology;

@@ -3,20 +3,14 @@ import WebSocket from 'ws';
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../src/realtime/graphql-ws.server';
 import { gql, gqlOk } from '../support/http';
+import { serverWithClients } from '../support/live-suite';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, subscribers, TICKET_EVENTS, wsUrl, type LiveClient } from './live-client';
+import { connect, EventStream, subscribers, TICKET_EVENTS, wsUrl, type LiveClient } from '../support/live-client';
 
 /** The transport: who may connect, what a connection may ask, and how it ends. */
 describe.each(DATABASES)('graphql-ws on /graphql (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    server = await startServer(kind);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, {}, (started) => (server = started));
 
   const client = (user = server.users.customer): LiveClient => {
     const live = connect(server, user);

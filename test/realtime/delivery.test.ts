@@ -1,6 +1,7 @@
 import { gqlOk } from '../support/http';
-import { DATABASES, startServer, type FixtureName, type TestServer, type TestUser } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient, type ReceivedEvent } from './live-client';
+import { serverWithClients } from '../support/live-suite';
+import { DATABASES, type FixtureName, type TestServer, type TestUser } from '../support/server';
+import { connect, EventStream, settled, subscribers, type ReceivedEvent } from '../support/live-client';
 
 /**
  * Who receives what: every kind of event, to exactly the viewers who may see the ticket at that
@@ -17,14 +18,7 @@ const VIEWERS: FixtureName[] = ['customer', 'otherCustomer', 'staff', 'otherStaf
 
 describe.each(DATABASES)('ticket events reach exactly the viewers who may see them (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    server = await startServer(kind);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, {}, (started) => (server = started));
 
   const open = (user: TestUser, variables: { ticketId?: string; after?: string } = {}): EventStream => {
     const client = connect(server, user);

@@ -1,7 +1,8 @@
 import { sharedExecutionStats } from '../../src/realtime/shared-execution';
 import { gqlOk } from '../support/http';
-import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { serverWithClients } from '../support/live-suite';
+import { DATABASES, type TestServer } from '../support/server';
+import { connect, EventStream, settled, subscribers } from '../support/live-client';
 
 /**
  * Cost per event: a process reads an event and its ticket once, however many subscribers it
@@ -9,15 +10,8 @@ import { connect, EventStream, settled, subscribers, type LiveClient } from './l
  */
 describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    // 40 sockets of one viewer: above the default cap on sockets per user (32).
-    server = await startServer(kind, { config: { maxSocketsPerUser: 64 } });
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  // 40 sockets of one viewer: above the default cap on sockets per user (32).
+  const clients = serverWithClients(kind, { config: { maxSocketsPerUser: 64 } }, (started) => (server = started));
 
   const SELECTION = `subscription { ticketEvents {
     cursor kind actor { username } reply { content author { username } }

@@ -1,18 +1,12 @@
-import { legacyOk } from '../legacy/legacy-client';
-import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { legacyOk } from '../support/legacy-client';
+import { serverWithClients } from '../support/live-suite';
+import { DATABASES, type TestServer } from '../support/server';
+import { connect, EventStream, settled, subscribers } from '../support/live-client';
 
 /** The legacy endpoint goes through the same services, so its changes are live events too. */
 describe.each(DATABASES)('events from POST /api/ticket (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    server = await startServer(kind);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, {}, (started) => (server = started));
 
   it('creating, editing, moving and replying through the legacy endpoint reach GraphQL subscribers', async () => {
     const { customer, otherCustomer, staff, scheduler } = server.users;

@@ -1,8 +1,8 @@
-import { legacy } from '../legacy/legacy-client';
+import { legacy } from '../support/legacy-client';
 import { createTicketAs, gqlOk, walkTo } from '../support/http';
 import { freshUser, login, outcomeOf, UPDATE_USER, within } from '../support/people';
 import { startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 
 /**
  * Changes to users reach every server process at once (issue 11): two `createApp` instances on

@@ -1,7 +1,7 @@
-import { legacyOk } from '../legacy/legacy-client';
+import { legacyOk } from '../support/legacy-client';
 import { gqlOk } from '../support/http';
 import { startServer, type FixtureName, type TestServer, type TestUser } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 
 /**
  * Several server processes on one PostgreSQL database (two `createApp` instances here, each with

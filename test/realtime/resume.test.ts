@@ -3,8 +3,9 @@ import { decodeEventCursor } from '../../src/modules/event/event-cursor';
 import { EventLog } from '../../src/modules/event/event-log';
 import { TicketEventKind } from '../../src/modules/event/ticket-change';
 import { gqlOk } from '../support/http';
+import { serverWithClients } from '../support/live-suite';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from './live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import { scratchDir } from '../support/scratch';
 
 /** No event lost, none repeated: resumes, the replay/live seam, restarts, commit order. */
@@ -30,14 +31,7 @@ async function logSeqs(server: TestServer, after: number): Promise<number[]> {
 
 describe.each(DATABASES)('resuming ticket events (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    server = await startServer(kind);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, {}, (started) => (server = started));
 
   const open = (user: TestUser, variables: { ticketId?: string; after?: string } = {}) => {
     const client = connect(server, user);

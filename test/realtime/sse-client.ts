@@ -1,7 +1,7 @@
 import { createClient, NetworkError, type Client, type ExecutionResult, type RequestParams } from 'graphql-sse';
 import { authorizationOf, type Signer } from '../support/http';
 import type { TestServer } from '../support/server';
-import { TICKET_EVENTS, type ReceivedEvent } from './live-client';
+import { TICKET_EVENTS, type ReceivedEvent } from '../support/live-client';
 
 /**
  * Real graphql-sse clients (distinct connections mode, Node's fetch) for the SSE suites. By default

@@ -1,8 +1,8 @@
 import type { Client } from 'graphql-sse';
-import { legacyOk } from '../legacy/legacy-client';
+import { legacyOk } from '../support/legacy-client';
 import { gqlOk } from '../support/http';
 import { startServer, type TestServer } from '../support/server';
-import { settled, subscribers } from './live-client';
+import { settled, subscribers } from '../support/live-client';
 import { sseClient, SseStream, streamUrl } from './sse-client';
 
 /**

@@ -4,7 +4,7 @@ import type { Client } from 'graphql-sse';
 import { ReverseProxy } from '../../src/deploy/reverse-proxy';
 import { gqlOk } from '../support/http';
 import { startServer, type TestServer } from '../support/server';
-import { settled, subscribers } from './live-client';
+import { settled, subscribers } from '../support/live-client';
 import { sseClient, SseStream } from './sse-client';
 
 /**

@@ -3,7 +3,7 @@ import type { Client } from 'graphql-sse';
 import { gqlOk } from '../support/http';
 import { freshUser, login, UPDATE_USER } from '../support/people';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers } from './live-client';
+import { connect, EventStream, settled, subscribers } from '../support/live-client';
 import { sseClient, SseStream, streamUrl } from './sse-client';
 
 /**

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { legacy } from '../legacy/legacy-client';
+import { legacy } from '../support/legacy-client';
 import { createTicketAs, gql } from '../support/http';
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster } from '../support/pg-cluster';
 import { startServer, type TestServer } from '../support/server';

@@ -1,4 +1,4 @@
-import { legacy } from '../legacy/legacy-client';
+import { legacy } from '../support/legacy-client';
 import { createTicketAs, errorCode, gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 

@@ -1,6 +1,6 @@
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
-import { connect, EventStream, settled, type LiveClient } from '../realtime/live-client';
-import { legacyOk } from '../legacy/legacy-client';
+import { connect, EventStream, settled, type LiveClient } from '../support/live-client';
+import { legacyOk } from '../support/legacy-client';
 import { createTicketAs, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 

@@ -1,6 +1,6 @@
 import { createTicketAs, errorCode, gql } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 
 /**
  * Issue 9, "Document analysis that multiplies": a document of about 1 KB whose fragments each

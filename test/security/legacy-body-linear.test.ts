@@ -2,7 +2,7 @@ import { parseTolerantJson } from '../../src/legacy/legacy-body.parser';
 import { MAX_TEXT_LENGTH } from '../../src/shared/text';
 import { PNG_BYTES } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { legacyOk, postRaw } from '../legacy/legacy-client';
+import { legacyOk, postRaw } from '../support/legacy-client';
 
 /**
  * Issue 9, "Parsing that is quadratic or allocation-heavy": the legacy endpoint's tolerant body

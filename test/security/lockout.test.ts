@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ConfigError, loadConfig } from '../../src/config';
 import { encodeCredential } from '../../src/modules/auth/credential';
 import { DEFAULT_USERNAME_LIMIT } from '../../src/modules/auth/login-throttle';
-import { wsUrl } from '../realtime/live-client';
+import { wsUrl } from '../support/live-client';
 import { gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { signIn, TRANSPORTS } from '../support/sign-in';

@@ -1,7 +1,7 @@
 import { decodeEventCursor, encodeEventCursor } from '../../src/modules/event/event-cursor';
 import { createTicketAs, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { rawConnect, type RawSocket } from './raw-socket';
+import { rawConnect, type RawSocket } from '../support/raw-socket';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": a subscription resuming from an old

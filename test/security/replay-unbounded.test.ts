@@ -1,5 +1,5 @@
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
-import { connect, EventStream, settled, type LiveClient } from '../realtime/live-client';
+import { connect, EventStream, settled, type LiveClient } from '../support/live-client';
 import { createTicketAs } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 

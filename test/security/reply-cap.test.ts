@@ -1,5 +1,5 @@
 import { DEFAULT_LIMITS, loadConfig } from '../../src/config';
-import { legacy } from '../legacy/legacy-client';
+import { legacy } from '../support/legacy-client';
 import { createTicketAs, errorCode, gql, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 

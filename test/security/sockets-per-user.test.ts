@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS, loadConfig } from '../../src/config';
 import { CLOSE_TOO_MANY_SOCKETS } from '../../src/realtime/graphql-ws.server';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { rawConnect, type RawSocket } from './raw-socket';
+import { rawConnect, type RawSocket } from '../support/raw-socket';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": every open socket costs the server

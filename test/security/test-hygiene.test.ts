@@ -46,7 +46,7 @@ describe('test artifacts stay inside the checkout', () => {
   });
 
   it('the fault suites build into .test-build/ of this checkout', () => {
-    const support = readFileSync(path.join(REPO_ROOT, 'test/hardening/faults-support.ts'), 'utf8');
+    const support = readFileSync(path.join(REPO_ROOT, 'test/support/faults.ts'), 'utf8');
     expect(support).toMatch(/path\.join\(TEST_BUILD_ROOT, `helpdesk-build-/);
     expect(support).toMatch(/symlinkSync\(path\.join\(ROOT, 'node_modules'\)/);
     expect(support).toMatch(/const ROOT = REPO_ROOT;/);

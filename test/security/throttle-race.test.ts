@@ -16,7 +16,7 @@ const CREATE_USER = 'mutation($input: CreateUserInput!) { createUser(input: $inp
 describe.each(DATABASES)('parallel wrong guesses (%s)', (kind) => {
   let server: TestServer;
   beforeAll(async () => {
-    // A looser address limit than SPEC's for the per-username races, so only the username limit
+    // A looser address limit than the contract's for the per-username races, so only the username limit
     // is measured there; the per-address race below has its own server with a tight one.
     server = await startServer(kind, { bare: true, loginThrottle: { perAddress: { maxFailures: 1_000, windowMs: 600_000, lockMs: 60_000 } } });
   });

@@ -1,7 +1,7 @@
 import { CLOSE_UNAVAILABLE } from '../../src/realtime/graphql-ws.server';
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster } from '../support/pg-cluster';
 import { startServer, type TestServer } from '../support/server';
-import { rawConnect, type RawSocket } from './raw-socket';
+import { rawConnect, type RawSocket } from '../support/raw-socket';
 
 /**
  * Issue 9, "Faults left open": a graphql-ws connection whose credential cannot be checked because

@@ -6,7 +6,7 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: Array<{ message: string; path?: string[]; extensions?: { code?: string; field?: string; [key: string]: unknown } }>;
 }
 
-/** Who a request is from: a credential (SPEC), a sign-in token (`login`), or nobody. */
+/** Who a request is from: a credential (docs/contract.md), a sign-in token (`login`), or nobody. */
 export type Signer = Pick<TestUser, 'credential'> | { readonly token: string } | null;
 
 /** The Authorization header of a signer. */

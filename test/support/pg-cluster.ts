@@ -1,8 +1,8 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { accessSync, appendFileSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
+import { freePort } from './ports';
 import { scratchDir, TEST_SCRATCH_ROOT } from './scratch';
 
 /**
@@ -86,17 +86,6 @@ export function pgClusterUnavailableReason(): string | undefined {
     }
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Every cluster this process started and has not destroyed: stopped on exit, whatever happens. */

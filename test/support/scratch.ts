@@ -9,7 +9,7 @@ import path from 'node:path';
  */
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
-/** Compiled servers of the fault suites (test/hardening/faults-support.ts). */
+/** Compiled servers of the fault suites (test/support/faults.ts). */
 export const TEST_BUILD_ROOT = path.join(REPO_ROOT, '.test-build');
 
 /** Scratch directories: data directories, private PostgreSQL clusters. */

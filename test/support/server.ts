@@ -1,18 +1,20 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { createApp, type App, type AppOptions } from '../../src/app';
 import type { AppConfig } from '../../src/config';
 import { encodeCredential } from '../../src/modules/auth/credential';
 import { Role } from '../../src/modules/user/role';
 import { User } from '../../src/modules/user/user.entity';
+import type { DatabaseKind } from '../../src/db/database';
+import { createDatabaseOn } from './postgres';
+
+export type { DatabaseKind };
 
 /**
  * Test servers: the real app on a real database, listening on a loopback port. Every suite runs
  * on the embedded database, and on the PostgreSQL server too when TEST_DATABASE_URL is set
  * (each server gets a fresh database of its own there, dropped on close).
  */
-export type DatabaseKind = 'embedded' | 'postgres';
 
 export const DATABASES: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded'];
 
@@ -61,22 +63,7 @@ export interface TestServer {
 export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set');
-  const name = `helpdesk_test_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new Client({ connectionString: base });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.end();
-    },
-  };
+  return createDatabaseOn(base, 'helpdesk_test');
 }
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {

@@ -2,11 +2,11 @@ import { TicketStatus } from '../../src/modules/ticket/ticket-status';
 import type { OperationName } from './http';
 
 /*
- * SPEC's tables, written out from SPEC.md rather than imported from src/: tests that compare the
+ * the contract's tables, written out from docs/contract.md rather than imported from src/: tests that compare the
  * server against these are checking the code against the contract, not against itself.
  */
 
-/** SPEC's 403 messages, word for word ("Legacy endpoint" table; request information added). */
+/** the contract's 403 messages, word for word ("Legacy endpoint" table; request information added). */
 export const SPEC_FORBIDDEN_MESSAGE: Readonly<Record<OperationName | 'view' | 'create' | 'createUser', string>> = {
   assign: 'You are not allowed to assign this ticket',
   startProcessing: 'You are not allowed to IN PROCESSING this ticket',
@@ -35,7 +35,7 @@ export const SPEC_LEGACY_FLAG: Readonly<Partial<Record<OperationName, string>>> 
   startProcessing: 'IN PROCESSING',
 };
 
-/** SPEC "Statuses", copied out: code, legacy name, GraphQL enum, legacy permission key. */
+/** docs/contract.md "Statuses", copied out: code, legacy name, GraphQL enum, legacy permission key. */
 export const SPEC_STATUSES = [
   { code: 1, legacy: 'NEW', status: TicketStatus.NEW, permissionKey: undefined },
   { code: 2, legacy: 'ASSIGNED', status: TicketStatus.ASSIGNED, permissionKey: 'ASSIGNED' },

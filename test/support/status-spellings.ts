@@ -2,13 +2,13 @@ import fc from 'fast-check';
 import { TicketStatus } from '../../src/modules/ticket/ticket-status';
 
 /*
- * Status spellings as SPEC writes them, and fast-check generators of them and of near misses: for
+ * Status spellings as docs/contract.md writes them, and fast-check generators of them and of near misses: for
  * the property tests of the domain's status reader and of the legacy list filter.
  */
 
 const S = TicketStatus;
 
-/** Every spelling SPEC names, word by word: canonical names, legacy names, aliases. */
+/** Every spelling docs/contract.md names, word by word: canonical names, legacy names, aliases. */
 export const SPELLINGS: ReadonlyArray<readonly [words: readonly string[], status: TicketStatus]> = [
   [['NEW'], S.NEW],
   [['ASSIGNED'], S.ASSIGNED],
@@ -25,7 +25,7 @@ export const SPELLINGS: ReadonlyArray<readonly [words: readonly string[], status
   [['PROCESSING'], S.IN_PROCESSING],
 ];
 
-/** SPEC "Statuses": the numeric codes. */
+/** docs/contract.md "Statuses": the numeric codes. */
 export const CODES: ReadonlyArray<readonly [number, TicketStatus]> = [
   [1, S.NEW],
   [2, S.ASSIGNED],
@@ -37,11 +37,11 @@ export const CODES: ReadonlyArray<readonly [number, TicketStatus]> = [
   [8, S.IN_PROCESSING],
 ];
 
-/** The oracle's folding, written from SPEC's sentence: any case; spaces, `_` and `-` alike. */
+/** The oracle's folding, written from the contract's sentence: any case; spaces, `_` and `-` alike. */
 const KNOWN = new Map(SPELLINGS.map(([words, status]) => [words.join('_'), status]));
 export const fold = (text: string): string => text.trim().toUpperCase().replace(/[ \t\r\n_-]+/g, '_');
 
-/** What SPEC says an ASCII string means. */
+/** What docs/contract.md says an ASCII string means. */
 export function oracle(text: string): TicketStatus | undefined {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) return CODES.find(([code]) => code === Number(trimmed))?.[1];
@@ -55,7 +55,7 @@ export const padding = fc.stringMatching(/^[ \t\r\n]{0,3}$/);
 export const anyCase = (word: string): fc.Arbitrary<string> =>
   fc.tuple(...[...word].map((char) => fc.constantFrom(char.toLowerCase(), char.toUpperCase()))).map((chars) => chars.join(''));
 
-/** A SPEC spelling with random case, random separator runs between words and random padding. */
+/** A docs/contract.md spelling with random case, random separator runs between words and random padding. */
 export const spelled = fc.constantFrom(...SPELLINGS).chain(([words, status]) =>
   fc
     .tuple(padding, fc.tuple(...words.map(anyCase)), fc.array(separator, { minLength: words.length, maxLength: words.length }), padding)

@@ -21,7 +21,7 @@ registerEnumType(TicketOrderField, {
     UPDATED_AT: { description: 'When it last changed in a way subscribers see: a transition, an edit, a reply added or deleted.' },
     STATUS: {
       description:
-        'The SPEC status code: NEW, ASSIGNED, FIXED, CLOSED, REOPEN, REQUEST_INFORMATION, CANCEL, IN_PROCESSING (ascending).',
+        'The status code: NEW, ASSIGNED, FIXED, CLOSED, REOPEN, REQUEST_INFORMATION, CANCEL, IN_PROCESSING (ascending).',
     },
   },
 });
@@ -197,7 +197,7 @@ export class TicketStatsType {
   @Field(() => Int)
   total!: number;
 
-  @Field(() => [StatusCountType], { description: 'Every status in SPEC code order, zeros included.' })
+  @Field(() => [StatusCountType], { description: 'Every status in status-code order, zeros included.' })
   byStatus!: StatusCountType[];
 
   @Field(() => [StaffCountType], {

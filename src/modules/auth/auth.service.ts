@@ -35,7 +35,7 @@ export interface AuthServiceOptions {
   /** The 32-byte AES-256-GCM key shared with clients (`AppConfig.credentialKey`). */
   key: Buffer;
   users: UserLookup;
-  /** Defaults to a LoginThrottle with the SPEC limits, in memory, and the same clock. */
+  /** Defaults to a LoginThrottle with the docs/contract.md limits, in memory, and the same clock. */
   throttle?: LoginThrottle;
   /** Defaults to scrypt at OWASP's parameters, two at once. */
   hasher?: PasswordHasher;
@@ -79,7 +79,7 @@ function toViewer(user: StoredUser): Viewer {
 }
 
 /**
- * Turns a credential into the {@link Viewer} a request acts as (SPEC "Credential"), and checks
+ * Turns a credential into the {@link Viewer} a request acts as (docs/contract.md "Credential"), and checks
  * passwords for every way of signing in, throttled.
  *
  * A password check is a scrypt at OWASP's cost (128 MiB, a few hundred ms), so two caches keep it

@@ -8,7 +8,7 @@ import { LoginThrottle } from './login-throttle';
 import { PasswordHasher } from './password';
 
 /**
- * Property tests of the credential decoder and of authentication (SPEC "Credential"): whatever a
+ * Property tests of the credential decoder and of authentication (docs/contract.md "Credential"): whatever a
  * client sends as `credential`, the answer is a decoded credential (and then a viewer) or exactly
  * the one UNAUTHENTICATED error with the one message, never another exception. Tampering with any
  * encrypted byte is always caught by the GCM tag.

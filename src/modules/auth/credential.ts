@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { unauthenticated } from '../../shared/errors';
 
 /**
- * The seed's `credential` (SPEC "Credential"): hex of the UTF-8 JSON
+ * The seed's `credential` (docs/contract.md "Credential"): hex of the UTF-8 JSON
  * `{"username", "password": "<hex ciphertext>", "nonce": "<hex>", "authTag": "<hex>"}`, the
  * password encrypted with AES-256-GCM under the server's shared key.
  */

@@ -32,7 +32,7 @@ export interface LoginThrottleOptions {
 
 const MINUTE = 60_000;
 
-/** SPEC: no 429 before the 10th consecutive failure for a username. */
+/** docs/contract.md: no 429 before the 10th consecutive failure for a username. */
 export const DEFAULT_USERNAME_LIMIT: Readonly<Required<ThrottleLimit>> = {
   maxFailures: 10,
   windowMs: 60 * MINUTE,
@@ -127,7 +127,7 @@ const DEFAULT_TRUST_MS = 30 * 24 * 60 * MINUTE;
 const MAX_SEEN_LOCKS = 10_000;
 
 /**
- * Throttles failed logins (SPEC, legacy endpoint 429) with three counters per attempt, taken
+ * Throttles failed logins (docs/contract.md, legacy endpoint 429) with three counters per attempt, taken
  * before the password is evaluated (check and count in one atomic step per counter), so N
  * concurrent guesses get at most the limit evaluated and the rest 429, in one process or in
  * many sharing a {@link ThrottleStore}:

@@ -2,6 +2,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { visibilitySql, type ReplyView, type UserSummary } from '../ticket/ticket.query';
 import type { VisibilityScope } from '../ticket/ticket.rules';
 import { ChangeWrites, TicketChange, TicketEventKind } from './ticket-change';
+import { execute } from '../../db/sql';
+import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
  * The event log: every committed change to a ticket, in commit order.
@@ -65,22 +67,17 @@ interface EventRow {
   reply: EventReply | string | null;
 }
 
-const parsedJson = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
-
-const userJson = (alias: string): string =>
-  `json_build_object('id', ${alias}.id, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
-
 /**
  * Events with their actor and reply in one statement. The log stores no text: the reply comes
  * from the replies table as it is when the event is read, so a REPLY_DELETED event still says
  * which reply went, and a deleted reply's text (erased by the deletion) is served by no event,
  * whatever cursor it is replayed from.
  */
-const SELECT_EVENTS = `select e.seq, e.kind, e.ticket_id, (extract(epoch from e.at) * 1000)::float8 as at,
+const SELECT_EVENTS = `select e.seq, e.kind, e.ticket_id, ${epochMs('e.at')} as at,
     ${userJson('a')} as actor,
     case when r.id is null then null else json_build_object(
       'id', r.id, 'ticketId', r.ticket_id, 'content', case when r.deleted_at is null then r.content end,
-      'createdAt', (extract(epoch from r.created_at) * 1000)::float8, 'author', ${userJson('ra')}) end as reply
+      'createdAt', ${epochMs('r.created_at')}, 'author', ${userJson('ra')}) end as reply
   from ticket_events e
   join users a on a.id = e.actor_id
   left join replies r on r.id = e.reply_id
@@ -182,15 +179,13 @@ export class EventLog {
     }
     sql += ' order by e.seq limit ?';
     params.push(options.limit);
-    const rows = await em.getConnection().execute<EventRow[]>(sql, params, 'all');
+    const rows = await execute<EventRow[]>(em, sql, params);
     return rows.map(toEvent);
   }
 
   /** The newest seq in the log; 0 when it is empty. */
   async lastSeq(em: EntityManager): Promise<number> {
-    const rows = await em
-      .getConnection()
-      .execute<Array<{ seq: string | number | null }>>('select max(seq) as seq from ticket_events', [], 'all');
+    const rows = await execute<Array<{ seq: string | number | null }>>(em, 'select max(seq) as seq from ticket_events');
     return Number(rows[0]?.seq ?? 0);
   }
 }

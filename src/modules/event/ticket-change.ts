@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { TicketView, UserSummary } from '../ticket/ticket.query';
 import type { EventReply } from './event-log';
 
-/** What happened to a ticket; subscriptions push these (SPEC `TicketEventKind`). */
+/** What happened to a ticket; subscriptions push these (docs/contract.md `TicketEventKind`). */
 export enum TicketEventKind {
   CREATED = 'CREATED',
   STATUS_CHANGED = 'STATUS_CHANGED',

@@ -1,7 +1,7 @@
 import { badInput, DomainError, ErrorCode } from '../../shared/errors';
 import { MAX_IMAGE_BYTES } from './image.limits';
 
-/** The image formats the system stores and serves (SPEC "Limits"). */
+/** The image formats the system stores and serves (docs/contract.md "Limits"). */
 export type ImageMime = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
 
 /** `10 MiB`, spelled from the limit so messages cannot drift from the number enforced. */

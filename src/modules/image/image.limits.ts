@@ -1,5 +1,5 @@
 /**
- * Size limits shared by the legacy endpoint, GraphQL and `/uploads` (SPEC "Limits"), so every
+ * Size limits shared by the legacy endpoint, GraphQL and `/uploads` (docs/contract.md "Limits"), so every
  * transport refuses the same inputs with the same numbers.
  */
 

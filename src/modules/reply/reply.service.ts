@@ -7,7 +7,7 @@ import { type ChangeSink, type TicketChange, TicketEventKind } from '../event/ti
 import { TicketReader } from '../ticket/ticket.query';
 import { uuidv7 } from '../../shared/uuid';
 import { assertCan, MESSAGES, TicketOperation } from '../ticket/ticket.rules';
-import { TicketService } from '../ticket/ticket.service';
+import { lockTicket, TicketUnitOfWork } from '../ticket/ticket-unit-of-work';
 import { Viewer } from '../user/viewer';
 
 export interface ReplyServiceOptions {
@@ -19,21 +19,18 @@ export interface ReplyServiceOptions {
   readonly maxRepliesPerTicket?: number;
 }
 
-/** Replies on tickets; writes go through the ticket service's transaction and change path. */
+/** Replies on tickets; writes take the same path as the ticket's own (ticket-unit-of-work.ts, or one statement with the event). */
 export class ReplyService {
   private readonly maxRepliesPerTicket: number;
-
+  private readonly unit: TicketUnitOfWork;
   private readonly reader = new TicketReader();
 
   constructor(
-    private readonly tickets: TicketService,
+    private readonly changes: ChangeSink,
     options: ReplyServiceOptions = {},
   ) {
+    this.unit = new TicketUnitOfWork(changes);
     this.maxRepliesPerTicket = options.maxRepliesPerTicket ?? DEFAULT_LIMITS.maxRepliesPerTicket;
-  }
-
-  private get changes(): ChangeSink {
-    return this.tickets.changeSink;
   }
 
   /**
@@ -99,7 +96,7 @@ export class ReplyService {
   async delete(em: EntityManager, viewer: Viewer, replyId: string, ticketId?: string): Promise<string> {
     const id = parseUuid(replyId, 'replyId');
     const expectedTicket = ticketId === undefined ? undefined : parseUuid(ticketId, 'ticketId');
-    return this.tickets.write(em, async (tem, changes) => {
+    return this.unit.run(em, async (tem, changes) => {
       const connection = tem.getConnection();
       const [found] = await connection.execute<Array<{ ticket_id: string; author_id: number }>>(
         'select ticket_id, author_id from replies where id = ? and deleted_at is null',
@@ -109,7 +106,7 @@ export class ReplyService {
       );
       if (!found || (expectedTicket !== undefined && found.ticket_id !== expectedTicket)) throw notFound('Reply not found');
       // The ticket's lock orders the deletion and its event with the ticket's other changes.
-      const ticket = await this.tickets.lock(tem, found.ticket_id);
+      const ticket = await lockTicket(tem, found.ticket_id);
       if (found.author_id !== viewer.id) throw forbidden(MESSAGES.deleteReply);
       const at = new Date();
       const erased = await connection.execute<Array<{ id: string }>>(

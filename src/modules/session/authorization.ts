@@ -3,7 +3,7 @@ import type { AuthService } from '../auth/auth.service';
 import type { Viewer } from '../user/viewer';
 import type { SessionService } from './session.service';
 
-/** What a request authenticates with: a credential (SPEC) or a sign-in token (`login`). */
+/** What a request authenticates with: a credential (docs/contract.md) or a sign-in token (`login`). */
 export type RequestAuthorization = { readonly scheme: 'credential'; readonly value: string } | { readonly scheme: 'bearer'; readonly value: string };
 
 /** `Authorization: Credential <hex>` or `Authorization: Bearer <token>`; undefined for anything else. */

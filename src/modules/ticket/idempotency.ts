@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { createHash } from 'node:crypto';
 import { badInput, conflict } from '../../shared/errors';
 import type { ImageRef } from '../image/image-ref';
+import { execute } from '../../db/sql';
 
 /**
  * Safe retries of ticket creation: the `Idempotency-Key` request header.
@@ -81,7 +82,7 @@ export type ClaimResult = { readonly claimed: true } | { readonly claimed: false
  * different request.
  */
 export async function claimIdempotencyKey(tem: EntityManager, request: IdempotentCreate, ticketId: string): Promise<ClaimResult> {
-  const run = <T>(sql: string, params: unknown[]) => tem.getConnection().execute<T[]>(sql, params, 'all', tem.getTransactionContext());
+  const run = <T>(sql: string, params: unknown[]) => execute<T[]>(tem, sql, params);
   await run(
     `delete from idempotency_keys where (user_id, key) in (
        select user_id, key from idempotency_keys

@@ -7,7 +7,7 @@ export enum TicketOrderField {
   CREATED_AT = 'CREATED_AT',
   /** When the ticket last changed in a way subscribers see (transition, edit, reply added or deleted). */
   UPDATED_AT = 'UPDATED_AT',
-  /** The SPEC status code: NEW 1, ASSIGNED 2, FIXED 3, CLOSED 4, REOPEN 5, REQUEST_INFORMATION 6, CANCEL 7, IN_PROCESSING 8. */
+  /** The docs/contract.md status code: NEW 1, ASSIGNED 2, FIXED 3, CLOSED 4, REOPEN 5, REQUEST_INFORMATION 6, CANCEL 7, IN_PROCESSING 8. */
   STATUS = 'STATUS',
 }
 

@@ -3,10 +3,10 @@ import { ALL_STATUSES, parseStatus, TicketStatus } from './ticket-status';
 import { CODES, nearMiss, oracle, padding, spelled } from '../../../test/support/status-spellings';
 
 /**
- * Property tests of the forgiving status reader (SPEC "Statuses"): whatever arrives from a
+ * Property tests of the forgiving status reader (docs/contract.md "Statuses"): whatever arrives from a
  * request, it answers a status, "no filter" or undefined, never throws, and reads every spelling
- * SPEC allows the same way whatever its case and separators. The spellings are copied out of
- * SPEC here, not taken from the implementation.
+ * docs/contract.md allows the same way whatever its case and separators. The spellings are copied out of
+ * docs/contract.md here, not taken from the implementation.
  */
 
 const statusesOrUndefined: ReadonlyArray<TicketStatus | undefined> = [...ALL_STATUSES, undefined];
@@ -26,17 +26,17 @@ describe('parseStatus (properties)', () => {
     );
   });
 
-  it('reads every SPEC spelling in any case, with any separators and padding', () => {
+  it('reads every docs/contract.md spelling in any case, with any separators and padding', () => {
     fc.assert(
       fc.property(spelled, ({ text, status }) => parseStatus(text) === status),
       { numRuns: 5000 },
     );
   });
 
-  it('agrees with SPEC on ASCII near misses: a spelling, a code, or nothing', () => {
+  it('agrees with docs/contract.md on ASCII near misses: a spelling, a code, or nothing', () => {
     fc.assert(
       fc.property(nearMiss, (text) => {
-        // Non-ASCII letters are left out of the oracle: SPEC's case rule is about ASCII names.
+        // Non-ASCII letters are left out of the oracle: the contract's case rule is about ASCII names.
         fc.pre(/^[\x00-\x7f]*$/.test(text));
         return parseStatus(text) === oracle(text);
       }),

@@ -13,7 +13,7 @@ const mixedCase = (text: string): string =>
   [...text].map((char, index) => (index % 2 === 0 ? char.toLowerCase() : char.toUpperCase())).join('');
 
 describe('TicketStatus', () => {
-  it('has exactly the GraphQL enum values of SPEC, in code order', () => {
+  it('has exactly the GraphQL enum values of docs/contract.md, in code order', () => {
     expect(ALL_STATUSES).toEqual(SPEC_STATUSES.map((row) => row.status));
     expect(Object.values(TicketStatus)).toEqual([
       'NEW',

@@ -1,4 +1,4 @@
-/** Ticket statuses of SPEC ("Statuses"), with the codes of seed 2.1. */
+/** Ticket statuses of docs/contract.md ("Statuses"), with their codes. */
 export enum TicketStatus {
   NEW = 'NEW',
   ASSIGNED = 'ASSIGNED',
@@ -44,7 +44,7 @@ export function statusFromCode(code: number): TicketStatus {
   return status;
 }
 
-/** Human-readable names of seed 2.1, used in messages. */
+/** Human-readable names (docs/contract.md "Statuses"), used in messages. */
 export const STATUS_DISPLAY_NAME: Readonly<Record<TicketStatus, string>> = {
   [TicketStatus.NEW]: 'NEW',
   [TicketStatus.ASSIGNED]: 'ASSIGNED',
@@ -56,7 +56,7 @@ export const STATUS_DISPLAY_NAME: Readonly<Record<TicketStatus, string>> = {
   [TicketStatus.IN_PROCESSING]: 'IN_PROCESSING',
 };
 
-/** Spellings beyond the canonical names, after folding case and separators (SPEC). */
+/** Spellings beyond the canonical names, after folding case and separators (docs/contract.md). */
 const ALIASES: Readonly<Record<string, TicketStatus>> = {
   REOPENED: TicketStatus.REOPEN,
   PENDING: TicketStatus.REQUEST_INFORMATION,
@@ -73,7 +73,7 @@ export const foldStatusName = (text: string): string =>
     .replace(/[\s_-]+/g, '_');
 
 /**
- * Reads a status from outside input, as forgivingly as SPEC asks: any case; spaces, `_` and `-`
+ * Reads a status from outside input, as forgivingly as docs/contract.md asks: any case; spaces, `_` and `-`
  * alike; the aliases REOPENED, PENDING, CANCELLED/CANCELED, PROCESSING; the numeric code as a
  * number or a numeric string. Returns undefined when the input names no status.
  */

@@ -6,6 +6,8 @@ import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
 import { containsPattern } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
+import { execute } from '../../db/sql';
+import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
  * The read path. Reads are the hot path of the product, so they never hydrate entities: one SQL
@@ -116,7 +118,7 @@ export interface TicketListQuery extends TicketFilter {
 /** How many tickets match, by status and (when asked) by assigned staff member. */
 export interface TicketStatsView {
   readonly total: number;
-  /** Every status, in SPEC code order, zeros included. */
+  /** Every status, in docs/contract.md code order, zeros included. */
   readonly byStatus: Array<{ status: TicketStatus; count: number }>;
   /** Per staff member (staff null: unassigned), most tickets first; null when not asked for. */
   readonly byStaff: Array<{ staff: UserSummary | null; count: number }> | null;
@@ -127,11 +129,6 @@ export interface TicketPage {
   /** True when more tickets match after this page. */
   readonly hasMore: boolean;
 }
-
-const userJson = (alias: string): string =>
-  `json_build_object('id', ${alias}.id, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
-
-const epochMs = (column: string): string => `(extract(epoch from ${column}) * 1000)::float8`;
 
 /** Row kinds of the read statement, in the order they arrive. */
 const KIND_TICKET = 0;
@@ -252,8 +249,6 @@ function assemble(rows: readonly ReadRow[], include: TicketInclude): TicketView[
   return tickets;
 }
 
-/** Drivers differ on whether json arrives parsed; accept both. */
-const parsedJson = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
 
 /** Collects a WHERE clause and its positional parameters (knex-style `?`). */
 class Where {
@@ -415,7 +410,7 @@ export class TicketReader {
   /** How many tickets the filter matches, ignoring paging. */
   async count(em: EntityManager, viewer: Viewer, query: TicketFilter): Promise<number> {
     const { sql, params } = this.countStatement(viewer, query);
-    const rows = await em.getConnection().execute<Array<{ count: number | string }>>(sql, params, 'all');
+    const rows = await execute<Array<{ count: number | string }>>(em, sql, params);
     return Number(rows[0]?.count ?? 0);
   }
 
@@ -431,7 +426,7 @@ export class TicketReader {
    */
   async stats(em: EntityManager, viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Promise<TicketStatsView> {
     const { sql, params } = this.statsStatement(viewer, query, options);
-    const rows = await em.getConnection().execute<StatsRow[]>(sql, params, 'all', em.getTransactionContext());
+    const rows = await execute<StatsRow[]>(em, sql, params);
     const counts = new Map<number, number>();
     const byStaff: Array<{ staff: UserSummary | null; count: number }> = [];
     let total = 0;
@@ -495,7 +490,7 @@ export class TicketReader {
   }
 
   private async run(em: EntityManager, sql: string, params: unknown[], include: TicketInclude): Promise<TicketView[]> {
-    const rows = await em.getConnection().execute<ReadRow[]>(sql, params, 'all', em.getTransactionContext());
+    const rows = await execute<ReadRow[]>(em, sql, params);
     return assemble(rows, include);
   }
 }

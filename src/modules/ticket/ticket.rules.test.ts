@@ -17,9 +17,9 @@ import {
 } from './ticket.rules';
 
 /*
- * The expectations below are written from SPEC ("Who sees what", "Transitions", "Other
+ * The expectations below are written from docs/contract.md ("Who sees what", "Transitions", "Other
  * operations", the 403 message table), never from OPERATION_RULES. They exist twice on purpose:
- * once as SPEC's rule table (who may, from which statuses) and once as a literal per-viewer grid
+ * once as the contract's rule table (who may, from which statuses) and once as a literal per-viewer grid
  * of outcomes; a consistency test checks the two against each other, so a slip in either is
  * caught before the code is judged against them.
  */
@@ -27,7 +27,7 @@ import {
 const S = TicketStatus;
 const Op = TicketOperation;
 
-/** Statuses in SPEC's code order (1..8). */
+/** Statuses in the contract's code order (1..8). */
 const STATUSES = [
   S.NEW,
   S.ASSIGNED,
@@ -39,7 +39,7 @@ const STATUSES = [
   S.IN_PROCESSING,
 ] as const;
 
-/** Operations in SPEC's `TicketPermissions` order: also the column order of the grids below. */
+/** Operations in the contract's `TicketPermissions` order: also the column order of the grids below. */
 const OPERATIONS = [
   Op.REPLY,
   Op.EDIT,
@@ -52,23 +52,23 @@ const OPERATIONS = [
   Op.CANCEL,
 ] as const;
 
-/** Who a viewer is to a ticket, in SPEC's words. */
+/** Who a viewer is to a ticket, in the contract's words. */
 type SpecRelation =
   | 'creating customer' // holds the customer role and created the ticket
   | 'assigned staff' // holds the staff role and is the ticket's current staff member
   | 'scheduler' // holds the scheduler role
-  | 'can see'; // SPEC "Who sees what"
+  | 'can see'; // docs/contract.md "Who sees what"
 
 interface SpecRule {
   readonly who: readonly SpecRelation[];
   readonly from: readonly TicketStatus[];
   /** Target status of a transition; absent for reply and edit. */
   readonly to?: TicketStatus;
-  /** SPEC's 403 table, word for word. */
+  /** the contract's 403 table, word for word. */
   readonly forbidden: string;
 }
 
-/** SPEC "Transitions" and "Other operations", copied out as data. */
+/** docs/contract.md "Transitions" and "Other operations", copied out as data. */
 const SPEC_RULES: Readonly<Record<TicketOperation, SpecRule>> = {
   [Op.REPLY]: {
     // "anyone who can see the ticket, unless it is CLOSED or CANCEL"
@@ -126,7 +126,7 @@ const SPEC_RULES: Readonly<Record<TicketOperation, SpecRule>> = {
 };
 
 /*
- * Literal outcome grids: one row per status (SPEC code order), one letter per operation in the
+ * Literal outcome grids: one row per status (docs/contract.md code order), one letter per operation in the
  * order reply edit assign startProcessing requestInformation fix close reopen cancel.
  * A = allowed, F = 403 FORBIDDEN, C = 409 CONFLICT.
  */
@@ -251,7 +251,7 @@ interface ViewerKind {
   /** Who created the ticket and who is assigned to it (outside NEW) when this viewer looks. */
   readonly customerId: number;
   readonly assignedStaffId: number;
-  /** Who this viewer is to the ticket outside NEW, per SPEC (in NEW nobody is assigned). */
+  /** Who this viewer is to the ticket outside NEW, per docs/contract.md (in NEW nobody is assigned). */
   readonly relations: readonly Exclude<SpecRelation, 'can see'>[];
   readonly grid: Grid;
 }
@@ -372,7 +372,7 @@ const VIEWER_KINDS: readonly ViewerKind[] = [
     relations: ['creating customer', 'assigned staff', 'scheduler'],
     grid: EVERYTHING,
   },
-  // SPEC gives administrators user management only; it says nothing about tickets, so an
+  // docs/contract.md gives administrators user management only; it says nothing about tickets, so an
   // administrator holding no role is read as having no relation to any ticket.
   {
     name: 'administrator with no role',
@@ -382,7 +382,7 @@ const VIEWER_KINDS: readonly ViewerKind[] = [
     relations: [],
     grid: NOTHING,
   },
-  // The ids match but the roles do not: a relation needs the role (SPEC: "the customer who
+  // The ids match but the roles do not: a relation needs the role (docs/contract.md: "the customer who
   // created it", "the assigned staff member").
   {
     name: 'scheduler-only user whose id is the ticket customer and staff id',
@@ -396,7 +396,7 @@ const VIEWER_KINDS: readonly ViewerKind[] = [
 
 /**
  * The ticket this viewer looks at. A NEW ticket has no staff member yet (staffId null); in every
- * other status it has one. SPEC does not say whether a REOPENed or CANCELled ticket keeps its
+ * other status it has one. docs/contract.md does not say whether a REOPENed or CANCELled ticket keeps its
  * staff member; the data model keeps `staff-id` until the next assignment, so it is kept here.
  */
 const ticketFor = (kind: ViewerKind, status: TicketStatus): TicketFacts => ({
@@ -405,7 +405,7 @@ const ticketFor = (kind: ViewerKind, status: TicketStatus): TicketFacts => ({
   staffId: status === S.NEW ? null : kind.assignedStaffId,
 });
 
-/** SPEC "Who sees what", from the viewer's relations (not from the code's canView). */
+/** docs/contract.md "Who sees what", from the viewer's relations (not from the code's canView). */
 const specSees = (kind: ViewerKind, status: TicketStatus): boolean =>
   specRelations(kind, status).includes('can see');
 
@@ -422,7 +422,7 @@ function specRelations(kind: ViewerKind, status: TicketStatus): SpecRelation[] {
   return relations;
 }
 
-/** What SPEC's rule table says for one cell. */
+/** What the contract's rule table says for one cell. */
 function specOutcome(kind: ViewerKind, operation: TicketOperation, status: TicketStatus): Outcome {
   const rule = SPEC_RULES[operation];
   const relations = specRelations(kind, status);
@@ -450,7 +450,7 @@ const statusPattern = (status: TicketStatus): RegExp =>
   new RegExp(`(?<![A-Z_])${status.replace(/_/g, '[ _]')}(?![A-Z_])`, 'gi');
 
 describe('the expected tables themselves', () => {
-  it('cover exactly the nine operations and eight statuses of SPEC', () => {
+  it('cover exactly the nine operations and eight statuses of docs/contract.md', () => {
     expect([...ALL_OPERATIONS].sort()).toEqual([...OPERATIONS].sort());
     expect(OPERATIONS.map(String)).toEqual([
       'reply',
@@ -467,7 +467,7 @@ describe('the expected tables themselves', () => {
   });
 
   it.each(VIEWER_KINDS.map((kind) => [kind.name, kind] as const))(
-    'grid of %s agrees with SPEC rule table',
+    'grid of %s agrees with docs/contract.md rule table',
     (_name, kind) => {
       for (const status of STATUSES) {
         expect(kind.grid[status]).toMatch(/^[AFC]{9}$/);
@@ -546,7 +546,7 @@ describe('conflict messages', () => {
   });
 });
 
-describe('canView: SPEC "Who sees what"', () => {
+describe('canView: docs/contract.md "Who sees what"', () => {
   const cases = VIEWER_KINDS.flatMap((kind) =>
     STATUSES.map((status) => ({ who: kind.name, kind, status, sees: specSees(kind, status) })),
   );

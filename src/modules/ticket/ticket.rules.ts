@@ -4,7 +4,7 @@ import { hasRole, Viewer } from '../user/viewer';
 import { ALL_STATUSES, STATUS_DISPLAY_NAME, TicketStatus } from './ticket-status';
 
 /**
- * The workflow as data (SPEC "Transitions", "Other operations", "Who sees what").
+ * The workflow as data (docs/contract.md "Transitions", "Other operations", "Who sees what").
  *
  * One table says, for every operation a viewer can perform on a ticket, who may perform it and
  * from which statuses. `decide` is the only function that reads it: mutations, the legacy
@@ -127,7 +127,7 @@ export const MESSAGES = {
 export const canCreate = (viewer: Viewer): boolean => hasRole(viewer, Role.CUSTOMER);
 
 /**
- * Which tickets a viewer sees, acting in some of their roles (SPEC "Who sees what"): customers
+ * Which tickets a viewer sees, acting in some of their roles (docs/contract.md "Who sees what"): customers
  * the tickets they created, staff the tickets currently assigned to them except while NEW,
  * schedulers every ticket. Lists translate a scope into SQL (ticket.query.ts) and single tickets
  * test it with `scopeIncludes`, so a list and a detail can never disagree.

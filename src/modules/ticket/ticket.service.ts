@@ -1,4 +1,4 @@
-import { EntityManager, LockMode } from '@mikro-orm/core';
+import { EntityManager } from '@mikro-orm/core';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
@@ -12,6 +12,7 @@ import { HistoryEntry } from './history-entry.entity';
 import { claimIdempotencyKey, createFingerprint, parseIdempotencyKey } from './idempotency';
 import { Ticket } from './ticket.entity';
 import { TicketReader, type TicketInclude, type TicketView, type UserSummary } from './ticket.query';
+import { lockTicket, TicketUnitOfWork } from './ticket-unit-of-work';
 import { STATUS_CODE, TicketStatus } from './ticket-status';
 import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
 
@@ -44,23 +45,23 @@ export type TransitionOperation = Exclude<TicketOperation, TicketOperation.EDIT 
  * after the commit is the change published. GraphQL and the legacy endpoint both call these.
  */
 export class TicketService {
+  private readonly unit: TicketUnitOfWork;
+
   constructor(
     private readonly images: ImageService,
     private readonly changes: ChangeSink,
     private readonly reader: TicketReader = new TicketReader(),
-  ) {}
-
-  /** Where changes go (the reply service records its own in one statement with its writes). */
-  get changeSink(): ChangeSink {
-    return this.changes;
+  ) {
+    this.unit = new TicketUnitOfWork(changes);
   }
+
 
   /** Files a ticket; with `options.idempotencyKey`, a retry returns the first ticket's id. */
   async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand, options: CreateTicketOptions = {}): Promise<string> {
     if (!canCreate(viewer)) throw forbidden(MESSAGES.create);
     const content = validateText(command.content, 'content');
     const key = parseIdempotencyKey(options.idempotencyKey);
-    return this.write(em, async (tem, changes) => {
+    return this.unit.run(em, async (tem, changes) => {
       const id = uuidv7();
       if (key !== undefined) {
         // First statement of the transaction, so a replay stores no images and writes nothing.
@@ -77,12 +78,12 @@ export class TicketService {
     });
   }
 
-  /** Content and image edits; omitted fields stay as they are. Not a history entry (SPEC). */
+  /** Content and image edits; omitted fields stay as they are. Not a history entry (docs/contract.md). */
   async edit(em: EntityManager, viewer: Viewer, ticketId: string, command: EditTicketCommand): Promise<void> {
     const id = parseUuid(ticketId, 'id');
     const content = command.content === undefined ? undefined : validateText(command.content, 'content');
-    await this.write(em, async (tem, changes) => {
-      const ticket = await this.lock(tem, id);
+    await this.unit.run(em, async (tem, changes) => {
+      const ticket = await lockTicket(tem, id);
       assertCan(viewer, TicketOperation.EDIT, ticket);
       let changed = false;
       if (content !== undefined && content !== ticket.content) {
@@ -170,29 +171,6 @@ export class TicketService {
     });
     if (change) this.changes.committed(change);
     return view;
-  }
-
-  /** Loads a ticket for change, holding its row lock until the transaction ends. */
-  async lock(tem: EntityManager, id: string): Promise<Ticket> {
-    const ticket = await tem.findOne(Ticket, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!ticket) throw notFound('Ticket not found');
-    return ticket;
-  }
-
-  /**
-   * Runs `work` in a transaction, records the changes it reports inside it and publishes them
-   * after the commit. Shared with the reply service so every write follows the same path.
-   */
-  async write<T>(em: EntityManager, work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>): Promise<T> {
-    const changes: TicketChange[] = [];
-    const result = await em.transactional(async (tem) => {
-      const value = await work(tem, changes);
-      await tem.flush();
-      for (const change of changes) await this.changes.record(tem, change);
-      return value;
-    });
-    for (const change of changes) this.changes.committed(change);
-    return result;
   }
 
   private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): void {

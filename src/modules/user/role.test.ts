@@ -1,6 +1,6 @@
 import { ALL_ROLES, normalizeRoles, parseRole, Role, ROLE_CODE } from './role';
 
-/** SPEC "Roles", copied out. */
+/** docs/contract.md "Roles", copied out. */
 const SPEC_ROLES = [
   { code: 1, name: 'customer', role: Role.CUSTOMER },
   { code: 2, name: 'staff', role: Role.STAFF },
@@ -12,7 +12,7 @@ describe('Role', () => {
     expect(ROLE_CODE[role]).toBe(code);
   });
 
-  it('has exactly the three roles of SPEC, in code order', () => {
+  it('has exactly the three roles of docs/contract.md, in code order', () => {
     expect(ALL_ROLES).toEqual([Role.CUSTOMER, Role.STAFF, Role.SCHEDULER]);
     expect(Object.values(Role)).toEqual(['CUSTOMER', 'STAFF', 'SCHEDULER']);
   });

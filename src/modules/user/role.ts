@@ -1,4 +1,4 @@
-/** The roles of SPEC ("Roles"). A user holds one or more; what they may do is the union. */
+/** The roles of docs/contract.md ("Roles"). A user holds one or more; what they may do is the union. */
 export enum Role {
   CUSTOMER = 'CUSTOMER',
   STAFF = 'STAFF',
@@ -7,7 +7,7 @@ export enum Role {
 
 export const ALL_ROLES: readonly Role[] = [Role.CUSTOMER, Role.STAFF, Role.SCHEDULER];
 
-/** Numeric codes of seed 2.2. */
+/** Numeric codes (docs/contract.md "Roles"). */
 export const ROLE_CODE: Readonly<Record<Role, number>> = {
   [Role.CUSTOMER]: 1,
   [Role.STAFF]: 2,

@@ -1,4 +1,4 @@
-import type { TestServer, TestUser } from '../support/server';
+import type { TestServer, TestUser } from './server';
 import { SEED_REQUESTS, type SeedRequestName } from './seed-requests';
 
 /** A legacy answer: the HTTP status, the headers and the parsed JSON body. */

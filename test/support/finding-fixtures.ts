@@ -1,7 +1,7 @@
 import { TicketOperation } from '../../src/modules/ticket/ticket.rules';
 import type { TransitionOperation } from '../../src/modules/ticket/ticket.service';
 import type { Viewer } from '../../src/modules/user/viewer';
-import type { TestServer, TestUser } from '../support/server';
+import type { TestServer, TestUser } from './server';
 
 /**
  * A varied set of tickets for the finding suites, written through the domain services (the same

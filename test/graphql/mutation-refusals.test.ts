@@ -15,7 +15,7 @@ import { SPEC_FORBIDDEN_MESSAGE } from '../support/spec-tables';
 /**
  * Every mutation by every wrong viewer is FORBIDDEN with the seed's message, whatever the status;
  * every mutation by a right viewer from a status it may not leave is CONFLICT naming both
- * statuses; and no refusal changes anything. The expectations are written out from SPEC's tables
+ * statuses; and no refusal changes anything. The expectations are written out from the contract's tables
  * here, not derived from ticket.rules.ts, so the rule table is checked against the contract.
  *
  * One ticket per status (filed by `customer`, assigned to `staff` on the way, with one reply by
@@ -34,7 +34,7 @@ const VIEWER_USER: Record<ViewerName, keyof TestServer['users']> = {
 };
 
 
-/** SPEC "Transitions" and "Other operations": who may, and from where. */
+/** docs/contract.md "Transitions" and "Other operations": who may, and from where. */
 const RULES: Record<OperationName, { who: ViewerName[]; from: StatusName[]; to?: StatusName }> = {
   assign: { who: ['scheduler'], from: ['NEW', 'REOPEN', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION'], to: 'ASSIGNED' },
   startProcessing: { who: ['assignee'], from: ['ASSIGNED', 'REQUEST_INFORMATION'], to: 'IN_PROCESSING' },
@@ -46,7 +46,7 @@ const RULES: Record<OperationName, { who: ViewerName[]; from: StatusName[]; to?:
   edit: { who: ['owner'], from: ['NEW', 'REOPEN', 'REQUEST_INFORMATION'] },
   // Anyone who can see it: the owner, the scheduler, and the assignee once it is assigned.
   reply: { who: ['owner', 'scheduler', 'assignee'], from: ['NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION', 'FIXED', 'REOPEN'] },
-  // Its author only, in any status (SPEC names no status rule for deleting a reply).
+  // Its author only, in any status (docs/contract.md names no status rule for deleting a reply).
   deleteReply: { who: ['owner'], from: [...STATUS_NAMES] },
 };
 
@@ -132,7 +132,7 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
     expect(JSON.stringify(result.errors)).not.toMatch(/stacktrace|at .*\.ts:\d+/i);
   });
 
-  it.each([['CLOSED'], ['CANCEL']] as const)('the author deletes their reply on a %s ticket (SPEC sets no status rule for it)', async (status) => {
+  it.each([['CLOSED'], ['CANCEL']] as const)('the author deletes their reply on a %s ticket (docs/contract.md sets no status rule for it)', async (status) => {
     const { id, replyId } = await ticketIn(server, status, defaultActors(server), { reply: true });
     const result = await attempt(server, user('owner'), 'deleteReply', { id, replyId });
     expect(result.errors).toBeUndefined();

@@ -1,12 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { encodeCredential } from '../../src/modules/auth/credential';
-import { gqlOk } from '../support/http';
-import { REPO_ROOT, TEST_BUILD_ROOT } from '../support/scratch';
-import { FIXTURE_USERS, PASSWORD, type FixtureName, type TestUser } from '../support/server';
+import { gqlOk } from './http';
+import { REPO_ROOT, TEST_BUILD_ROOT } from './scratch';
+import { freePort } from './ports';
+import { ADMIN, FIXTURE_USERS, PASSWORD, type FixtureName, type TestUser } from './server';
 
 /**
  * Fault tests drive the product as an operator runs it: `node main.js` compiled by the build's
@@ -19,8 +19,6 @@ import { FIXTURE_USERS, PASSWORD, type FixtureName, type TestUser } from '../sup
  */
 
 const ROOT = REPO_ROOT;
-export const ADMIN_USERNAME = 'admin';
-export const ADMIN_PASSWORD = 'admin password 1';
 
 export const sleep = (ms: number): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -89,17 +87,6 @@ export function compiledServer(): Promise<string> {
   return building;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface Exit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -142,8 +129,8 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     HOST: '127.0.0.1',
     DATA_DIR: options.dataDir,
     CREDENTIAL_KEY: options.credentialKey.toString('hex'),
-    ADMIN_USERNAME,
-    ADMIN_PASSWORD,
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_PASSWORD: ADMIN.password,
     // Cheap password hashes: these suites restart the server (empty caches) and sign in again.
     PASSWORD_SCRYPT_LOG2_N: '12',
     // These suites write as fast as they can through faults: request budgets (on by default in a
@@ -207,7 +194,7 @@ export type Cast = Record<FixtureName | 'admin', TestUser>;
  * only described (a restart on the same database: they exist already, and the key is the same).
  */
 export async function provisionCast(url: string, key: Buffer, { create = true } = {}): Promise<Cast> {
-  const admin: TestUser = { id: 0, username: ADMIN_USERNAME, roles: [], credential: encodeCredential(ADMIN_USERNAME, ADMIN_PASSWORD, key) };
+  const admin: TestUser = { id: 0, username: ADMIN.username, roles: [], credential: encodeCredential(ADMIN.username, ADMIN.password, key) };
   const me = await gqlOk<{ me: { id: string } }>({ url }, admin, '{ me { id } }');
   const cast = { admin: { ...admin, id: Number(me.me.id) } } as Cast;
   for (const [name, roles] of Object.entries(FIXTURE_USERS) as Array<[FixtureName, TestUser['roles']]>) {

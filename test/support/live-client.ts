@@ -1,6 +1,6 @@
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { TestServer, TestUser } from '../support/server';
+import type { TestServer, TestUser } from './server';
 
 /**
  * Real graphql-ws clients for the realtime suites: `ws` as the WebSocket, the credential in

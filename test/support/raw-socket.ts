@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
-import { wsUrl } from '../realtime/live-client';
-import type { TestServer } from '../support/server';
+import { wsUrl } from './live-client';
+import type { TestServer } from './server';
 
 /**
  * A graphql-ws connection driven by hand (the `ws` package, protocol `graphql-transport-ws`), for

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { encodeCredential } from '../../src/modules/auth/credential';
-import type { TestServer, TestUser } from '../support/server';
+import type { TestServer, TestUser } from './server';
 
 /**
  * Shared pieces of the hostile-input suites (fuzz-*.test.ts, authorization-matrix.test.ts): a
@@ -49,7 +49,7 @@ export async function fingerprint(server: Pick<TestServer, 'app'>): Promise<Data
 /** Traces of a stack or of the server's source in a body. */
 const LEAK = /\n\s+at |\bat [\w.<>]+ \(|\.ts:\d+|node_modules|stacktrace/i;
 
-/** Why an HTTP error answer is not the `{code, message}` SPEC promises, or undefined when it is. */
+/** Why an HTTP error answer is not the `{code, message}` docs/contract.md promises, or undefined when it is. */
 export function badErrorBody(status: number, text: string): string | undefined {
   if (LEAK.test(text)) return `stack trace or source path in the body: ${text.slice(0, 300)}`;
   let body: unknown;
@@ -150,7 +150,7 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
     ),
     weight: 3,
   },
-  // Around the 65,536-character limit (SPEC "Limits"), counted in code points.
+  // Around the 65,536-character limit (docs/contract.md "Limits"), counted in code points.
   { arbitrary: fc.constantFrom('x'.repeat(65_536), 'x'.repeat(65_537), '😀'.repeat(65_536), '😀'.repeat(65_537), 'ab'.repeat(70_000)), weight: 1 },
 );
 
@@ -212,7 +212,7 @@ export const credentialChoice = (names: ReadonlyArray<keyof TestServer['users']>
   );
 
 /**
- * Failed logins per server are throttled per client address (SPEC: 429), and credentials that
+ * Failed logins per server are throttled per client address (docs/contract.md: 429), and credentials that
  * do not decode count as failures too: spend at most `limit` wrong or junk credentials, so the
  * fuzz does not lock its own loopback address out; past it, send none.
  */

@@ -1,0 +1,12 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Runs a raw statement through the SQL entity manager's `execute`, which carries `em`'s
+ * transaction when it is inside one (`em.transactional`'s fork) and runs on its own otherwise.
+ * Both drivers (PostgreSQL and PGlite) are SQL drivers, so every EntityManager here is a
+ * SqlEntityManager; the core type that the rest of the code holds does not say so.
+ */
+export function execute<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T> {
+  return (em as SqlEntityManager).execute<T & object>(sql, [...params], 'all');
+}
