@@ -36,7 +36,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   // The domain: no transport, composition root, program (cli/) or transport library.
-  { files: ['src/modules/**/*.ts'], ignores: ['src/modules/**/*.test.ts'], rules: restrict(into([...ABOVE_DOMAIN, 'cli'], DOMAIN_MESSAGE), TRANSPORT_LIBRARIES) },
+  {
+    files: ['src/modules/**/*.ts'],
+    ignores: ['src/modules/**/*.test.ts'],
+    rules: restrict(into([...ABOVE_DOMAIN, 'cli'], DOMAIN_MESSAGE), TRANSPORT_LIBRARIES),
+  },
   // Its unit tests likewise, except that the credential test runs the credential program it backs.
   { files: ['src/modules/**/*.test.ts'], rules: restrict(into(ABOVE_DOMAIN, DOMAIN_MESSAGE), TRANSPORT_LIBRARIES) },
   // The database layer serves the domain: same rule.
@@ -50,6 +54,9 @@ export default tseslint.config(
   // the legacy endpoint no GraphQL or socket; plain HTTP routes no legacy endpoint or socket. (realtime/ runs
   // GraphQL over WebSocket, so it may import graphql/ and http/'s client address.)
   { files: ['src/graphql/**/*.ts'], rules: restrict(into(['http', 'legacy', 'realtime', 'metrics'], 'graphql/ is one transport: it imports no other.')) },
-  { files: ['src/legacy/**/*.ts'], rules: restrict(into(['graphql', 'realtime', 'metrics'], 'legacy/ is one transport: it imports no other (http/ is its HTTP plumbing).')) },
+  {
+    files: ['src/legacy/**/*.ts'],
+    rules: restrict(into(['graphql', 'realtime', 'metrics'], 'legacy/ is one transport: it imports no other (http/ is its HTTP plumbing).')),
+  },
   { files: ['src/http/**/*.ts'], rules: restrict(into(['legacy', 'realtime'], 'http/ is plain HTTP plumbing: it imports no other transport.')) },
 );

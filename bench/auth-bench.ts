@@ -68,8 +68,14 @@ async function main(): Promise<void> {
     const reused = encodeCredential(USERNAME, PASSWORD, key);
     await timeRequests(url, [reused]);
     // Warm-up of both paths.
-    await timeRequests(url, Array.from({ length: 50 }, () => reused));
-    await timeRequests(url, Array.from({ length: 50 }, () => encodeCredential(USERNAME, PASSWORD, key)));
+    await timeRequests(
+      url,
+      Array.from({ length: 50 }, () => reused),
+    );
+    await timeRequests(
+      url,
+      Array.from({ length: 50 }, () => encodeCredential(USERNAME, PASSWORD, key)),
+    );
 
     const reusedMs: number[] = [];
     const freshMs: number[] = [];
@@ -91,8 +97,15 @@ async function main(): Promise<void> {
     log(`  reused credential:           ${median(reusedMs).toFixed(3)} ms/request (rounds: ${reusedMs.map((ms) => ms.toFixed(3)).join(', ')})`);
     log(`  fresh nonce every request:   ${median(freshMs).toFixed(3)} ms/request (rounds: ${freshMs.map((ms) => ms.toFixed(3)).join(', ')})`);
     log(`  fresh-nonce cost ratio:      ${(median(freshMs) / median(reusedMs)).toFixed(2)}x`);
-    log(`  one scrypt verification:     ${old.ms.toFixed(1)} ms at ${old.stored.split('$').slice(1, 4).join('/')} (N/r/p), ${current.ms.toFixed(1)} ms at ${current.stored.split('$').slice(1, 4).join('/')}`);
-    log(`  load average: ${(await import('node:os')).loadavg().map((value) => value.toFixed(2)).join(' ')}`);
+    log(
+      `  one scrypt verification:     ${old.ms.toFixed(1)} ms at ${old.stored.split('$').slice(1, 4).join('/')} (N/r/p), ${current.ms.toFixed(1)} ms at ${current.stored.split('$').slice(1, 4).join('/')}`,
+    );
+    log(
+      `  load average: ${(await import('node:os'))
+        .loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await app.close();
     await database?.drop();

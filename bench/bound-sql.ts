@@ -12,15 +12,13 @@
  * $3 base of image URLs, $4 page size.
  */
 
-const user = (alias: string): string =>
-  `json_build_object('id', ${alias}.id::text, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
+const user = (alias: string): string => `json_build_object('id', ${alias}.id::text, 'username', ${alias}.username, 'roles', ${alias}.roles)`;
 
 /** GraphQLDateTime's form: ISO 8601 in UTC with milliseconds. */
 const iso = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** Status codes to GraphQL enum names (SPEC "Statuses"). */
 const STATUS_NAMES = `(array['NEW','ASSIGNED','FIXED','CLOSED','REOPEN','REQUEST_INFORMATION','CANCEL','IN_PROCESSING'])`;
-
 
 const NODE = `json_build_object(
   'id', t.id,

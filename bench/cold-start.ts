@@ -56,11 +56,7 @@ export async function timeColdStart(mainScript: string, dataDir: string, env: No
  * one left (existing, empty), and `runs` on `seededDataDir` when given (existing, with the
  * benchmark's data set; its credential key comes from `seededEnv`).
  */
-export async function measureColdStarts(
-  mainScript: string,
-  runs: number,
-  seeded?: { dataDir: string; env: NodeJS.ProcessEnv },
-): Promise<ColdStartResult[]> {
+export async function measureColdStarts(mainScript: string, runs: number, seeded?: { dataDir: string; env: NodeJS.ProcessEnv }): Promise<ColdStartResult[]> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'helpdesk-cold-'));
   try {
     const fresh: number[] = [];

@@ -36,10 +36,7 @@ export interface Ready {
 }
 
 /** The server side: answers commands; `count` and `stop` are the server's own. */
-export function serveCommands(handlers: {
-  count(enabled: boolean): number;
-  stop(): Promise<void>;
-}): void {
+export function serveCommands(handlers: { count(enabled: boolean): number; stop(): Promise<void> }): void {
   let peakRss = process.memoryUsage.rss();
   // Sampled, so a peak inside a run is seen even though it is asked for only at the end.
   setInterval(() => {

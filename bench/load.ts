@@ -32,9 +32,7 @@ export async function load(url: string, target: Target, seconds: number, connect
         headers: target.headers,
         // Only writes need a new body per request (rebuilding costs the load generator time); a
         // write's body is made only when autocannon asks, so none is generated and never sent.
-        ...(target.dynamic
-          ? { setupRequest: (request: autocannon.Request) => ({ ...request, body: target.nextBody() }) }
-          : { body: target.nextBody() }),
+        ...(target.dynamic ? { setupRequest: (request: autocannon.Request) => ({ ...request, body: target.nextBody() }) } : { body: target.nextBody() }),
       },
     ],
     // A non-2xx body fails this too, so mismatches count every unsuccessful response once.

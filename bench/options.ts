@@ -100,7 +100,10 @@ export function readOptions(argv: readonly string[] = process.argv.slice(2), env
     rounds: Math.floor(positive('rounds', get('rounds'), 3)),
     connections: Math.floor(positive('connections', get('connections'), 10)),
     tickets,
-    targets: (get('targets') ?? '').split(',').map((name) => name.trim()).filter(Boolean),
+    targets: (get('targets') ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
     countRequests: Math.floor(positive('count', get('count'), 10)),
     coldRuns: Math.floor(positive('cold', get('cold'), 3, { allowZero: true })),
     cpuProfDir: get('cpu-prof') || undefined,

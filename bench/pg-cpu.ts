@@ -30,7 +30,9 @@ export class PostgresCpu {
   async sample(): Promise<Map<number, number>> {
     const ticks = new Map<number, number>();
     if (!this.available) return ticks;
-    const { rows } = await this.client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [this.database]);
+    const { rows } = await this.client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
+      this.database,
+    ]);
     for (const { pid } of rows) {
       const value = readTicks(pid);
       if (value !== undefined) ticks.set(pid, value);

@@ -40,8 +40,7 @@ export const statusesQuery = (ids: readonly string[]): string =>
   `query Statuses { ${ids.map((id, i) => `t${i}: ticket(id: "${id}") { id status }`).join(' ')} }`;
 
 /** A GraphQL request body. */
-export const graphqlBody = (query: string, variables?: Record<string, unknown>): string =>
-  JSON.stringify(variables ? { query, variables } : { query });
+export const graphqlBody = (query: string, variables?: Record<string, unknown>): string => JSON.stringify(variables ? { query, variables } : { query });
 
 /** The fields of the finding targets' tickets (issue 12): a dashboard row, not the full ticket. */
 const ROW = `id status content createdAt updatedAt customer { id username } staff { id username }`;

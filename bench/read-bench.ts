@@ -262,8 +262,7 @@ async function run(options: BenchOptions): Promise<void> {
       log(`Warning: ${seed.transitionPool.length} tickets for ${options.connections} connections; transitions may conflict (seed more tickets)`);
     }
     const targets = buildTargets(seed, key).filter(
-      (target) =>
-        options.targets.length === 0 || options.targets.some((wanted) => target.name.toLowerCase().includes(wanted.toLowerCase())),
+      (target) => options.targets.length === 0 || options.targets.some((wanted) => target.name.toLowerCase().includes(wanted.toLowerCase())),
     );
     if (targets.length === 0) throw new Error(`No target matches --targets=${options.targets.join(',')}`);
     log(
@@ -377,7 +376,9 @@ async function run(options: BenchOptions): Promise<void> {
       if (!boundBody || !appBody) continue;
       const difference = firstDifference(JSON.parse(boundBody), JSON.parse(appBody));
       const tickets = ticketsIn(appBody);
-      log(`sql-bound-${name} returns the same JSON as gql-${name}: ${difference ? `NO — first difference ${difference}` : `yes (${Buffer.byteLength(appBody)} bytes${tickets === undefined ? '' : `, ${tickets} tickets`})`}`);
+      log(
+        `sql-bound-${name} returns the same JSON as gql-${name}: ${difference ? `NO — first difference ${difference}` : `yes (${Buffer.byteLength(appBody)} bytes${tickets === undefined ? '' : `, ${tickets} tickets`})`}`,
+      );
       const app = summaries.find((summary) => summary.name === `gql-${name}`);
       const bound = summaries.find((summary) => summary.name === `sql-bound-${name}`);
       if (app?.rounds.length && bound?.rounds.length) log(`gql-${name} / sql-bound-${name}: ${boundRatio(app, bound).toFixed(2)}×`);

@@ -74,8 +74,7 @@ const mb = (bytes: number): string => (Number.isFinite(bytes) ? `${Math.round(by
 
 function table(header: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((width, i) => (rightAligned.has(i) ? `${'-'.repeat(width + 1)}:` : '-'.repeat(width + 2))).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
@@ -101,7 +100,10 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
       fixed(median(rounds.map((r) => r.dbCpuMsPerRequest)), 2),
       fixed(median(rounds.map(totalCpu)), 2),
       mb(Math.max(...rounds.map((r) => r.peakRss))),
-      fixed(floorRatio(summary, againstFloor, (r) => r.requestsPerSecond), 2),
+      fixed(
+        floorRatio(summary, againstFloor, (r) => r.requestsPerSecond),
+        2,
+      ),
       fixed(floorRatio(summary, againstFloor, totalCpu), 2),
       fixed(boundRatio(summary, boundOf(summary)), 2),
       fixed(median(rounds.map((r) => r.statementsPerRequest)), 1),
@@ -110,7 +112,22 @@ export function resultsTable(summaries: readonly TargetSummary[]): string {
     ];
   });
   return table(
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'server CPU ms/req', 'PG CPU ms/req', 'total CPU ms/req', 'RSS MB', '× floor', 'CPU × floor', '× bound', 'SQL/req', 'failed', 'req/s per round'],
+    [
+      'target',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'server CPU ms/req',
+      'PG CPU ms/req',
+      'total CPU ms/req',
+      'RSS MB',
+      '× floor',
+      'CPU × floor',
+      '× bound',
+      'SQL/req',
+      'failed',
+      'req/s per round',
+    ],
     rows,
     new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
   );

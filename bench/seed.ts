@@ -244,8 +244,7 @@ function planTickets(count: number, users: BenchUser[], roles: SeedRoles): Plan 
     pool?.push(id);
 
     // Walk the path: each step must be allowed by the rule table from the state the last one left.
-    const actorFor = (actor: Actor): BenchUser =>
-      actor === 'customer' ? customer : actor === 'staff' ? assignee : pick(schedulers);
+    const actorFor = (actor: Actor): BenchUser => (actor === 'customer' ? customer : actor === 'staff' ? assignee : pick(schedulers));
     let facts: TicketFacts = { status: S.NEW, customerId: customer.id, staffId: null };
     let schedulerId: number | null = null;
     const statusAt: Array<{ at: number; facts: TicketFacts }> = [];

@@ -217,7 +217,12 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
  */
 function findingTargets(seed: SeedResult, scheduler: string): Target[] {
   const pairs: Array<[name: string, path: string, description: string, query: string]> = [
-    ['filtered', '/filtered', `tickets of staff ${seed.staff.username} in ASSIGNED/IN_PROCESSING/REQUEST_INFORMATION, oldest first, ${PAGE_SIZE} per page`, filteredPage(seed.staff.id)],
+    [
+      'filtered',
+      '/filtered',
+      `tickets of staff ${seed.staff.username} in ASSIGNED/IN_PROCESSING/REQUEST_INFORMATION, oldest first, ${PAGE_SIZE} per page`,
+      filteredPage(seed.staff.id),
+    ],
     ['search', '/search', `tickets(filter: { search: "${SEARCH_TERM}" }), content and replies, newest first`, SEARCH_PAGE],
     ['stats', '/stats', 'ticketStats: total, by status, by staff member', STATS],
   ];

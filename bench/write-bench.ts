@@ -215,15 +215,26 @@ function targets(seed: SeedResult, key: Buffer, walk: TransitionWalk): Record<st
   const base = { headers: JSON_HEADERS } as const;
   return {
     'bound-transition': {
-      ...base, name: 'bound-transition', server: 'bound', path: '/transition',
-      body: (context) => JSON.stringify(walk.take(context)), done: walkDone,
+      ...base,
+      name: 'bound-transition',
+      server: 'bound',
+      path: '/transition',
+      body: (context) => JSON.stringify(walk.take(context)),
+      done: walkDone,
     },
     'bound-transition-unordered': {
-      ...base, name: 'bound-transition-unordered', server: 'bound', path: '/transition-unordered',
-      body: (context) => JSON.stringify(walk.take(context)), done: walkDone,
+      ...base,
+      name: 'bound-transition-unordered',
+      server: 'bound',
+      path: '/transition-unordered',
+      body: (context) => JSON.stringify(walk.take(context)),
+      done: walkDone,
     },
     'app-transition': {
-      ...base, name: 'app-transition', server: 'app', path: '/graphql',
+      ...base,
+      name: 'app-transition',
+      server: 'app',
+      path: '/graphql',
       headers: { ...JSON_HEADERS, authorization: staff },
       body: (context) => {
         const { id, operation } = walk.take(context);
@@ -233,7 +244,10 @@ function targets(seed: SeedResult, key: Buffer, walk: TransitionWalk): Record<st
     },
     'bound-reply': { ...base, name: 'bound-reply', server: 'bound', path: '/reply', body: (context) => JSON.stringify(replyBody(context)), done: replyDone },
     'app-reply': {
-      ...base, name: 'app-reply', server: 'app', path: '/graphql',
+      ...base,
+      name: 'app-reply',
+      server: 'app',
+      path: '/graphql',
       headers: { ...JSON_HEADERS, authorization: customer },
       body: (context) => graphqlBody(ADD_REPLY, replyBody(context)),
       done: replyDone,
@@ -392,7 +406,9 @@ async function main(): Promise<void> {
     }
 
     log('');
-    log('| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | load avg |');
+    log(
+      '| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | load avg |',
+    );
     log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const writers of options.writers) {
       const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);

@@ -138,15 +138,17 @@ async function main(): Promise<void> {
         // Not measured: where each ticket of the walk is now, before a run.
         work = database
           .run('write-statuses', 'select id, status from tickets where id = any($1::uuid[])', [`{${(body.ids ?? []).join(',')}}`])
-          .then((rows) => JSON.stringify(Object.fromEntries(rows.map((row) => [row.id, row.status === TO_CODE.requestInformation ? TicketStatus.REQUEST_INFORMATION : 'OTHER']))));
+          .then((rows) =>
+            JSON.stringify(
+              Object.fromEntries(rows.map((row) => [row.id, row.status === TO_CODE.requestInformation ? TicketStatus.REQUEST_INFORMATION : 'OTHER'])),
+            ),
+          );
       } else if (url === '/reply') {
-        work = database
-          .run('write-reply', REPLY_SQL, [body.ticketId, customerId, REPLY_FROM, uuidv7(), body.content])
-          .then((rows) => {
-            const row = rows[0];
-            if (!row) throw new Error('refused');
-            return JSON.stringify({ data: { addReply: { id: row.id, content: row.content, createdAt: new Date(Number(row.created_at)).toISOString() } } });
-          });
+        work = database.run('write-reply', REPLY_SQL, [body.ticketId, customerId, REPLY_FROM, uuidv7(), body.content]).then((rows) => {
+          const row = rows[0];
+          if (!row) throw new Error('refused');
+          return JSON.stringify({ data: { addReply: { id: row.id, content: row.content, createdAt: new Date(Number(row.created_at)).toISOString() } } });
+        });
       } else {
         const operation = body.operation === 'startProcessing' ? 'startProcessing' : 'requestInformation';
         const sql = url === '/transition-unordered' ? unordered : ordered;

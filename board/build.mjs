@@ -41,7 +41,11 @@ export async function buildBoard(outdir = path.join(root, 'dist', 'board')) {
   // Each file is written beside its place and renamed into it, the bundle before the page that
   // names it: a server reading this folder while it is rebuilt (tests build in parallel) never
   // sees a missing or half-written file.
-  const files = [...outputs, { name: 'index.html', contents: html }, { name: 'manifest.json', contents: JSON.stringify({ js: js.name, css: css.name, gzippedJs }, null, 2) + '\n' }];
+  const files = [
+    ...outputs,
+    { name: 'index.html', contents: html },
+    { name: 'manifest.json', contents: JSON.stringify({ js: js.name, css: css.name, gzippedJs }, null, 2) + '\n' },
+  ];
   for (const file of files) {
     const temporary = path.join(outdir, `.${file.name}.${process.pid}.tmp`);
     writeFileSync(temporary, file.contents);

@@ -111,9 +111,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // Request budgets (RATE_LIMIT_POINTS): shared through the database when processes share one.
   const rateLimiter = config.rateLimitPoints
     ? new RateLimiter(
-        config.databaseUrl
-          ? new PostgresBudgetStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
-          : new MemoryBudgetStore(),
+        config.databaseUrl ? new PostgresBudgetStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all')) : new MemoryBudgetStore(),
         { points: config.rateLimitPoints, windowMs: config.rateLimitWindowMs ?? DEFAULT_RATE_LIMIT.rateLimitWindowMs },
         metrics ? (transport) => metrics.rateLimited(transport) : undefined,
       )
@@ -131,7 +129,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const https = config.publicUrl?.startsWith('https:') ?? false;
   const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...definedOnly(config) };
   const server = Fastify({
-    logger: options.logger === false ? false : loggerOptions(options.logger === true || !options.logger ? config.logLevel : options.logger.level, options.logStream),
+    logger:
+      options.logger === false ? false : loggerOptions(options.logger === true || !options.logger ? config.logLevel : options.logger.level, options.logStream),
     genReqId: requestId,
     bodyLimit: MAX_JSON_BODY_BYTES,
     // TRUST_PROXY: behind a proxy, request.ip comes from X-Forwarded-For; the throttle keys failed

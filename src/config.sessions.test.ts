@@ -5,7 +5,10 @@ const load = (env: Record<string, string>) => loadConfig({ CREDENTIAL_KEY: 'ab'.
 describe('session settings', () => {
   it('default to two hours idle and one day at most', () => {
     const config = load({});
-    expect([config.sessionIdleTimeoutMs, config.sessionMaxAgeMs]).toEqual([DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs, DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs]);
+    expect([config.sessionIdleTimeoutMs, config.sessionMaxAgeMs]).toEqual([
+      DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs,
+      DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs,
+    ]);
     expect(DEFAULT_SESSION_TIMEOUTS).toEqual({ sessionIdleTimeoutMs: 7_200_000, sessionMaxAgeMs: 86_400_000 });
   });
 

@@ -286,9 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const sessionIdleTimeoutMs = parseSeconds('SESSION_IDLE_TIMEOUT_SECONDS', env.SESSION_IDLE_TIMEOUT_SECONDS, DEFAULT_SESSION_TIMEOUTS.sessionIdleTimeoutMs);
   const sessionMaxAgeMs = parseSeconds('SESSION_MAX_AGE_SECONDS', env.SESSION_MAX_AGE_SECONDS, DEFAULT_SESSION_TIMEOUTS.sessionMaxAgeMs);
   if (sessionIdleTimeoutMs > sessionMaxAgeMs) {
-    throw new ConfigError(
-      `SESSION_IDLE_TIMEOUT_SECONDS (${sessionIdleTimeoutMs / 1000}) must not exceed SESSION_MAX_AGE_SECONDS (${sessionMaxAgeMs / 1000})`,
-    );
+    throw new ConfigError(`SESSION_IDLE_TIMEOUT_SECONDS (${sessionIdleTimeoutMs / 1000}) must not exceed SESSION_MAX_AGE_SECONDS (${sessionMaxAgeMs / 1000})`);
   }
   return {
     port: parsePort(env.PORT),
@@ -310,12 +308,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     idleTimeoutMs: parseMilliseconds('HTTP_IDLE_TIMEOUT_MS', env.HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
     keepAliveTimeoutMs: parseMilliseconds('HTTP_KEEP_ALIVE_TIMEOUT_MS', env.HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    databaseStatementTimeoutMs: parseMilliseconds('DATABASE_STATEMENT_TIMEOUT_MS', env.DATABASE_STATEMENT_TIMEOUT_MS, DEFAULT_LIMITS.databaseStatementTimeoutMs),
+    databaseStatementTimeoutMs: parseMilliseconds(
+      'DATABASE_STATEMENT_TIMEOUT_MS',
+      env.DATABASE_STATEMENT_TIMEOUT_MS,
+      DEFAULT_LIMITS.databaseStatementTimeoutMs,
+    ),
     databaseAcquireTimeoutMs: parseMilliseconds('DATABASE_ACQUIRE_TIMEOUT_MS', env.DATABASE_ACQUIRE_TIMEOUT_MS, DEFAULT_LIMITS.databaseAcquireTimeoutMs),
     maxRepliesPerTicket: parseCount('MAX_REPLIES_PER_TICKET', env.MAX_REPLIES_PER_TICKET, DEFAULT_LIMITS.maxRepliesPerTicket, 1, 1_000_000),
     maxSocketsPerUser: parseCount('WS_MAX_SOCKETS_PER_USER', env.WS_MAX_SOCKETS_PER_USER, DEFAULT_LIMITS.maxSocketsPerUser, 1, 100_000),
     // At least one largest JSON body (134 MiB) must fit, or large requests could never be served.
-    maxBodyBytesInFlight: parseCount('MAX_BODY_BYTES_IN_FLIGHT', env.MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MIN_BODY_BYTES_IN_FLIGHT, Number.MAX_SAFE_INTEGER),
+    maxBodyBytesInFlight: parseCount(
+      'MAX_BODY_BYTES_IN_FLIGHT',
+      env.MAX_BODY_BYTES_IN_FLIGHT,
+      DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
+      MIN_BODY_BYTES_IN_FLIGHT,
+      Number.MAX_SAFE_INTEGER,
+    ),
     maxConnectionsPerAddress: parseCount('MAX_CONNECTIONS_PER_ADDRESS', env.MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 1_000_000),
     metricsToken: parseMetricsToken(env.METRICS_TOKEN),
     passwordScryptLog2N: parseScryptLog2N(env.PASSWORD_SCRYPT_LOG2_N),

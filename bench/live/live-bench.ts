@@ -166,18 +166,21 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const key = randomBytes(32);
   const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'helpdesk-live-bench-'));
-  const server = await ServerProcess.start({
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    CREDENTIAL_KEY: key.toString('hex'),
-    ADMIN_PASSWORD: randomBytes(12).toString('hex'),
-    ADMIN_USERNAME: `live-bench-admin-${randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'silent',
-    // Every subscriber connects from this one address: the per-address cap would refuse them.
-    MAX_CONNECTIONS_PER_ADDRESS: '0',
-    ...(dataDir ? { DATA_DIR: dataDir } : {}),
-  }, options.profile);
+  const server = await ServerProcess.start(
+    {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      CREDENTIAL_KEY: key.toString('hex'),
+      ADMIN_PASSWORD: randomBytes(12).toString('hex'),
+      ADMIN_USERNAME: `live-bench-admin-${randomBytes(3).toString('hex')}`,
+      LOG_LEVEL: 'silent',
+      // Every subscriber connects from this one address: the per-address cap would refuse them.
+      MAX_CONNECTIONS_PER_ADDRESS: '0',
+      ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    },
+    options.profile,
+  );
   const stopTimer = setTimeout(() => {
     process.stderr.write('live bench: run timeout, stopping\n');
     server.kill();
@@ -334,7 +337,24 @@ async function main(): Promise<void> {
     };
 
     const rows: string[][] = [];
-    const header = ['subscribers', 'events', 'deliveries', 'per event', 'deliveries/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'RSS/conn', 'heap/conn', 'server CPU', 'client CPU', 'ticket reads/event', 'executions/event', 'load avg'];
+    const header = [
+      'subscribers',
+      'events',
+      'deliveries',
+      'per event',
+      'deliveries/s',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'max ms',
+      'RSS/conn',
+      'heap/conn',
+      'server CPU',
+      'client CPU',
+      'ticket reads/event',
+      'executions/event',
+      'load avg',
+    ];
     for (const count of options.subscribers) {
       await openUpTo(count);
       const memory = await server.ask<ServerSample>({ type: 'sample', gc: true });

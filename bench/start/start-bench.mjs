@@ -41,7 +41,16 @@ async function run(command, label) {
     shell: true,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn', ADMIN_PASSWORD: 'bench admin password' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      LOG_LEVEL: 'warn',
+      ADMIN_PASSWORD: 'bench admin password',
+    },
   });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -70,7 +79,11 @@ try {
   for (const command of commands) {
     rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
-    console.log(`command: ${command}  (node ${process.version}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    console.log(
+      `command: ${command}  (node ${process.version}, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')})`,
+    );
     const fresh = await run(command, 'fresh data directory');
     const again = [];
     for (let i = 1; i <= restarts; i++) again.push(await run(command, `restart ${i}`));

@@ -72,5 +72,14 @@ export function App() {
     signedOut('You signed out.');
   };
 
-  return <Board me={me} token={token} route={route} onSignOut={signOut} onSessionEnded={signedOut} usersPage={route.page === 'users' && me.admin ? <Users me={me} /> : null} />;
+  return (
+    <Board
+      me={me}
+      token={token}
+      route={route}
+      onSignOut={signOut}
+      onSessionEnded={signedOut}
+      usersPage={route.page === 'users' && me.admin ? <Users me={me} /> : null}
+    />
+  );
 }

@@ -49,14 +49,7 @@ export function StatusBadge(props: { status: Status }) {
   return <span class={`badge s-${props.status.toLowerCase()}`}>{STATUS_LABEL[props.status]}</span>;
 }
 
-export function Board(props: {
-  me: Me;
-  token: string;
-  route: Route;
-  usersPage: ComponentChildren;
-  onSignOut(): void;
-  onSessionEnded(reason: string): void;
-}) {
+export function Board(props: { me: Me; token: string; route: Route; usersPage: ComponentChildren; onSignOut(): void; onSessionEnded(reason: string): void }) {
   const { me, route } = props;
   const isScheduler = me.roles.includes('SCHEDULER');
   const isCustomer = me.roles.includes('CUSTOMER');
@@ -208,7 +201,11 @@ export function Board(props: {
           {connection.detail ? ` (${connection.detail})` : ''}
         </p>
         <p class="who">
-          <span data-testid="me">{me.username}</span> <span class="roles">{me.roles.map((r) => r.toLowerCase()).join(', ')}{me.admin ? ', admin' : ''}</span>
+          <span data-testid="me">{me.username}</span>{' '}
+          <span class="roles">
+            {me.roles.map((r) => r.toLowerCase()).join(', ')}
+            {me.admin ? ', admin' : ''}
+          </span>
           <button type="button" class="secondary" onClick={props.onSignOut}>
             Sign out
           </button>
@@ -221,7 +218,10 @@ export function Board(props: {
         <div class={selectedId ? 'columns has-selection' : 'columns'}>
           <section class="list" aria-labelledby="list-title">
             <h2 id="list-title">
-              Tickets <span class="muted">({total} shown of {countTotal})</span>
+              Tickets{' '}
+              <span class="muted">
+                ({total} shown of {countTotal})
+              </span>
             </h2>
             <ul class="counts" aria-label="Counts by status (press to filter)">
               {statusButtons}

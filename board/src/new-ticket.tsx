@@ -71,7 +71,12 @@ export function NewTicket(props: { onCreated(id: string): void }) {
             {previews.map((url, index) => (
               <li>
                 <img src={url} alt={`Preview of ${files[index]?.name ?? 'an image'}`} />
-                <button type="button" class="secondary small" onClick={() => setFiles(files.filter((_, i) => i !== index))} aria-label={`Remove ${files[index]?.name ?? 'image'}`}>
+                <button
+                  type="button"
+                  class="secondary small"
+                  onClick={() => setFiles(files.filter((_, i) => i !== index))}
+                  aria-label={`Remove ${files[index]?.name ?? 'image'}`}
+                >
                   Remove
                 </button>
               </li>

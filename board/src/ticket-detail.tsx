@@ -99,7 +99,9 @@ export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; 
           Ticket #{shortId(ticket.id)} <StatusBadge status={ticket.status} />
         </h2>
         <p class="muted">
-          <a href="#/" class="back">← All tickets</a>
+          <a href="#/" class="back">
+            ← All tickets
+          </a>
           <br />
           Filed by {ticket.customer.username} {when(ticket.createdAt)}
           {ticket.staff ? ` · assigned to ${ticket.staff.username}${ticket.staff.active === false ? ' (deactivated)' : ''}` : ' · unassigned'}
@@ -145,7 +147,10 @@ export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; 
           aria-label="Assign"
           onSubmit={(e) => {
             e.preventDefault();
-            if (assignee) void act(() => gql('mutation Assign($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id status } }', { id: ticket.id, staff: assignee }));
+            if (assignee)
+              void act(() =>
+                gql('mutation Assign($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id status } }', { id: ticket.id, staff: assignee }),
+              );
           }}
         >
           <label>
@@ -172,7 +177,11 @@ export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; 
           onSubmit={(e) => {
             e.preventDefault();
             void act(
-              () => gql('mutation Edit($id: ID!, $content: String!) { editTicket(id: $id, input: { content: $content }) { id } }', { id: ticket.id, content: draft }),
+              () =>
+                gql('mutation Edit($id: ID!, $content: String!) { editTicket(id: $id, input: { content: $content }) { id } }', {
+                  id: ticket.id,
+                  content: draft,
+                }),
               () => setEditing(false),
             );
           }}
@@ -235,7 +244,8 @@ export function TicketDetail(props: { id: string; me: Me; staff: StaffMember[]; 
               e.preventDefault();
               if (reply.trim())
                 void act(
-                  () => gql('mutation Reply($id: ID!, $content: String!) { addReply(ticketId: $id, content: $content) { id } }', { id: ticket.id, content: reply }),
+                  () =>
+                    gql('mutation Reply($id: ID!, $content: String!) { addReply(ticketId: $id, content: $content) { id } }', { id: ticket.id, content: reply }),
                   () => setReply(''),
                 );
             }}

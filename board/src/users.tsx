@@ -65,7 +65,12 @@ function PersonRow(props: { person: Person; me: Me; onDone(message: string): voi
       </th>
       <td>
         <RoleBoxes legend={`Roles of ${person.username}`} roles={roles} onChange={setRoles} />
-        <button type="button" class="small" disabled={busy || !changed || roles.length === 0} onClick={() => run(() => gql(UPDATE, { id: person.id, input: { roles } }), `Roles of ${person.username} saved.`)}>
+        <button
+          type="button"
+          class="small"
+          disabled={busy || !changed || roles.length === 0}
+          onClick={() => run(() => gql(UPDATE, { id: person.id, input: { roles } }), `Roles of ${person.username} saved.`)}
+        >
           Save roles
         </button>
       </td>
@@ -75,7 +80,12 @@ function PersonRow(props: { person: Person; me: Me; onDone(message: string): voi
             type="button"
             class="small secondary"
             disabled={busy}
-            onClick={() => run(() => gql(UPDATE, { id: person.id, input: { active: !person.active } }), `${person.username} ${person.active ? 'deactivated' : 'reactivated'}.`)}
+            onClick={() =>
+              run(
+                () => gql(UPDATE, { id: person.id, input: { active: !person.active } }),
+                `${person.username} ${person.active ? 'deactivated' : 'reactivated'}.`,
+              )
+            }
           >
             {person.active ? 'Deactivate' : 'Reactivate'}
           </button>
@@ -86,12 +96,25 @@ function PersonRow(props: { person: Person; me: Me; onDone(message: string): voi
           class="inline-form"
           onSubmit={(e) => {
             e.preventDefault();
-            void run(() => gql('mutation Reset($id: ID!, $p: String!) { resetPassword(id: $id, newPassword: $p) }', { id: person.id, p: password }).then(() => setPassword('')), `Password of ${person.username} reset; their sessions ended.`);
+            void run(
+              () =>
+                gql('mutation Reset($id: ID!, $p: String!) { resetPassword(id: $id, newPassword: $p) }', { id: person.id, p: password }).then(() =>
+                  setPassword(''),
+                ),
+              `Password of ${person.username} reset; their sessions ended.`,
+            );
           }}
         >
           <label>
             <span class="visually-hidden">New password for {person.username}</span>
-            <input type="password" autocomplete="new-password" placeholder="new password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} required />
+            <input
+              type="password"
+              autocomplete="new-password"
+              placeholder="new password"
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+              required
+            />
           </label>
           <button type="submit" class="small" disabled={busy || !password}>
             Reset password
@@ -131,7 +154,9 @@ export function Users(props: { me: Me }) {
   const create = async (event: Event) => {
     event.preventDefault();
     try {
-      await gql('mutation Create($input: CreateUserInput!) { createUser(input: $input) { id } }', { input: { username: username.trim(), password, roles, admin } });
+      await gql('mutation Create($input: CreateUserInput!) { createUser(input: $input) { id } }', {
+        input: { username: username.trim(), password, roles, admin },
+      });
       setUsername('');
       setPassword('');
       done(`${username.trim()} created.`);

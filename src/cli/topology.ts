@@ -68,7 +68,10 @@ async function main(): Promise<void> {
         // Behind the proxy: believe its X-Forwarded-For (one hop), and leave the per-address
         // connection cap to the proxy, since every connection comes from it.
         TRUST_PROXY: env.TRUST_PROXY || '1',
-        MAX_CONNECTIONS_PER_ADDRESS: env.MAX_CONNECTIONS_PER_ADDRESS || '0', CREDENTIAL_KEY: key.toString('hex'), DATA_DIR: path.join(dataDir, `api-${index + 1}`) },
+        MAX_CONNECTIONS_PER_ADDRESS: env.MAX_CONNECTIONS_PER_ADDRESS || '0',
+        CREDENTIAL_KEY: key.toString('hex'),
+        DATA_DIR: path.join(dataDir, `api-${index + 1}`),
+      },
     });
     children.set(index, child);
     child.once('exit', (code, signal) => {
@@ -112,6 +115,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`${error instanceof ConfigError ? 'Configuration error: ' : 'Failed to start: '}${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `${error instanceof ConfigError ? 'Configuration error: ' : 'Failed to start: '}${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(error instanceof ConfigError ? 2 : 1);
 });

@@ -48,8 +48,7 @@ export function isUnavailable(error: unknown, depth = 0): boolean {
   return isUnavailable((error as { cause?: unknown }).cause, depth + 1) || isUnavailable((error as { previous?: unknown }).previous, depth + 1);
 }
 
-export const unavailable = (): DomainError =>
-  new DomainError(ErrorCode.UNAVAILABLE, 'The service is temporarily unavailable, retry shortly');
+export const unavailable = (): DomainError => new DomainError(ErrorCode.UNAVAILABLE, 'The service is temporarily unavailable, retry shortly');
 
 /** The domain error an infrastructure failure stands for, if it stands for one. */
 export const asDomainError = (error: unknown): DomainError | undefined =>

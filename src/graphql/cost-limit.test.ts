@@ -14,9 +14,7 @@ beforeAll(async () => {
 /** Cost of the first operation of `text`. */
 function cost(text: string): number {
   const document = parse(text);
-  const fragments = new Map(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-  );
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
   const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
   return operationCost(schema, operation, (name) => fragments.get(name), COST_OPTIONS);
 }
@@ -46,7 +44,9 @@ it('prices the queries docs/hardening.md names', () => {
   expect(cost(LIST_PAGE.replace('first: 50', 'first: 100'))).toBe(19_104);
   expect(cost(getIntrospectionQuery())).toBe(50_890);
   const benchPages = (count: number) => {
-    const body = LIST_PAGE.replace('first: 50', 'first: 100').replace(/^query ListPage \{/, '').replace(/\}\s*$/, '');
+    const body = LIST_PAGE.replace('first: 50', 'first: 100')
+      .replace(/^query ListPage \{/, '')
+      .replace(/\}\s*$/, '');
     return `{ ${Array.from({ length: count }, (_, i) => `p${i}: ${body.trim()}`).join(' ')} }`;
   };
   expect(cost(benchPages(3))).toBe(3 * 19_104);
@@ -77,7 +77,9 @@ it('reports one error per operation over the limit, naming the limit', () => {
   const big = ['a', 'b', 'c', 'd', 'e'].map((alias) => `${alias}: tickets(first: 100) { edges { node { ${NODE} } } }`).join(' ');
   const document = parse(`query Small { me { id } } query Big { ${big} }`);
   const errors = validate(schema, document, [costLimitRule(COST_OPTIONS)]);
-  expect(errors.map((error) => error.message)).toEqual([`Query cost limit of ${GRAPHQL_LIMITS.maxCost} exceeded: this operation costs 66505. Ask for smaller pages (first) or fewer nested fields.`]);
+  expect(errors.map((error) => error.message)).toEqual([
+    `Query cost limit of ${GRAPHQL_LIMITS.maxCost} exceeded: this operation costs 66505. Ask for smaller pages (first) or fewer nested fields.`,
+  ]);
 });
 
 it('charges a connection paged backwards by last like one paged forwards by first', () => {

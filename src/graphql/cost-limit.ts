@@ -53,7 +53,9 @@ export function operationCost(schema: GraphQLSchema, operation: OperationDefinit
 }
 
 /** Finds a fragment definition by name (ValidationContext.getFragment). */
-export type FragmentLookup = (name: string) => { readonly typeCondition: { readonly name: { readonly value: string } }; readonly selectionSet: SelectionSetNode } | null | undefined;
+export type FragmentLookup = (
+  name: string,
+) => { readonly typeCondition: { readonly name: { readonly value: string } }; readonly selectionSet: SelectionSetNode } | null | undefined;
 
 class CostCounter {
   /** Cost of each fragment by name and the page size it was spread under. */
@@ -165,8 +167,7 @@ export function costLimitRule(options: CostLimitOptions): ValidationRule {
         const shown = cost >= Number.MAX_SAFE_INTEGER ? `more than ${Number.MAX_SAFE_INTEGER}` : String(cost);
         context.reportError(
           new GraphQLError(
-            `Query cost limit of ${options.maxCost} exceeded: this operation costs ${shown}. ` +
-              'Ask for smaller pages (first) or fewer nested fields.',
+            `Query cost limit of ${options.maxCost} exceeded: this operation costs ${shown}. ` + 'Ask for smaller pages (first) or fewer nested fields.',
             { nodes: [operation] },
           ),
         );

@@ -48,12 +48,37 @@ describe('jit executor: input defaults', () => {
 
   it.each<[string, string, Record<string, unknown> | undefined, Record<string, unknown>]>([
     ['an empty Order variable', 'query($o: Order) { order(order: $o) }', { o: {} }, { order: ORDER_DEFAULTS }],
-    ['an Order variable naming some fields', 'query($o: Order) { order(order: $o) }', { o: { direction: 'ASC', limit: null } }, { order: { ...ORDER_DEFAULTS, direction: 'ASC', limit: null } }],
+    [
+      'an Order variable naming some fields',
+      'query($o: Order) { order(order: $o) }',
+      { o: { direction: 'ASC', limit: null } },
+      { order: { ...ORDER_DEFAULTS, direction: 'ASC', limit: null } },
+    ],
     ['an Order literal', 'query { order(order: {}) }', undefined, { order: ORDER_DEFAULTS }],
-    ['an Order literal holding a variable', 'query($d: Direction!) { order(order: { direction: $d }) }', { d: 'ASC' }, { order: { ...ORDER_DEFAULTS, direction: 'ASC' } }],
-    ['a Wrap variable with a list of Orders', 'query($w: Wrap!) { wrap(wrap: $w) }', { w: { orders: [{}, { field: 'status' }] } }, { wrap: { orders: [ORDER_DEFAULTS, { ...ORDER_DEFAULTS, field: 'status' }] } }],
-    ['a Deep variable reaching Order through two levels', 'query($d: Deep) { deep(deep: $d) }', { d: { wrap: { orders: [{}] } } }, { deep: { wrap: { orders: [ORDER_DEFAULTS] } } }],
-    ['a Loose variable (nullable fields with defaults)', 'query($l: Loose) { loose(loose: $l) }', { l: {} }, { loose: { field: 'createdAt', direction: 'DESC' } }],
+    [
+      'an Order literal holding a variable',
+      'query($d: Direction!) { order(order: { direction: $d }) }',
+      { d: 'ASC' },
+      { order: { ...ORDER_DEFAULTS, direction: 'ASC' } },
+    ],
+    [
+      'a Wrap variable with a list of Orders',
+      'query($w: Wrap!) { wrap(wrap: $w) }',
+      { w: { orders: [{}, { field: 'status' }] } },
+      { wrap: { orders: [ORDER_DEFAULTS, { ...ORDER_DEFAULTS, field: 'status' }] } },
+    ],
+    [
+      'a Deep variable reaching Order through two levels',
+      'query($d: Deep) { deep(deep: $d) }',
+      { d: { wrap: { orders: [{}] } } },
+      { deep: { wrap: { orders: [ORDER_DEFAULTS] } } },
+    ],
+    [
+      'a Loose variable (nullable fields with defaults)',
+      'query($l: Loose) { loose(loose: $l) }',
+      { l: {} },
+      { loose: { field: 'createdAt', direction: 'DESC' } },
+    ],
     ['a Loose variable with an explicit null', 'query($l: Loose) { loose(loose: $l) }', { l: { field: null } }, { loose: { field: null, direction: 'DESC' } }],
     ['scalar variables', 'query($n: Int, $s: String!) { plain(n: $n, s: $s) }', { n: 3, s: 'x' }, { n: 3, s: 'x' }],
   ])('%s: the resolver gets the arguments graphql-js gives', async (_name, source, variables, expected) => {

@@ -50,8 +50,7 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
     const key = operationName ?? '';
     let query = byOperation.get(key);
     if (query === undefined) {
-      const declined =
-        expandedFieldCount(document, operation, MAX_JIT_EXPANDED_FIELDS) > MAX_JIT_EXPANDED_FIELDS || !jitCoercesVariablesOf(schema, operation);
+      const declined = expandedFieldCount(document, operation, MAX_JIT_EXPANDED_FIELDS) > MAX_JIT_EXPANDED_FIELDS || !jitCoercesVariablesOf(schema, operation);
       const result = declined ? null : compileQuery(schema, document, operationName ?? undefined);
       query = result && isCompiledQuery(result) ? result : null;
       byOperation.set(key, query);

@@ -1,6 +1,13 @@
 import type { ApolloServerPlugin, GraphQLRequestContextDidResolveOperation } from '@apollo/server';
 import { GraphQLError } from 'graphql';
-import { budgetSpent, rateLimitExtension, rateLimitHeaders, type RateLimitClient, type RateLimiter, type RateLimitState } from '../modules/ratelimit/rate-limiter';
+import {
+  budgetSpent,
+  rateLimitExtension,
+  rateLimitHeaders,
+  type RateLimitClient,
+  type RateLimiter,
+  type RateLimitState,
+} from '../modules/ratelimit/rate-limiter';
 import { ErrorCode } from '../shared/errors';
 import { asDomainError } from '../db/unavailable';
 import type { RequestContext } from './context';

@@ -88,9 +88,6 @@ export async function boardRoutes(app: FastifyInstance, options: BoardRoutesOpti
       return reply.status(404).send({ code: 404, message: 'No such file of the board' });
     }
     const body = await readFile(path.join(dir, file));
-    return reply
-      .header('content-type', TYPES[path.extname(file).slice(1)])
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .send(body);
+    return reply.header('content-type', TYPES[path.extname(file).slice(1)]).header('cache-control', 'public, max-age=31536000, immutable').send(body);
   });
 }

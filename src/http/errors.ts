@@ -22,7 +22,14 @@ export function sendDomainError(reply: FastifyReply, error: DomainError): Fastif
  */
 export function requestErrorToDomain(error: FastifyError): DomainError | undefined {
   const status = error.statusCode;
-  if (status === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.code === 'FST_REQ_FILE_TOO_LARGE' || error.code === 'FST_FILES_LIMIT' || error.code === 'FST_PARTS_LIMIT' || error.code === 'FST_FIELDS_LIMIT') {
+  if (
+    status === 413 ||
+    error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ||
+    error.code === 'FST_REQ_FILE_TOO_LARGE' ||
+    error.code === 'FST_FILES_LIMIT' ||
+    error.code === 'FST_PARTS_LIMIT' ||
+    error.code === 'FST_FIELDS_LIMIT'
+  ) {
     return new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, requestTooLargeMessage(error));
   }
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {

@@ -46,17 +46,21 @@ export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOpti
   });
 
   // Clients embed images from wherever they are served.
-  app.get<{ Params: { id: string } }>('/images/:id', { config: { securityHeaders: { 'cross-origin-resource-policy': 'cross-origin' } } }, async (request, reply) => {
-    // Tolerate the extension clients may append (`…/images/<id>.png`).
-    const id = request.params.id.replace(/\.[A-Za-z0-9]{1,10}$/, '');
-    const image = isUuid(id) ? await services.images.read(fork(), id.toLowerCase()) : null;
-    if (!image) return reply.status(404).send({ code: 404, message: 'Image not found' });
-    return reply
-      .header('content-type', image.mime)
-      .header('content-length', image.data.length)
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "default-src 'none'; sandbox")
-      .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(image.data);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/images/:id',
+    { config: { securityHeaders: { 'cross-origin-resource-policy': 'cross-origin' } } },
+    async (request, reply) => {
+      // Tolerate the extension clients may append (`…/images/<id>.png`).
+      const id = request.params.id.replace(/\.[A-Za-z0-9]{1,10}$/, '');
+      const image = isUuid(id) ? await services.images.read(fork(), id.toLowerCase()) : null;
+      if (!image) return reply.status(404).send({ code: 404, message: 'Image not found' });
+      return reply
+        .header('content-type', image.mime)
+        .header('content-length', image.data.length)
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('cache-control', 'private, max-age=31536000, immutable')
+        .send(image.data);
+    },
+  );
 }

@@ -86,9 +86,7 @@ export function clientErrorAnswer(error: ClientError): { status: number; message
     case 'ERR_HTTP_HEADERS_TIMEOUT':
       return { status: 408, message: 'The request did not arrive in time' };
     case 'HPE_HEADER_OVERFLOW':
-      return overflowedInRequestLine(error)
-        ? { status: 414, message: 'The URL is too long' }
-        : { status: 431, message: 'The request headers are too large' };
+      return overflowedInRequestLine(error) ? { status: 414, message: 'The URL is too long' } : { status: 431, message: 'The request headers are too large' };
     default:
       return { status: 400, message: 'Malformed HTTP request' };
   }

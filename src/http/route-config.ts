@@ -35,8 +35,7 @@ export const MAX_SMALL_BODY_BYTES = 64 * 1024;
 /** The multipart limits: files, text fields, and room for the parts' headers. */
 export const MULTIPART_LIMITS = { fileSize: MAX_IMAGE_BYTES, files: MAX_IMAGES_PER_TICKET, fields: 50, fieldSize: 1024 * 1024, parts: 100 };
 /** The most a multipart body can carry within {@link MULTIPART_LIMITS}: what a chunked one is charged. */
-export const MAX_MULTIPART_BYTES =
-  MULTIPART_LIMITS.files * MULTIPART_LIMITS.fileSize + MULTIPART_LIMITS.fields * MULTIPART_LIMITS.fieldSize + 1024 * 1024;
+export const MAX_MULTIPART_BYTES = MULTIPART_LIMITS.files * MULTIPART_LIMITS.fileSize + MULTIPART_LIMITS.fields * MULTIPART_LIMITS.fieldSize + 1024 * 1024;
 
 /** Every route that declares no `bodyLimit` of its own takes at most {@link MAX_SMALL_BODY_BYTES}. Call before routes. */
 export function smallBodiesByDefault(app: FastifyInstance): void {

@@ -104,8 +104,7 @@ const Char = {
   PARAGRAPH_SEPARATOR: 0x2029,
 } as const;
 
-const isLineBreak = (code: number): boolean =>
-  code === Char.LF || code === Char.CR || code === Char.LINE_SEPARATOR || code === Char.PARAGRAPH_SEPARATOR;
+const isLineBreak = (code: number): boolean => code === Char.LF || code === Char.CR || code === Char.LINE_SEPARATOR || code === Char.PARAGRAPH_SEPARATOR;
 
 const UNICODE_SPACE = /\s/;
 

@@ -33,7 +33,36 @@ function isBodyRefusal(error: unknown, text: string): boolean {
 }
 
 /** Characters that matter to the parser, and some that merely look like they might. */
-const NASTY = ['{', '}', '[', ']', '"', "'", ',', ':', '\\', '/', '*', '\n', '\r', '\t', ' ', '\u2028', '\u00a0', '\ufeff', '\u0000', '0', '-', '+', '.', 'e', 't', 'n', '\ud800', '😀'];
+const NASTY = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  "'",
+  ',',
+  ':',
+  '\\',
+  '/',
+  '*',
+  '\n',
+  '\r',
+  '\t',
+  ' ',
+  '\u2028',
+  '\u00a0',
+  '\ufeff',
+  '\u0000',
+  '0',
+  '-',
+  '+',
+  '.',
+  'e',
+  't',
+  'n',
+  '\ud800',
+  '😀',
+];
 
 type Edit = { at: number; kind: 'insert' | 'delete' | 'replace'; text: string };
 const edit: fc.Arbitrary<Edit> = fc.record({

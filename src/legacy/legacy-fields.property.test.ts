@@ -26,12 +26,60 @@ import {
  */
 
 /** The field names legacy requests use, plus a few that only look like them. */
-const FIELD_NAMES = ['action', 'credential', 'uuid', 'content', 'images', 'status', 'staff-id', 'operator', 'page', 'page-size', 'reply', 'reply-uuid', 'userid', 'Status', '__proto__', 'constructor', 'toString'];
+const FIELD_NAMES = [
+  'action',
+  'credential',
+  'uuid',
+  'content',
+  'images',
+  'status',
+  'staff-id',
+  'operator',
+  'page',
+  'page-size',
+  'reply',
+  'reply-uuid',
+  'userid',
+  'Status',
+  '__proto__',
+  'constructor',
+  'toString',
+];
 
 /** Values of every JSON type and the near misses legacy clients send. */
 const fieldValue = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom('ALL', 'all', 0, '0', -0, 'new', 'ASSIGNED', 'in processing', 'Request Information', 'cancelled', 'customer', 'staff', 'scheduler', '', ' ', '1', '2', '8', '9', '-1', '1.5', '1e3', '0x10', 1e308, -1, 2 ** 31, 2 ** 53 + 1, true, null),
+  fc.constantFrom(
+    'ALL',
+    'all',
+    0,
+    '0',
+    -0,
+    'new',
+    'ASSIGNED',
+    'in processing',
+    'Request Information',
+    'cancelled',
+    'customer',
+    'staff',
+    'scheduler',
+    '',
+    ' ',
+    '1',
+    '2',
+    '8',
+    '9',
+    '-1',
+    '1.5',
+    '1e3',
+    '0x10',
+    1e308,
+    -1,
+    2 ** 31,
+    2 ** 53 + 1,
+    true,
+    null,
+  ),
   fc.tuple(fc.uuid(), fc.boolean()).map(([id, upper]) => (upper ? id.toUpperCase() : id)),
   fc.string({ unit: 'binary', maxLength: 50 }),
   fc.integer(),
@@ -41,7 +89,12 @@ const fieldValue = fc.oneof(
 const fieldsArbitrary: fc.Arbitrary<LegacyFields> = fc
   .array(fc.tuple(fc.constantFrom(...FIELD_NAMES), fieldValue), { maxLength: 8 })
   // defineProperty, as the body parsers do: `__proto__` is an own field, not a prototype.
-  .map((entries) => entries.reduce<Record<string, unknown>>((fields, [name, value]) => Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true }), {}));
+  .map((entries) =>
+    entries.reduce<Record<string, unknown>>(
+      (fields, [name, value]) => Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true }),
+      {},
+    ),
+  );
 
 /** Runs a reader: its value, or whether what it threw is BAD_INPUT naming `field`. */
 function read<T>(reader: () => T, field: string): { ok: true; value: T } | { ok: false; namesField: boolean } {
@@ -57,7 +110,9 @@ const run = (numRuns: number, check: (fields: LegacyFields) => boolean): void =>
   fc.assert(fc.property(fieldsArbitrary, check), { numRuns });
 };
 
-const TRANSITIONS: readonly string[] = Object.values(TicketOperation).filter((operation) => operation !== TicketOperation.EDIT && operation !== TicketOperation.REPLY);
+const TRANSITIONS: readonly string[] = Object.values(TicketOperation).filter(
+  (operation) => operation !== TicketOperation.EDIT && operation !== TicketOperation.REPLY,
+);
 const STATUSES: readonly string[] = Object.values(TicketStatus);
 
 describe('legacy field readers (properties)', () => {
@@ -120,7 +175,9 @@ describe('legacy field readers (properties)', () => {
     run(3000, (fields) => {
       const list = read(() => readOperator(fields, allowed), 'operator');
       const schedulerList = read(() => readOperator(fields, [Role.SCHEDULER], Role.SCHEDULER), 'operator');
-      return (list.ok ? allowed.includes(list.value) : list.namesField) && (schedulerList.ok ? schedulerList.value === Role.SCHEDULER : schedulerList.namesField);
+      return (
+        (list.ok ? allowed.includes(list.value) : list.namesField) && (schedulerList.ok ? schedulerList.value === Role.SCHEDULER : schedulerList.namesField)
+      );
     });
   });
 
@@ -129,7 +186,14 @@ describe('legacy field readers (properties)', () => {
       try {
         const paging = readPaging(fields);
         if (paging === undefined) return [fields.page, fields['page-size']].every((value) => value === undefined || value === null);
-        return Number.isInteger(paging.limit) && paging.limit >= 1 && paging.limit <= MAX_LEGACY_PAGE_SIZE && Number.isSafeInteger(paging.offset) && paging.offset >= 0 && paging.offset % paging.limit === 0;
+        return (
+          Number.isInteger(paging.limit) &&
+          paging.limit >= 1 &&
+          paging.limit <= MAX_LEGACY_PAGE_SIZE &&
+          Number.isSafeInteger(paging.offset) &&
+          paging.offset >= 0 &&
+          paging.offset % paging.limit === 0
+        );
       } catch (error) {
         return error instanceof DomainError && error.code === ErrorCode.BAD_INPUT && ['page', 'page-size'].includes(error.details.field as string);
       }
@@ -138,11 +202,17 @@ describe('legacy field readers (properties)', () => {
 
   it('describe never throws and never echoes more than a short excerpt', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything({ withBigInt: true, withNullPrototype: true, withBoxedValues: true, withMap: true }), fc.string({ unit: 'binary', maxLength: 5000 })), (value) => {
-        const text = describeValue(value);
-        // 40 characters of a string, JSON-escaped (at most 6 characters each), plus quotes and "…".
-        return typeof text === 'string' && text.length <= 40 * 6 + 3 + 40;
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything({ withBigInt: true, withNullPrototype: true, withBoxedValues: true, withMap: true }),
+          fc.string({ unit: 'binary', maxLength: 5000 }),
+        ),
+        (value) => {
+          const text = describeValue(value);
+          // 40 characters of a string, JSON-escaped (at most 6 characters each), plus quotes and "…".
+          return typeof text === 'string' && text.length <= 40 * 6 + 3 + 40;
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -152,7 +222,10 @@ describe('legacy field readers (properties)', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...Object.values(ErrorCode)),
-        fc.oneof(fc.constantFrom('id', 'staffId', 'content', 'images', 'other'), fc.constantFrom('images', 'id').chain((base) => fc.nat(20).map((index) => `${base}[${index}]`))),
+        fc.oneof(
+          fc.constantFrom('id', 'staffId', 'content', 'images', 'other'),
+          fc.constantFrom('images', 'id').chain((base) => fc.nat(20).map((index) => `${base}[${index}]`)),
+        ),
         fc.string({ maxLength: 20 }),
         (code, field, rest) => {
           const error = new DomainError(code, `${field} ${rest}`, { field });
@@ -172,22 +245,43 @@ describe('legacy field readers (properties)', () => {
 describe('findLegacyAction (properties)', () => {
   /** Any action name with random case, `_` for `-`, and padding: the forgiveness the contract's seed needs. */
   const spelledAction = fc
-    .tuple(fc.constantFrom(...LEGACY_ACTION_NAMES), fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), fc.boolean(), fc.constantFrom('', ' ', '\t', '\n '))
+    .tuple(
+      fc.constantFrom(...LEGACY_ACTION_NAMES),
+      fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
+      fc.boolean(),
+      fc.constantFrom('', ' ', '\t', '\n '),
+    )
     .map(([name, upper, underscores, pad]) => ({
       name,
-      text: pad + [...name].map((char, index) => (upper[index % upper.length] ? char.toUpperCase() : char)).join('').replace(/-/g, underscores ? '_' : '-') + pad,
+      text:
+        pad +
+        [...name]
+          .map((char, index) => (upper[index % upper.length] ? char.toUpperCase() : char))
+          .join('')
+          .replace(/-/g, underscores ? '_' : '-') +
+        pad,
     }));
 
   it('finds every action whatever its case, separators and padding', () => {
-    fc.assert(fc.property(spelledAction, ({ name, text }) => findLegacyAction(text).name === name), { numRuns: 2000 });
+    fc.assert(
+      fc.property(spelledAction, ({ name, text }) => findLegacyAction(text).name === name),
+      { numRuns: 2000 },
+    );
   });
 
   it('answers an action or BAD_INPUT naming action, whatever the value', () => {
     fc.assert(
-      fc.property(fc.oneof(fieldValue, fc.anything({ withNullPrototype: true }), spelledAction.map(({ text }) => text)), (value) => {
-        const outcome = read(() => findLegacyAction(value), 'action');
-        return outcome.ok ? LEGACY_ACTION_NAMES.includes(outcome.value.name) : outcome.namesField;
-      }),
+      fc.property(
+        fc.oneof(
+          fieldValue,
+          fc.anything({ withNullPrototype: true }),
+          spelledAction.map(({ text }) => text),
+        ),
+        (value) => {
+          const outcome = read(() => findLegacyAction(value), 'action');
+          return outcome.ok ? LEGACY_ACTION_NAMES.includes(outcome.value.name) : outcome.namesField;
+        },
+      ),
       { numRuns: 3000 },
     );
   });

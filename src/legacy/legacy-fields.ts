@@ -20,8 +20,7 @@ export type LegacyFields = Readonly<Record<string, unknown>>;
 export const isAbsent = (value: unknown): value is undefined | null => value === undefined || value === null;
 
 /** A plain JSON object (not an array, not null). */
-export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The request body as fields; BAD_INPUT naming `body` unless it is a JSON object. */
 export function asFields(body: unknown): LegacyFields {
@@ -172,8 +171,6 @@ export function renameField(error: unknown, renames: Readonly<Record<string, str
   const legacy = renames[base];
   if (legacy === undefined) return error;
   const legacyField = legacy + field.slice(base.length);
-  const message = error.message.startsWith(field)
-    ? legacyField + error.message.slice(field.length)
-    : `${legacyField}: ${error.message}`;
+  const message = error.message.startsWith(field) ? legacyField + error.message.slice(field.length) : `${legacyField}: ${error.message}`;
   return new DomainError(error.code, message, { ...error.details, field: legacyField });
 }

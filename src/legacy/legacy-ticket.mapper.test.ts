@@ -96,7 +96,12 @@ describe('toLegacyTicket', () => {
   });
 
   it('prints null for a ticket nobody scheduled or was assigned', () => {
-    expect(toLegacyTicket(view(TicketStatus.NEW), CUSTOMER, 'http://h')).toMatchObject({ 'scheduler-id': null, 'staff-id': null, reply: [], 'operating-history': [] });
+    expect(toLegacyTicket(view(TicketStatus.NEW), CUSTOMER, 'http://h')).toMatchObject({
+      'scheduler-id': null,
+      'staff-id': null,
+      reply: [],
+      'operating-history': [],
+    });
   });
 });
 

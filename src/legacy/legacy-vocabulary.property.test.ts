@@ -9,7 +9,9 @@ describe('parseStatusFilter (properties)', () => {
 
   it('never throws and answers a status, ALL or undefined, whatever the value', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything({ withBigInt: true, withNullPrototype: true }), fc.string({ unit: 'binary' }), nearMiss), (value) => filterResults.includes(parseStatusFilter(value))),
+      fc.property(fc.oneof(fc.anything({ withBigInt: true, withNullPrototype: true }), fc.string({ unit: 'binary' }), nearMiss), (value) =>
+        filterResults.includes(parseStatusFilter(value)),
+      ),
       { numRuns: 5000 },
     );
   });
@@ -29,11 +31,19 @@ describe('parseStatusFilter (properties)', () => {
 
   it('reads everything else exactly as parseStatus does', () => {
     fc.assert(
-      fc.property(fc.oneof(nearMiss, spelled.map(({ text }) => text), fc.string(), fc.integer({ min: -3, max: 12 })), (value) => {
-        const isAll = value === 0 || (typeof value === 'string' && (/^\s*0\s*$/.test(value) || fold(value) === 'ALL'));
-        fc.pre(!isAll);
-        return parseStatusFilter(value) === parseStatus(value);
-      }),
+      fc.property(
+        fc.oneof(
+          nearMiss,
+          spelled.map(({ text }) => text),
+          fc.string(),
+          fc.integer({ min: -3, max: 12 }),
+        ),
+        (value) => {
+          const isAll = value === 0 || (typeof value === 'string' && (/^\s*0\s*$/.test(value) || fold(value) === 'ALL'));
+          fc.pre(!isAll);
+          return parseStatusFilter(value) === parseStatus(value);
+        },
+      ),
       { numRuns: 5000 },
     );
   });

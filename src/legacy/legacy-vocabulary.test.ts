@@ -37,12 +37,9 @@ describe('parseStatusFilter', () => {
   });
 
   // An absent `status` field is the transport's business; as a value, undefined names nothing.
-  it.each([[9], ['9'], [-1], [1.5], [''], ['foo'], [null], [undefined], [{}], [[]], [true], [NaN]])(
-    'rejects %p',
-    (input) => {
-      expect(parseStatusFilter(input)).toBeUndefined();
-    },
-  );
+  it.each([[9], ['9'], [-1], [1.5], [''], ['foo'], [null], [undefined], [{}], [[]], [true], [NaN]])('rejects %p', (input) => {
+    expect(parseStatusFilter(input)).toBeUndefined();
+  });
 });
 
 describe('LEGACY_PERMISSION_KEY', () => {

@@ -172,7 +172,10 @@ describe('METRICS_TOKEN', () => {
     expect(load(token).metricsToken).toBe(token);
   });
 
-  it.each(['short', '0123456789abcde', 'x'.repeat(513), 'has a space in it 123', 'tab\there-0123456789', 'ünïcödé-0123456789'])('refuses %j naming the setting', (token) => {
-    expect(() => load(token)).toThrow(/^METRICS_TOKEN must be 16 to 512 visible ASCII characters/);
-  });
+  it.each(['short', '0123456789abcde', 'x'.repeat(513), 'has a space in it 123', 'tab\there-0123456789', 'ünïcödé-0123456789'])(
+    'refuses %j naming the setting',
+    (token) => {
+      expect(() => load(token)).toThrow(/^METRICS_TOKEN must be 16 to 512 visible ASCII characters/);
+    },
+  );
 });

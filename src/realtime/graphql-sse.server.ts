@@ -88,7 +88,10 @@ class EndableResults implements AsyncGenerator<ExecutionResult, undefined> {
           return item.done ? done() : item;
         }
       } catch (error) {
-        this.ending = error instanceof GraphQLError ? error : new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error instanceof Error ? error : undefined });
+        this.ending =
+          error instanceof GraphQLError
+            ? error
+            : new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error instanceof Error ? error : undefined });
       } finally {
         this.wake = undefined;
       }
@@ -174,7 +177,9 @@ export class GraphQLStreamServer {
         if (!('kind' in document)) return asResult(document.map((error) => format(error, 'GRAPHQL_VALIDATION_FAILED')));
         const operation = getOperationAST(document, params.operationName);
         if (!operation) {
-          const message = params.operationName ? `Unknown operation named "${params.operationName}"` : 'Must provide operation name if query contains multiple operations';
+          const message = params.operationName
+            ? `Unknown operation named "${params.operationName}"`
+            : 'Must provide operation name if query contains multiple operations';
           return asResult([{ message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
         }
         if (operation.operation !== 'subscription') {
@@ -243,13 +248,20 @@ export class GraphQLStreamServer {
     if (!this.accepting) return refuse(new DomainError(ErrorCode.UNAVAILABLE, 'The server is shutting down'));
     if (!acceptsEventStream(request)) {
       return refuse(
-        new DomainError(ErrorCode.BAD_INPUT, `${STREAM_PATH} serves GraphQL subscriptions as Server-Sent Events: send "Accept: text/event-stream" (graphql-sse's client does)`),
+        new DomainError(
+          ErrorCode.BAD_INPUT,
+          `${STREAM_PATH} serves GraphQL subscriptions as Server-Sent Events: send "Accept: text/event-stream" (graphql-sse's client does)`,
+        ),
         406,
       );
     }
     let signIn: StreamSignIn;
     try {
-      const { viewer, sessionId, expiresAt } = await authenticateRequest(this.options.services, authorizationFromHeader(request.headers.authorization), request.ip);
+      const { viewer, sessionId, expiresAt } = await authenticateRequest(
+        this.options.services,
+        authorizationFromHeader(request.headers.authorization),
+        request.ip,
+      );
       signIn = {
         viewer,
         sessionId,
@@ -295,9 +307,14 @@ export class GraphQLStreamServer {
     reply.hijack();
     const response = reply.raw;
     const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : String(value);
+    for (const [key, value] of Object.entries(reply.getHeaders()))
+      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : String(value);
     // X-Accel-Buffering: nginx passes this response on as it comes instead of buffering it.
-    response.writeHead(init.status, init.statusText, { ...headers, ...init.headers, ...(typeof body === 'object' && body ? { 'x-accel-buffering': 'no' } : {}) });
+    response.writeHead(init.status, init.statusText, {
+      ...headers,
+      ...init.headers,
+      ...(typeof body === 'object' && body ? { 'x-accel-buffering': 'no' } : {}),
+    });
     if (!body || typeof body === 'string') {
       response.end(body ?? undefined);
       return;

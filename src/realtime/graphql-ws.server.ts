@@ -271,7 +271,11 @@ export class GraphQLWebSocketServer {
       // right code already, so its listener is replaced by a warning in the server's log.
       ws.removeAllListeners('error');
       ws.on('error', (error: Error & { code?: string }) => {
-        (this.logger.warn ?? this.logger.error).call(this.logger, { err: { code: error.code, message: error.message } }, 'WebSocket client error; socket closed');
+        (this.logger.warn ?? this.logger.error).call(
+          this.logger,
+          { err: { code: error.code, message: error.message } },
+          'WebSocket client error; socket closed',
+        );
         if (ws.readyState === ws.OPEN) ws.close(1011, 'Internal server error');
       });
     });

@@ -79,13 +79,11 @@ export class LiveOperationContext implements LiveContext, ViewerKeyed {
   }
 }
 
-
 /** A domain error as the refusal of one operation (sent as that operation's error). */
 export const refusalOf = (error: DomainError): GraphQLError => new GraphQLError(error.message, { originalError: error });
 
 /** A refusal in the shape every transport maps (extensions.code from the domain code). */
-export const refusal = (code: ErrorCode, message: string): GraphQLError =>
-  new GraphQLError(message, { originalError: new DomainError(code, message) });
+export const refusal = (code: ErrorCode, message: string): GraphQLError => new GraphQLError(message, { originalError: new DomainError(code, message) });
 
 /**
  * Formats errors of live operations like the HTTP transport's. Errors raised outside a resolver

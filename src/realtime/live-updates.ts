@@ -63,10 +63,7 @@ async function createBus(config: AppConfig, database: Database, logger: Logger):
     // One channel per database: servers of different databases may share a Redis.
     const name =
       database.kind === 'postgres'
-        ? String(
-            (await database.orm.em.fork().getConnection().execute<Array<{ name: string }>>('select current_database() as name'))[0]
-              .name,
-          )
+        ? String((await database.orm.em.fork().getConnection().execute<Array<{ name: string }>>('select current_database() as name'))[0].name)
         : `embedded-${randomUUID()}`;
     return new RedisEventBus(config.redisUrl, `helpdesk:ticket-events:${name}`, logger);
   }

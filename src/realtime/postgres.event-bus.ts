@@ -41,15 +41,11 @@ export class PostgresEventBus extends BaseEventBus {
   }
 
   override async announceInTransaction(tem: EntityManager, note: EventNote): Promise<void> {
-    await tem
-      .getConnection()
-      .execute('select pg_notify(?, ?)', [POSTGRES_CHANNEL, formatNote(note)], 'all', tem.getTransactionContext());
+    await tem.getConnection().execute('select pg_notify(?, ?)', [POSTGRES_CHANNEL, formatNote(note)], 'all', tem.getTransactionContext());
   }
 
   override async announceUserChangeInTransaction(tem: EntityManager, change: UserChange): Promise<void> {
-    await tem
-      .getConnection()
-      .execute('select pg_notify(?, ?)', [POSTGRES_USER_CHANNEL, formatUserChange(change)], 'all', tem.getTransactionContext());
+    await tem.getConnection().execute('select pg_notify(?, ?)', [POSTGRES_USER_CHANNEL, formatUserChange(change)], 'all', tem.getTransactionContext());
   }
 
   override async close(): Promise<void> {

@@ -30,7 +30,10 @@ export const sseRoutes: FastifyPluginAsync<{ live: LiveUpdates }> = async (app, 
         ErrorCode.BAD_INPUT,
         `Single connection mode is not offered at ${STREAM_PATH}: its reservations live in one server process. Use graphql-sse's default distinct connections mode (singleConnection: false)`,
       );
-      return reply.code(405).header('allow', 'GET, POST').send({ errors: [formatDomainError({ message: error.message }, error)] });
+      return reply
+        .code(405)
+        .header('allow', 'GET, POST')
+        .send({ errors: [formatDomainError({ message: error.message }, error)] });
     },
   });
 };

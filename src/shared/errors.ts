@@ -36,12 +36,10 @@ export class DomainError extends Error {
 /** The single message for every authentication failure: no user enumeration. */
 export const INVALID_CREDENTIAL_MESSAGE = 'Invalid credential';
 
-export const badInput = (field: string, message: string): DomainError =>
-  new DomainError(ErrorCode.BAD_INPUT, message, { field });
+export const badInput = (field: string, message: string): DomainError => new DomainError(ErrorCode.BAD_INPUT, message, { field });
 export const forbidden = (message: string): DomainError => new DomainError(ErrorCode.FORBIDDEN, message);
 export const notFound = (message: string): DomainError => new DomainError(ErrorCode.NOT_FOUND, message);
 export const conflict = (message: string): DomainError => new DomainError(ErrorCode.CONFLICT, message);
-export const unauthenticated = (): DomainError =>
-  new DomainError(ErrorCode.UNAUTHENTICATED, INVALID_CREDENTIAL_MESSAGE);
+export const unauthenticated = (): DomainError => new DomainError(ErrorCode.UNAUTHENTICATED, INVALID_CREDENTIAL_MESSAGE);
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;

@@ -14,7 +14,11 @@ import { buildBoard, HAS_CHROMIUM, SCREENSHOT_DIR, launchChromium, newPage, pngI
  * API's behaviour on PostgreSQL is covered by every other suite (docs/board.md).
  */
 // Functions passed to page.evaluate run in the page; these are its globals (this file only).
-declare const document: { querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }>; querySelector(selector: string): { textContent: string | null } | null; documentElement: { scrollWidth: number } };
+declare const document: {
+  querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }>;
+  querySelector(selector: string): { textContent: string | null } | null;
+  documentElement: { scrollWidth: number };
+};
 declare const sessionStorage: { getItem(key: string): string | null };
 
 const describeBrowser = HAS_CHROMIUM ? describe : describe.skip;
@@ -22,7 +26,8 @@ if (!HAS_CHROMIUM) {
   console.warn('test/board/live-board.test.ts skipped: /usr/bin/chromium is missing (apt-get install -y chromium; .ci/run does it)');
 }
 
-const FLAGS = 'query Flags($id: ID!) { ticket(id: $id) { status permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }';
+const FLAGS =
+  'query Flags($id: ID!) { ticket(id: $id) { status permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }';
 
 /** The flags that are true for `user` on ticket `id`, as the API answers them. */
 async function trueFlags(server: TestServer, user: TestUser, id: string): Promise<string[]> {
@@ -42,13 +47,12 @@ async function buttons(page: Page): Promise<string[]> {
 async function expectButtonsFollowFlags(server: TestServer, page: Page, user: TestUser, id: string, status: string): Promise<string[]> {
   await page.locator(`article[data-ticket-id="${id}"][data-status="${status}"]`).waitFor();
   const expected = await trueFlags(server, user, id);
-  await page.waitForFunction(
-    (want) => {
-      const have = Array.from(document.querySelectorAll('article [data-action]')).map((node) => node.getAttribute('data-action')).sort();
-      return JSON.stringify(have) === JSON.stringify(want);
-    },
-    expected,
-  );
+  await page.waitForFunction((want) => {
+    const have = Array.from(document.querySelectorAll('article [data-action]'))
+      .map((node) => node.getAttribute('data-action'))
+      .sort();
+    return JSON.stringify(have) === JSON.stringify(want);
+  }, expected);
   expect(await buttons(page)).toEqual(expected);
   return expected;
 }
@@ -174,7 +178,14 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     // in the log, once each, in order.
     const log = await gqlOk(server, users.customer, 'query($id: ID!) { ticketEventLog(ticketId: $id, first: 100) { edges { node { cursor kind } } } }', { id });
     const expectedCursors: string[] = log.ticketEventLog.edges.map((edge: { node: { cursor: string } }) => edge.node.cursor);
-    expect(log.ticketEventLog.edges.map((edge: { node: { kind: string } }) => edge.node.kind)).toEqual(['CREATED', 'STATUS_CHANGED', 'STATUS_CHANGED', 'REPLY_ADDED', 'STATUS_CHANGED', 'STATUS_CHANGED']);
+    expect(log.ticketEventLog.edges.map((edge: { node: { kind: string } }) => edge.node.kind)).toEqual([
+      'CREATED',
+      'STATUS_CHANGED',
+      'STATUS_CHANGED',
+      'REPLY_ADDED',
+      'STATUS_CHANGED',
+      'STATUS_CHANGED',
+    ]);
     const seen = await c.locator(`.activity li[data-ticket-id="${id}"]`).evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-cursor')));
     expect(seen.reverse()).toEqual(expectedCursors);
     await screenshot(c, 'customer-back-online');

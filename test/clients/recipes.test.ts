@@ -55,7 +55,10 @@ describe.each(DATABASES)('client recipes against the server (%s)', (kind) => {
     const id = await newTicket('apollo');
     const socket = apollo.createSocket(endpoints());
     const client = apollo.createApolloClient({ ...endpoints(), socket });
-    disposers.push(() => client.stop(), () => socket.dispose());
+    disposers.push(
+      () => client.stop(),
+      () => socket.dispose(),
+    );
 
     const listed = await client.query<ListData>({ query: apollo.TICKETS });
     expect(nodeOf(listed.data, id)).toMatchObject({ status: 'NEW', permissions: { edit: true, cancel: true, assign: false } });
@@ -86,10 +89,16 @@ describe.each(DATABASES)('client recipes against the server (%s)', (kind) => {
     const id = await newTicket('apollo, no policy');
     const socket = apollo.createSocket(endpoints());
     const client = new ApolloClient({ link: apollo.createLink({ ...endpoints(), socket }), cache: new InMemoryCache() });
-    disposers.push(() => client.stop(), () => socket.dispose());
+    disposers.push(
+      () => client.stop(),
+      () => socket.dispose(),
+    );
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    disposers.push(() => warn.mockRestore(), () => error.mockRestore());
+    disposers.push(
+      () => warn.mockRestore(),
+      () => error.mockRestore(),
+    );
 
     await client.query<ListData>({ query: apollo.TICKETS });
     expect(nodeOf(client.readQuery<ListData>({ query: apollo.TICKETS }), id)?.status).toBe('NEW');
@@ -131,7 +140,7 @@ describe.each(DATABASES)('client recipes against the server (%s)', (kind) => {
     expect(nodeOf(results[results.length - 1], id)?.permissions).toMatchObject({ edit: false, cancel: true });
   });
 
-  it('graphql-ws: query and mutation over the socket, ticketEvents keeping the application\'s own map current', async () => {
+  it("graphql-ws: query and mutation over the socket, ticketEvents keeping the application's own map current", async () => {
     const id = await newTicket('graphql-ws');
     const client = ws.createTicketSocket(endpoints());
     disposers.push(() => client.dispose());
@@ -141,7 +150,11 @@ describe.each(DATABASES)('client recipes against the server (%s)', (kind) => {
 
     disposers.push(ws.followTickets(client, tickets));
     await subscribers(server, 1);
-    const edited = await ws.request<{ editTicket: { content: string } }>(client, 'mutation($id: ID!) { editTicket(id: $id, input: { content: "ws, edited" }) { content } }', { id });
+    const edited = await ws.request<{ editTicket: { content: string } }>(
+      client,
+      'mutation($id: ID!) { editTicket(id: $id, input: { content: "ws, edited" }) { content } }',
+      { id },
+    );
     expect(edited.editTicket.content).toBe('ws, edited');
     await assign(id);
     await until('the assignment', () => tickets.get(id)?.status === 'ASSIGNED');
@@ -159,7 +172,12 @@ describe.each(DATABASES)('client recipes against the server (%s)', (kind) => {
 
     disposers.push(sse.followTickets(client, tickets));
     await subscribers(server, 1);
-    const edited = await sse.request<{ editTicket: { content: string } }>(httpUrl, token, 'mutation($id: ID!) { editTicket(id: $id, input: { content: "sse, edited" }) { content } }', { id });
+    const edited = await sse.request<{ editTicket: { content: string } }>(
+      httpUrl,
+      token,
+      'mutation($id: ID!) { editTicket(id: $id, input: { content: "sse, edited" }) { content } }',
+      { id },
+    );
     expect(edited.editTicket.content).toBe('sse, edited');
     await assign(id);
     await until('the assignment', () => tickets.get(id)?.status === 'ASSIGNED');

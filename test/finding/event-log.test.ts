@@ -26,8 +26,7 @@ const seqOf = (cursor: string): number => decodeEventCursor(cursor, 'cursor');
 describe.each(DATABASES)('ticketEventLog over HTTP (%s)', (kind) => {
   let server: TestServer;
 
-  const page = async (user: TestUser, variables: Record<string, unknown>): Promise<LogPage> =>
-    (await gqlOk(server, user, LOG, variables)).ticketEventLog;
+  const page = async (user: TestUser, variables: Record<string, unknown>): Promise<LogPage> => (await gqlOk(server, user, LOG, variables)).ticketEventLog;
 
   /** Follows the log from `after` until a page says nothing more is there right now. */
   async function drain(user: TestUser, after: string | null, first: number, seen: number[]): Promise<string | null> {
@@ -130,7 +129,7 @@ describe.each(DATABASES)('ticketEventLog over HTTP (%s)', (kind) => {
     }
   });
 
-  it('ticketId narrows to one ticket; another\'s ticket is FORBIDDEN, none NOT_FOUND', async () => {
+  it("ticketId narrows to one ticket; another's ticket is FORBIDDEN, none NOT_FOUND", async () => {
     const { customer, otherCustomer } = server.users;
     const id = await create(customer, 'only this one');
     await gqlOk(server, customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "and a reply") { id } }', { id });

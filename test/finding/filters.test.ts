@@ -67,11 +67,18 @@ describe.each(DATABASES)('tickets filters (%s)', (kind) => {
       ['status + staffId + search', { status: ['ASSIGNED', 'FIXED', 'CLOSED', 'REOPEN'], staffId: String(staff.id), search: 'printer' }],
       ['customerId + unassigned: false + createdAt', { customerId: String(customer.id), unassigned: false, createdAt: { gte: created[2] } }],
       ['unassigned + search + status', { unassigned: true, search: '打印', status: ['NEW'] }],
-      ['every filter', {
-        status: ['ASSIGNED', 'IN_PROCESSING', 'FIXED', 'CLOSED', 'CANCEL', 'REQUEST_INFORMATION', 'REOPEN'],
-        staffId: String(staff.id), unassigned: false, customerId: String(customer.id),
-        createdAt: { gte: created[0] }, updatedAt: { lt: '2999-01-01T00:00:00Z' }, search: 'the',
-      }],
+      [
+        'every filter',
+        {
+          status: ['ASSIGNED', 'IN_PROCESSING', 'FIXED', 'CLOSED', 'CANCEL', 'REQUEST_INFORMATION', 'REOPEN'],
+          staffId: String(staff.id),
+          unassigned: false,
+          customerId: String(customer.id),
+          createdAt: { gte: created[0] },
+          updatedAt: { lt: '2999-01-01T00:00:00Z' },
+          search: 'the',
+        },
+      ],
     ];
   });
   afterAll(() => server?.close());
@@ -82,7 +89,13 @@ describe.each(DATABASES)('tickets filters (%s)', (kind) => {
     const scope = visibilityScope(viewer, filter.as ? [filter.as as Role] : viewer.roles);
     const range = (value: string, r: { gte?: string; lt?: string } | undefined) =>
       (!r?.gte || Date.parse(value) >= Date.parse(r.gte)) && (!r?.lt || Date.parse(value) < Date.parse(r.lt));
-    const terms = typeof filter.search === 'string' ? filter.search.split(/\s+/).filter(Boolean).map((t) => t.toLowerCase()) : [];
+    const terms =
+      typeof filter.search === 'string'
+        ? filter.search
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((t) => t.toLowerCase())
+        : [];
     return all.filter((t) => {
       const facts = { status: t.status as TicketStatus, customerId: Number(t.customer.id), staffId: t.staff ? Number(t.staff.id) : null };
       if (!scopeIncludes(scope, facts)) return false;

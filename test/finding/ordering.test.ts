@@ -28,9 +28,7 @@ interface Page {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-const ORDERINGS = (['CREATED_AT', 'UPDATED_AT', 'STATUS'] as const).flatMap((field) =>
-  (['ASC', 'DESC'] as const).map((direction) => ({ field, direction })),
-);
+const ORDERINGS = (['CREATED_AT', 'UPDATED_AT', 'STATUS'] as const).flatMap((field) => (['ASC', 'DESC'] as const).map((direction) => ({ field, direction })));
 
 type Ordering = (typeof ORDERINGS)[number];
 
@@ -40,9 +38,7 @@ const keyOf = (node: Node, field: Ordering['field']): number =>
 /** The model of an ordering: by key, then id, both in the direction. */
 function sorted(nodes: readonly Node[], { field, direction }: Ordering): string[] {
   const sign = direction === 'ASC' ? 1 : -1;
-  return [...nodes]
-    .sort((a, b) => sign * (keyOf(a, field) - keyOf(b, field) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))
-    .map((node) => node.id);
+  return [...nodes].sort((a, b) => sign * (keyOf(a, field) - keyOf(b, field) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))).map((node) => node.id);
 }
 
 describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
@@ -51,8 +47,7 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
   const page = async (user: TestUser, variables: Record<string, unknown>): Promise<Page> => (await gqlOk(server, user, PAGE, variables)).tickets;
 
   /** Files a ticket between pages, as the other customer (the scheduler sees it). */
-  const fileOne = (content: string) =>
-    server.app.services.tickets.create(server.app.database.orm.em.fork(), viewerOf(server.users.otherCustomer), { content });
+  const fileOne = (content: string) => server.app.services.tickets.create(server.app.database.orm.em.fork(), viewerOf(server.users.otherCustomer), { content });
 
   async function everything(user: TestUser): Promise<Node[]> {
     return (await page(user, { first: 100 })).edges.map((edge) => edge.node);
@@ -78,7 +73,12 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
       expect(current.pageInfo.startCursor).toBe(current.edges[0]?.cursor ?? null);
       expect(current.pageInfo.hasPreviousPage).toBe(false);
       // Each page is in order by itself.
-      expect(current.edges.map((edge) => edge.node.id)).toEqual(sorted(current.edges.map((edge) => edge.node), order));
+      expect(current.edges.map((edge) => edge.node.id)).toEqual(
+        sorted(
+          current.edges.map((edge) => edge.node),
+          order,
+        ),
+      );
       if (!current.pageInfo.hasNextPage) break;
       after = current.pageInfo.endCursor;
       if (i < 5) filed.push(await fileOne(`filed while paging ${i}`));
@@ -98,7 +98,12 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
       const current = await page(user, { orderBy: order, last: 4, before });
       const ids = current.edges.map((edge) => edge.node.id);
       // A backward page is still in the ordering's order; it goes in front of the later ones.
-      expect(ids).toEqual(sorted(current.edges.map((edge) => edge.node), order));
+      expect(ids).toEqual(
+        sorted(
+          current.edges.map((edge) => edge.node),
+          order,
+        ),
+      );
       expect(current.pageInfo.hasNextPage).toBe(false);
       seen.unshift(...ids);
       if (!current.pageInfo.hasPreviousPage) break;
@@ -132,8 +137,15 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
   it('a cursor of another ordering (field or direction) is BAD_USER_INPUT naming the argument', async () => {
     const user = server.users.scheduler;
     const { pageInfo } = await page(user, { orderBy: { field: 'UPDATED_AT', direction: 'DESC' }, first: 2 });
-    for (const orderBy of [{ field: 'CREATED_AT', direction: 'DESC' }, { field: 'UPDATED_AT', direction: 'ASC' }, { field: 'STATUS', direction: 'DESC' }]) {
-      for (const [name, variables] of [['after', { first: 2, after: pageInfo.endCursor }], ['before', { last: 2, before: pageInfo.endCursor }]] as const) {
+    for (const orderBy of [
+      { field: 'CREATED_AT', direction: 'DESC' },
+      { field: 'UPDATED_AT', direction: 'ASC' },
+      { field: 'STATUS', direction: 'DESC' },
+    ]) {
+      for (const [name, variables] of [
+        ['after', { first: 2, after: pageInfo.endCursor }],
+        ['before', { last: 2, before: pageInfo.endCursor }],
+      ] as const) {
         const result = await gql(server, user, PAGE, { orderBy, ...variables });
         expect(errorCode(result)).toBe('BAD_USER_INPUT');
         expect(result.errors?.[0].extensions?.field).toBe(name);
@@ -146,8 +158,20 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
     ['first and last together', { first: 2, last: 2 }, 'last'],
     ['last: 0', { last: 0 }, 'last'],
     ['last: 101', { last: 101 }, 'last'],
-    ['a forged STATUS key', { orderBy: { field: 'STATUS', direction: 'ASC' }, first: 2, after: Buffer.from('ticket2:STATUS:ASC:9:0190aaaa-0000-7000-8000-000000000000').toString('base64url') }, 'after'],
-    ['a date key beyond any date', { first: 2, after: Buffer.from('ticket2:CREATED_AT:DESC:9999999999999999:0190aaaa-0000-7000-8000-000000000000').toString('base64url') }, 'after'],
+    [
+      'a forged STATUS key',
+      {
+        orderBy: { field: 'STATUS', direction: 'ASC' },
+        first: 2,
+        after: Buffer.from('ticket2:STATUS:ASC:9:0190aaaa-0000-7000-8000-000000000000').toString('base64url'),
+      },
+      'after',
+    ],
+    [
+      'a date key beyond any date',
+      { first: 2, after: Buffer.from('ticket2:CREATED_AT:DESC:9999999999999999:0190aaaa-0000-7000-8000-000000000000').toString('base64url') },
+      'after',
+    ],
     ['a legacy id-only cursor', { first: 2, after: Buffer.from('ticket:0190aaaa-0000-7000-8000-000000000000').toString('base64url') }, 'after'],
     ['junk before', { last: 2, before: '%%%' }, 'before'],
   ])('%s is BAD_USER_INPUT naming the argument', async (_, variables, field) => {
@@ -158,7 +182,8 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
 
   it('updatedAt moves on a transition, an edit, a reply added and a reply deleted, and not on a read', async () => {
     const { customer, scheduler, staff } = server.users;
-    const detail = async (id: string) => (await gqlOk(server, customer, 'query($id: ID!) { ticket(id: $id) { updatedAt } }', { id })).ticket.updatedAt as string;
+    const detail = async (id: string) =>
+      (await gqlOk(server, customer, 'query($id: ID!) { ticket(id: $id) { updatedAt } }', { id })).ticket.updatedAt as string;
     const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
     const id = (await gqlOk(server, customer, 'mutation { createTicket(input: { content: "watch my updatedAt" }) { id } }')).createTicket.id;
     const stamps = [await detail(id)];

@@ -49,24 +49,27 @@ describe.each(DATABASES)('search plans on 20,000 tickets (%s)', (kind) => {
   }, 120_000);
   afterAll(() => server?.close());
 
-  it.each(['printer', '打印机'])('"%s": the page, totalCount and ticketStats use both trigram indexes and no sequential scan of tickets or replies', async (term) => {
-    const reader = server.app.services.reader;
-    for (const user of [server.users.scheduler, server.users.customer, server.users.staff]) {
-      const viewer = viewerOf(user);
-      const filter = { search: parseSearch(term) };
-      const order = { field: TicketOrderField.CREATED_AT, direction: OrderDirection.DESC };
-      for (const statement of [
-        reader.listStatement(viewer, { ...filter, order, limit: 20 }),
-        reader.countStatement(viewer, filter),
-        reader.statsStatement(viewer, filter, { byStaff: true }),
-      ]) {
-        const text = await plan(statement);
-        expect({ user: user.username, text }).toEqual({ user: user.username, text: expect.stringContaining('tickets_content_trgm_idx') });
-        expect(text).toContain('replies_content_trgm_idx');
-        expect(text).not.toMatch(/Seq Scan on (tickets|replies)\b/);
+  it.each(['printer', '打印机'])(
+    '"%s": the page, totalCount and ticketStats use both trigram indexes and no sequential scan of tickets or replies',
+    async (term) => {
+      const reader = server.app.services.reader;
+      for (const user of [server.users.scheduler, server.users.customer, server.users.staff]) {
+        const viewer = viewerOf(user);
+        const filter = { search: parseSearch(term) };
+        const order = { field: TicketOrderField.CREATED_AT, direction: OrderDirection.DESC };
+        for (const statement of [
+          reader.listStatement(viewer, { ...filter, order, limit: 20 }),
+          reader.countStatement(viewer, filter),
+          reader.statsStatement(viewer, filter, { byStaff: true }),
+        ]) {
+          const text = await plan(statement);
+          expect({ user: user.username, text }).toEqual({ user: user.username, text: expect.stringContaining('tickets_content_trgm_idx') });
+          expect(text).toContain('replies_content_trgm_idx');
+          expect(text).not.toMatch(/Seq Scan on (tickets|replies)\b/);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('finds exactly the matching tickets among 20,000', async () => {
     const reader = server.app.services.reader;

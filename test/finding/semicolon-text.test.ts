@@ -9,16 +9,7 @@ import { legacyOk } from '../support/legacy-client';
  * nested (src/db/pglite-driver.ts).
  */
 
-const TEXTS = [
-  ';',
-  'a;b',
-  "'; drop table tickets; --",
-  "'; select 1; --",
-  '"; select 2; /*',
-  'back\\slash; \\\'; done',
-  '$$; select 3; $$',
-  '打印机; 坏了;;',
-];
+const TEXTS = [';', 'a;b', "'; drop table tickets; --", "'; select 1; --", '"; select 2; /*', "back\\slash; \\'; done", '$$; select 3; $$', '打印机; 坏了;;'];
 
 const TICKET = 'query($id: ID!) { ticket(id: $id) { id content replies { content } } }';
 const SEARCH = `query($search: String) {
@@ -45,8 +36,9 @@ describe.each(DATABASES)('text holding `;` (%s)', (kind) => {
   it('ticket search for text holding `;` finds exactly the tickets holding it, and the user directory answers', async () => {
     const { customer, admin } = server.users;
     const marker = 'zq;xv';
-    const holder = (await gqlOk(server, customer, 'mutation($c: String!) { createTicket(input: { content: $c }) { id } }', { c: `printer ${marker};'; select 1; --` }))
-      .createTicket.id as string;
+    const holder = (
+      await gqlOk(server, customer, 'mutation($c: String!) { createTicket(input: { content: $c }) { id } }', { c: `printer ${marker};'; select 1; --` })
+    ).createTicket.id as string;
     await gqlOk(server, customer, 'mutation($c: String!) { createTicket(input: { content: $c }) { id } }', { c: 'zq xv without it' });
 
     for (const term of [marker, "'; select 1; --", `${marker};'`]) {

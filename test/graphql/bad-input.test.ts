@@ -82,7 +82,10 @@ describe.each(DATABASES)('bad input over GraphQL (%s)', (kind) => {
     it('assignTicket, editTicket, addReply and deleteReply with malformed ids are BAD_USER_INPUT naming their argument', async () => {
       const { scheduler, customer, staff } = server.users;
       for (const id of MALFORMED) {
-        const assign = await gql(server, scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', { id, staffId: String(staff.id) });
+        const assign = await gql(server, scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', {
+          id,
+          staffId: String(staff.id),
+        });
         expectClientError(assign, 'BAD_USER_INPUT', 'id');
         expectClientError(await gql(server, customer, EDIT, { id, input: { content: 'x' } }), 'BAD_USER_INPUT', 'id');
         expectClientError(await gql(server, customer, REPLY, { id, content: 'x' }), 'BAD_USER_INPUT', 'ticketId');
@@ -117,7 +120,10 @@ describe.each(DATABASES)('bad input over GraphQL (%s)', (kind) => {
       ['empty', ''],
     ])('assignTicket with a staffId that is %s is BAD_USER_INPUT naming staffId', async (_, staffId) => {
       const { id } = await ticketIn(server, 'NEW', defaultActors(server));
-      const result = await gql(server, server.users.scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', { id, staffId });
+      const result = await gql(server, server.users.scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', {
+        id,
+        staffId,
+      });
       expectClientError(result, 'BAD_USER_INPUT', 'staffId');
     });
 
@@ -126,13 +132,19 @@ describe.each(DATABASES)('bad input over GraphQL (%s)', (kind) => {
       const { id } = await ticketIn(server, 'NEW', defaultActors(server));
       const before = await snapshot(server, scheduler, id);
       for (const staffId of [customer.id, scheduler.id, 999_999]) {
-        const result = await gql(server, scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', { id, staffId: String(staffId) });
+        const result = await gql(server, scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', {
+          id,
+          staffId: String(staffId),
+        });
         expectClientError(result, 'BAD_USER_INPUT', 'staffId');
       }
       expect(await snapshot(server, scheduler, id)).toEqual(before);
       // Anyone holding the staff role may be assigned, whatever else they hold; a number works too.
       for (const staffId of [server.users.multi.id, admin.id]) {
-        const ok = await gqlOk(server, scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { staff { id } } }', { id, staffId });
+        const ok = await gqlOk(server, scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { staff { id } } }', {
+          id,
+          staffId,
+        });
         expect(ok.assignTicket.staff.id).toBe(String(staffId));
       }
     });
@@ -172,7 +184,10 @@ describe.each(DATABASES)('bad input over GraphQL (%s)', (kind) => {
       ['an unknown role', { filter: { as: 'ADMIN' } }],
       ['an unknown filter field', { filter: { priority: 1 } }],
     ])('tickets with %s in the filter is BAD_USER_INPUT', async (_, variables) => {
-      expectClientError(await gql(server, server.users.scheduler, 'query($filter: TicketFilter) { tickets(filter: $filter) { totalCount } }', variables), 'BAD_USER_INPUT');
+      expectClientError(
+        await gql(server, server.users.scheduler, 'query($filter: TicketFilter) { tickets(filter: $filter) { totalCount } }', variables),
+        'BAD_USER_INPUT',
+      );
     });
 
     it.each([

@@ -33,7 +33,6 @@ const VIEWER_USER: Record<ViewerName, keyof TestServer['users']> = {
   multi: 'multi', // customer + staff, but neither the owner nor the assignee of these tickets
 };
 
-
 /** docs/contract.md "Transitions" and "Other operations": who may, and from where. */
 const RULES: Record<OperationName, { who: ViewerName[]; from: StatusName[]; to?: StatusName }> = {
   assign: { who: ['scheduler'], from: ['NEW', 'REOPEN', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION'], to: 'ASSIGNED' },
@@ -106,10 +105,13 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
     );
   });
 
-  it.each([['startProcessing'], ['fix'], ['requestInformation'], ['reply']] as const)('%s by a staff member on a NEW ticket (nobody is assigned yet) is FORBIDDEN', async (operation) => {
-    const result = await attempt(server, user('assignee'), operation, target('NEW'));
-    expect(outcome(result)).toEqual({ code: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE[operation] });
-  });
+  it.each([['startProcessing'], ['fix'], ['requestInformation'], ['reply']] as const)(
+    '%s by a staff member on a NEW ticket (nobody is assigned yet) is FORBIDDEN',
+    async (operation) => {
+      const result = await attempt(server, user('assignee'), operation, target('NEW'));
+      expect(outcome(result)).toEqual({ code: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE[operation] });
+    },
+  );
 
   it.each(CONFLICT_CASES)('%s by %s from %s is CONFLICT naming both statuses', async (operation, viewer, status) => {
     const result = await attempt(server, user(viewer), operation, target(status));
@@ -152,7 +154,12 @@ describe.each(DATABASES)('authorization matrix over GraphQL (%s)', (kind) => {
     const results = await Promise.all(racers);
     const winners = results.filter((result) => !result.errors);
     expect(winners).toHaveLength(1);
-    expect(results.filter((result) => result.errors).map(errorCode).filter((code) => code !== 'CONFLICT')).toEqual([]);
+    expect(
+      results
+        .filter((result) => result.errors)
+        .map(errorCode)
+        .filter((code) => code !== 'CONFLICT'),
+    ).toEqual([]);
     const after = await snapshot(server, server.users.scheduler, id);
     expect((after.history as Array<{ status: string }>).map((entry) => entry.status)).toEqual(['NEW', 'ASSIGNED', after.status]);
   });

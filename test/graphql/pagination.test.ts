@@ -28,8 +28,7 @@ describe.each(DATABASES)('pagination of tickets (%s)', (kind) => {
   /** The customer's tickets, newest first. */
   let newestFirst: string[];
 
-  const page = async (user: TestUser, variables: Record<string, unknown>): Promise<Page> =>
-    (await gqlOk(server, user, PAGE, variables)).tickets;
+  const page = async (user: TestUser, variables: Record<string, unknown>): Promise<Page> => (await gqlOk(server, user, PAGE, variables)).tickets;
 
   /** Follows endCursor until hasNextPage is false; checks each page's invariants on the way. */
   async function walk(user: TestUser, first: number, filter?: Record<string, unknown>): Promise<{ ids: string[]; pages: Page[] }> {
@@ -61,7 +60,12 @@ describe.each(DATABASES)('pagination of tickets (%s)', (kind) => {
     newestFirst = created.reverse();
     // A few statuses to page through with a filter.
     const actors = defaultActors(server);
-    await Promise.all(newestFirst.slice(0, 12).filter((_, i) => i % 2 === 0).map((id) => walkTo(server, id, 'ASSIGNED', actors)));
+    await Promise.all(
+      newestFirst
+        .slice(0, 12)
+        .filter((_, i) => i % 2 === 0)
+        .map((id) => walkTo(server, id, 'ASSIGNED', actors)),
+    );
   });
   afterAll(() => server?.close());
 
@@ -83,7 +87,7 @@ describe.each(DATABASES)('pagination of tickets (%s)', (kind) => {
     expect(rest.ids).toEqual(newestFirst.filter((id) => !assigned.includes(id)));
   });
 
-  it('a scheduler pages through every ticket, the other customer\'s included', async () => {
+  it("a scheduler pages through every ticket, the other customer's included", async () => {
     const { ids, pages } = await walk(server.users.scheduler, 10);
     const total = CUSTOMER_TICKETS + Math.ceil(CUSTOMER_TICKETS / 5);
     expect(ids).toHaveLength(total);

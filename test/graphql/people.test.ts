@@ -41,7 +41,14 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const { token, user, expiresAt, idleTimeoutSeconds } = data.login;
       expect(token).toMatch(/^hd1_[A-Za-z0-9_-]{43}$/); // 32 random bytes
       // The rest of the login operation is answered as the signed-in user: fields only they may see are filled.
-      expect(user).toEqual({ id: String(server.users.staff.id), username: 'staff', roles: ['STAFF'], active: true, admin: false, createdAt: expect.any(String) });
+      expect(user).toEqual({
+        id: String(server.users.staff.id),
+        username: 'staff',
+        roles: ['STAFF'],
+        active: true,
+        admin: false,
+        createdAt: expect.any(String),
+      });
       expect(Date.parse(expiresAt)).toBeGreaterThan(Date.now() + 23 * 3_600_000);
       expect(idleTimeoutSeconds).toBe(7200);
 
@@ -93,7 +100,10 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const second = await login(server, user.username, user.password);
       const listed = (await gqlOk(server, { token: first.token }, SESSIONS)).sessions as Array<{ id: string; current: boolean }>;
       expect(listed.map((session) => [session.id, session.current]).sort()).toEqual(
-        [[first.sessionId, true], [second.sessionId, false]].sort(),
+        [
+          [first.sessionId, true],
+          [second.sessionId, false],
+        ].sort(),
       );
       const live = open({ token: first.token });
       const stream = new EventStream(live.client);
@@ -107,7 +117,7 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       expect(await outcomeOf(server, user, 'mutation { logout }')).toBe('BAD_USER_INPUT');
     });
 
-    it('revokeSession: your own, or anyone\'s for an administrator; someone else\'s is FORBIDDEN', async () => {
+    it("revokeSession: your own, or anyone's for an administrator; someone else's is FORBIDDEN", async () => {
       const user = await freshUser(server, 'revoke', ['CUSTOMER']);
       const mine = await login(server, user.username, user.password);
       const other = await login(server, 'otherCustomer', PASSWORD);
@@ -143,17 +153,27 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
         got[`user(other) ${name}`] = await outcomeOf(server, user, 'query($id: ID!) { user(id: $id) { id } }', { id: other.id });
       }
       expect(got).toEqual({
-        'users customer': 'FORBIDDEN', 'user(self) customer': 'OK', 'user(other) customer': 'FORBIDDEN',
-        'users staff': 'FORBIDDEN', 'user(self) staff': 'OK', 'user(other) staff': 'FORBIDDEN',
-        'users multi': 'FORBIDDEN', 'user(self) multi': 'OK', 'user(other) multi': 'FORBIDDEN',
-        'users scheduler': 'OK', 'user(self) scheduler': 'OK', 'user(other) scheduler': 'OK',
-        'users admin': 'OK', 'user(self) admin': 'OK', 'user(other) admin': 'OK',
+        'users customer': 'FORBIDDEN',
+        'user(self) customer': 'OK',
+        'user(other) customer': 'FORBIDDEN',
+        'users staff': 'FORBIDDEN',
+        'user(self) staff': 'OK',
+        'user(other) staff': 'FORBIDDEN',
+        'users multi': 'FORBIDDEN',
+        'user(self) multi': 'OK',
+        'user(other) multi': 'FORBIDDEN',
+        'users scheduler': 'OK',
+        'user(self) scheduler': 'OK',
+        'user(other) scheduler': 'OK',
+        'users admin': 'OK',
+        'user(self) admin': 'OK',
+        'user(other) admin': 'OK',
       });
       expect(await outcomeOf(server, server.users.scheduler, 'query { user(id: "999999") { id } }')).toBe('NOT_FOUND');
       expect(await outcomeOf(server, null, USERS)).toBe('UNAUTHENTICATED');
     });
 
-    it('filters by roles, case-insensitive substring and active, pages in username order, and shows each staff member\'s load', async () => {
+    it("filters by roles, case-insensitive substring and active, pages in username order, and shows each staff member's load", async () => {
       const staffOnly = await gqlOk(server, server.users.scheduler, USERS, { filter: { roles: ['STAFF'], search: 'STAF' } });
       const names = staffOnly.users.edges.map((edge: { node: { username: string } }) => edge.node.username);
       expect(names).toEqual(expect.arrayContaining(['otherStaff', 'staff']));
@@ -194,8 +214,7 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       // The fewest statements in three runs: the credential check (cached after the first request,
       // again after its cache expires), its throttle bookkeeping and the event hub's fan-out run
       // on their own schedule and only ever add statements; a per-row statement adds to every run.
-      const fewest = async (count: (first: number) => Promise<number>, first: number) =>
-        Math.min(await count(first), await count(first), await count(first));
+      const fewest = async (count: (first: number) => Promise<number>, first: number) => Math.min(await count(first), await count(first), await count(first));
       const ask = async (first: number) => {
         server.queries.length = 0;
         await gqlOk(server, server.users.scheduler, USERS, { first });
@@ -216,7 +235,10 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       await walkTo(server, id, 'ASSIGNED', { owner: server.users.customer, staff: server.users.staff, scheduler: server.users.scheduler });
       const QUERY = 'query($id: ID!) { ticket(id: $id) { staff { active admin createdAt openTicketCount } customer { admin createdAt } } }';
       const asCustomer = (await gqlOk(server, server.users.customer, QUERY, { id })).ticket;
-      expect(asCustomer).toEqual({ staff: { active: true, admin: null, createdAt: null, openTicketCount: null }, customer: { admin: false, createdAt: expect.any(String) } });
+      expect(asCustomer).toEqual({
+        staff: { active: true, admin: null, createdAt: null, openTicketCount: null },
+        customer: { admin: false, createdAt: expect.any(String) },
+      });
       const asScheduler = (await gqlOk(server, server.users.scheduler, QUERY, { id })).ticket;
       expect(asScheduler.staff).toEqual({ active: true, admin: false, createdAt: expect.any(String), openTicketCount: expect.any(Number) });
     });
@@ -249,7 +271,7 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       // Scheduler now: every ticket's events, with a scheduler's flags.
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: worker.id, input: { roles: ['SCHEDULER'] } });
       const other = await createTicketAs(server, server.users.otherCustomer, 'someone else');
-      await stream.until((s) => s.events.some((event) => event.ticket.id === other), 'the other customer\'s ticket');
+      await stream.until((s) => s.events.some((event) => event.ticket.id === other), "the other customer's ticket");
       expect(stream.events.at(-1)!.ticket.permissions.assign).toBe(true);
       stream.stop();
     });
@@ -283,7 +305,9 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const fresh = await createTicketAs(server, server.users.customer);
       const refused = await gql(server, server.users.scheduler, ASSIGN, { id: fresh, s: String(worker.id) });
       expect([errorCode(refused), refused.errors?.[0].extensions?.field]).toEqual(['BAD_USER_INPUT', 'staffId']);
-      expect((await gqlOk(server, server.users.scheduler, ASSIGN, { id, s: String(server.users.otherStaff.id) })).assignTicket.staff.id).toBe(String(server.users.otherStaff.id));
+      expect((await gqlOk(server, server.users.scheduler, ASSIGN, { id, s: String(server.users.otherStaff.id) })).assignTicket.staff.id).toBe(
+        String(server.users.otherStaff.id),
+      );
 
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: worker.id, input: { active: true } });
       expect(await outcomeOf(server, worker, ME)).toBe('OK');
@@ -295,7 +319,10 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const adminId = server.users.admin.id;
       for (const input of [{ admin: false }, { active: false }, { admin: false, active: false }]) {
         const result = await gql(server, server.users.admin, UPDATE_USER, { id: adminId, input });
-        expect([errorCode(result), result.errors?.[0].message]).toEqual(['CONFLICT', 'The last active administrator cannot give up the admin flag or be deactivated']);
+        expect([errorCode(result), result.errors?.[0].message]).toEqual([
+          'CONFLICT',
+          'The last active administrator cannot give up the admin flag or be deactivated',
+        ]);
       }
       expect(await outcomeOf(server, server.users.admin, UPDATE_USER, { id: adminId, input: {} })).toBe('BAD_USER_INPUT');
       expect(await outcomeOf(server, server.users.admin, UPDATE_USER, { id: adminId, input: { roles: [] } })).toBe('BAD_USER_INPUT');
@@ -351,7 +378,8 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { active: false } });
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { active: true, admin: false } });
       await gqlOk(server, server.users.admin, 'mutation($id: ID!) { resetPassword(id: $id, newPassword: "reset password 8") }', { id: user.id });
-      const AUDIT = 'query($id: ID!, $first: Int, $before: ID) { userAudit(userId: $id, first: $first, before: $before) { id action roles previousRoles admin at actor { username } user { id } } }';
+      const AUDIT =
+        'query($id: ID!, $first: Int, $before: ID) { userAudit(userId: $id, first: $first, before: $before) { id action roles previousRoles admin at actor { username } user { id } } }';
       const entries = (await gqlOk(server, server.users.admin, AUDIT, { id: user.id })).userAudit as any[];
       expect(entries.map((entry) => [entry.action, entry.actor?.username, entry.roles, entry.previousRoles])).toEqual([
         ['PASSWORD_RESET', ADMIN.username, null, null],

@@ -1,15 +1,5 @@
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import {
-  attempt,
-  errorCode,
-  gql,
-  snapshot,
-  STATUS_NAMES,
-  ticketIn,
-  type OperationName,
-  type StatusName,
-  type TicketActors,
-} from '../support/http';
+import { attempt, errorCode, gql, snapshot, STATUS_NAMES, ticketIn, type OperationName, type StatusName, type TicketActors } from '../support/http';
 
 /**
  * Permission flags tell the truth (docs/contract.md "Permission flags"): for every status and every kind of
@@ -70,9 +60,14 @@ describe.each(DATABASES)('permission flags agree with the mutations (%s)', (kind
   async function flagsOf(viewer: UserName, id: string, status: StatusName): Promise<Record<OperationName, boolean> | undefined> {
     const user = server.users[viewer];
     const detail = await gql(server, user, `query($id: ID!) { ticket(id: $id) { ${PERMISSIONS} } }`, { id });
-    const list = await gql(server, user, `query($s: [TicketStatus!]) { tickets(first: 100, filter: { status: $s }) { edges { node { id ${PERMISSIONS} } } } }`, {
-      s: [status],
-    });
+    const list = await gql(
+      server,
+      user,
+      `query($s: [TicketStatus!]) { tickets(first: 100, filter: { status: $s }) { edges { node { id ${PERMISSIONS} } } } }`,
+      {
+        s: [status],
+      },
+    );
     const listed = list.data?.tickets.edges.find((edge: { node: { id: string } }) => edge.node.id === id)?.node;
     if (errorCode(detail) === 'FORBIDDEN') {
       expect(listed).toBeUndefined();
@@ -97,9 +92,7 @@ describe.each(DATABASES)('permission flags agree with the mutations (%s)', (kind
       flags[viewer] = answer ?? NO_FLAGS;
     }
 
-    const outcomes: Record<string, Record<string, boolean>> = Object.fromEntries(
-      setup.viewers.map((viewer) => [viewer, visible.has(viewer) ? {} : NO_FLAGS]),
-    );
+    const outcomes: Record<string, Record<string, boolean>> = Object.fromEntries(setup.viewers.map((viewer) => [viewer, visible.has(viewer) ? {} : NO_FLAGS]));
     const refusals: string[] = [];
     const run = async (viewer: UserName, flag: OperationName, id: string) => {
       const result = await attempt(server, server.users[viewer], flag, { id, staffId: server.users.otherStaff.id });

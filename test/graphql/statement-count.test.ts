@@ -68,14 +68,18 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
     const viewer = (user: TestUser) => ({ id: user.id, username: user.username, roles: user.roles, isAdmin: false });
     const { customer, otherCustomer, scheduler, staff } = server.users;
     customerTicketIds = [];
-    await inBatches(Array.from({ length: TICKET_COUNT }, (_, i) => i), 8, async (i) => {
-      const owner = i % 3 === 2 ? otherCustomer : customer;
-      const id = await services.tickets.create(em(), viewer(owner), { content: `ticket ${i}` });
-      if (owner === customer) customerTicketIds.push(id);
-      await services.replies.add(em(), viewer(owner), id, 'from the customer');
-      await services.tickets.transition(em(), viewer(scheduler), id, TicketOperation.ASSIGN, { staffId: staff.id });
-      await services.replies.add(em(), viewer(scheduler), id, 'from the scheduler');
-    });
+    await inBatches(
+      Array.from({ length: TICKET_COUNT }, (_, i) => i),
+      8,
+      async (i) => {
+        const owner = i % 3 === 2 ? otherCustomer : customer;
+        const id = await services.tickets.create(em(), viewer(owner), { content: `ticket ${i}` });
+        if (owner === customer) customerTicketIds.push(id);
+        await services.replies.add(em(), viewer(owner), id, 'from the customer');
+        await services.tickets.transition(em(), viewer(scheduler), id, TicketOperation.ASSIGN, { staffId: staff.id });
+        await services.replies.add(em(), viewer(scheduler), id, 'from the scheduler');
+      },
+    );
   });
   afterAll(() => server?.close());
 
@@ -109,7 +113,18 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
   }`;
 
   it.each([
-    ['every filter but search', { status: ['ASSIGNED'], staffId: 'STAFF', unassigned: false, customerId: 'CUSTOMER', createdAt: { gte: '2000-01-01T00:00:00Z' }, updatedAt: { lt: '2999-01-01T00:00:00Z' } }, { field: 'UPDATED_AT', direction: 'ASC' }],
+    [
+      'every filter but search',
+      {
+        status: ['ASSIGNED'],
+        staffId: 'STAFF',
+        unassigned: false,
+        customerId: 'CUSTOMER',
+        createdAt: { gte: '2000-01-01T00:00:00Z' },
+        updatedAt: { lt: '2999-01-01T00:00:00Z' },
+      },
+      { field: 'UPDATED_AT', direction: 'ASC' },
+    ],
     ['search', { search: 'ticket' }, { field: 'STATUS', direction: 'DESC' }],
     ['search in replies, two terms', { search: 'scheduler from' }, undefined],
   ] as const)('a filtered page (%s) is one statement, its totalCount one more, its stats one, whatever the page size', async (_, rawFilter, orderBy) => {
@@ -127,7 +142,9 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
       expect(large.tickets.edges.length).toBeGreaterThan(small.tickets.edges.length);
       expect({ user: user.username, statements: smallStatements }).toEqual({ user: user.username, statements: [expect.stringMatching(/from tickets t/)] });
       expect(largeStatements).toHaveLength(1);
-      const counted = await statementsOf(user, () => gqlOk(server, user, FILTERED.replace('pageInfo {', 'totalCount pageInfo {'), { first: 50, filter, orderBy }));
+      const counted = await statementsOf(user, () =>
+        gqlOk(server, user, FILTERED.replace('pageInfo {', 'totalCount pageInfo {'), { first: 50, filter, orderBy }),
+      );
       expect(counted).toHaveLength(2);
       const stats = await statementsOf(user, () => gqlOk(server, user, STATS, { filter }));
       expect(stats).toHaveLength(1);
@@ -175,7 +192,10 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
       await gqlOk(server, scheduler, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id: busy, c: `reply ${i}` });
     }
     await gqlOk(server, scheduler, 'mutation($id: ID!) { requestInformation(id: $id) { id } }', { id: busy });
-    await gqlOk(server, scheduler, 'mutation($id: ID!, $s: ID!) { assignTicket(id: $id, staffId: $s) { id } }', { id: busy, s: String(server.users.otherStaff.id) });
+    await gqlOk(server, scheduler, 'mutation($id: ID!, $s: ID!) { assignTicket(id: $id, staffId: $s) { id } }', {
+      id: busy,
+      s: String(server.users.otherStaff.id),
+    });
 
     const small = await statementsOf(scheduler, () => gqlOk(server, scheduler, DETAIL, { id: few }));
     let detail: Record<string, any> = {};

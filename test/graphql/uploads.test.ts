@@ -92,11 +92,19 @@ describe.each(DATABASES)('image uploads (%s)', (kind) => {
   });
 
   it('accepts ten images in one upload and refuses eleven with a clear 4xx', async () => {
-    const ten = await upload(server, server.users.customer, Array.from({ length: 10 }, () => ({ bytes: GIF_BYTES })));
+    const ten = await upload(
+      server,
+      server.users.customer,
+      Array.from({ length: 10 }, () => ({ bytes: GIF_BYTES })),
+    );
     expect(ten.status).toBe(201);
     expect(ten.body.urls).toHaveLength(10);
     const before = await imageCount();
-    const eleven = await upload(server, server.users.customer, Array.from({ length: 11 }, () => ({ bytes: GIF_BYTES })));
+    const eleven = await upload(
+      server,
+      server.users.customer,
+      Array.from({ length: 11 }, () => ({ bytes: GIF_BYTES })),
+    );
     // @fastify/multipart's files limit answers first: 413 "At most 10 images per request".
     expect([400, 413]).toContain(eleven.status);
     expect(eleven.body).toEqual({ code: eleven.status, message: expect.stringMatching(/10 images/) });
@@ -146,8 +154,9 @@ describe.each(DATABASES)('image uploads (%s)', (kind) => {
 
   it('createTicket takes an inline data: URL and stores it like an upload', async () => {
     const { customer } = server.users;
-    const ticket = (await gqlOk(server, customer, CREATE, { input: { content: 'inline', images: [dataUrl(GIF_BYTES, 'image/gif'), dataUrl(WEBP_BYTES, 'image/png')] } }))
-      .createTicket;
+    const ticket = (
+      await gqlOk(server, customer, CREATE, { input: { content: 'inline', images: [dataUrl(GIF_BYTES, 'image/gif'), dataUrl(WEBP_BYTES, 'image/png')] } })
+    ).createTicket;
     expect(ticket.images).toHaveLength(2);
     const [gif, webp] = await Promise.all((ticket.images as string[]).map((url) => fetch(url)));
     expect(gif.headers.get('content-type')).toBe('image/gif');
@@ -184,7 +193,11 @@ describe.each(DATABASES)('image uploads (%s)', (kind) => {
 
   it('accepts ten images on a ticket and refuses eleven (BAD_USER_INPUT), on create and on edit', async () => {
     const { customer } = server.users;
-    const { body } = await upload(server, customer, Array.from({ length: 10 }, () => ({ bytes: PNG_BYTES })));
+    const { body } = await upload(
+      server,
+      customer,
+      Array.from({ length: 10 }, () => ({ bytes: PNG_BYTES })),
+    );
     const ten = (await gqlOk(server, customer, CREATE, { input: { content: 'ten', images: body.urls } })).createTicket;
     expect(ten.images).toEqual(body.urls);
     const elevenUrls = [...body.urls, dataUrl(GIF_BYTES)];

@@ -60,12 +60,21 @@ describe.each(DATABASES)('users over GraphQL (%s)', (kind) => {
     const staff = fresh('staff');
     await createUser({ username: customer, password: 'password one', roles: ['CUSTOMER'] });
     const staffUser = (await createUser({ username: staff, password: 'password two', roles: ['STAFF'] })).data?.createUser;
-    const ticket = await gqlOk(server, { credential: server.credential(customer, 'password one') }, 'mutation { createTicket(input: { content: "hello" }) { id customer { username } } }');
+    const ticket = await gqlOk(
+      server,
+      { credential: server.credential(customer, 'password one') },
+      'mutation { createTicket(input: { content: "hello" }) { id customer { username } } }',
+    );
     expect(ticket.createTicket.customer.username).toBe(customer);
-    const assigned = await gqlOk(server, server.users.scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { staff { username } } }', {
-      id: ticket.createTicket.id,
-      staffId: staffUser.id,
-    });
+    const assigned = await gqlOk(
+      server,
+      server.users.scheduler,
+      'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { staff { username } } }',
+      {
+        id: ticket.createTicket.id,
+        staffId: staffUser.id,
+      },
+    );
     expect(assigned.assignTicket.staff.username).toBe(staff);
   });
 
@@ -82,17 +91,25 @@ describe.each(DATABASES)('users over GraphQL (%s)', (kind) => {
   it('holding every role does not make a user an administrator; admin: true does', async () => {
     const everything = fresh('allroles');
     await createUser({ username: everything, password: 'password 123', roles: ['CUSTOMER', 'STAFF', 'SCHEDULER'] });
-    const refused = await createUser({ username: fresh(), password: 'password 123', roles: ['CUSTOMER'] }, { credential: server.credential(everything, 'password 123') });
+    const refused = await createUser(
+      { username: fresh(), password: 'password 123', roles: ['CUSTOMER'] },
+      { credential: server.credential(everything, 'password 123') },
+    );
     expect(errorCode(refused)).toBe('FORBIDDEN');
 
     const second = fresh('admin');
     await createUser({ username: second, password: 'password 123', roles: ['SCHEDULER'], admin: true });
-    const made = await createUser({ username: fresh(), password: 'password 123', roles: ['CUSTOMER'] }, { credential: server.credential(second, 'password 123') });
+    const made = await createUser(
+      { username: fresh(), password: 'password 123', roles: ['CUSTOMER'] },
+      { credential: server.credential(second, 'password 123') },
+    );
     expect(made.errors).toBeUndefined();
   });
 
   it('an anonymous caller is UNAUTHENTICATED', async () => {
-    expect(errorCode(await gql(server, null, CREATE_USER, { input: { username: fresh(), password: 'password 123', roles: ['CUSTOMER'] } }))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await gql(server, null, CREATE_USER, { input: { username: fresh(), password: 'password 123', roles: ['CUSTOMER'] } }))).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 
   it.each([

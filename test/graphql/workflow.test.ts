@@ -20,11 +20,26 @@ describe.each(DATABASES)('the whole workflow over GraphQL (%s)', (kind) => {
     expect(ticket).toMatchObject({ status: 'NEW', content: 'The printer is on fire', images: [], staff: null, scheduler: null });
     expect(ticket.history).toEqual([expect.objectContaining({ status: 'NEW', actor: { id: String(customer.id), username: 'customer' } })]);
     expect(ticket.permissions).toEqual({
-      reply: true, edit: true, assign: false, startProcessing: false, requestInformation: false, fix: false, close: false, reopen: false, cancel: true,
+      reply: true,
+      edit: true,
+      assign: false,
+      startProcessing: false,
+      requestInformation: false,
+      fix: false,
+      close: false,
+      reopen: false,
+      cancel: true,
     });
 
     const step = async (user: typeof customer, mutation: string, extra = '') =>
-      (await gqlOk(server, user, `mutation($id: ID!) { ${mutation}(id: $id${extra}) { status history { status } permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }`, { id: ticket.id }))[mutation];
+      (
+        await gqlOk(
+          server,
+          user,
+          `mutation($id: ID!) { ${mutation}(id: $id${extra}) { status history { status } permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }`,
+          { id: ticket.id },
+        )
+      )[mutation];
 
     const assigned = await step(scheduler, 'assignTicket', `, staffId: "${staff.id}"`);
     expect(assigned.status).toBe('ASSIGNED');
@@ -39,10 +54,26 @@ describe.each(DATABASES)('the whole workflow over GraphQL (%s)', (kind) => {
     const cancelled = await step(customer, 'cancelTicket');
     expect(cancelled.status).toBe('CANCEL');
     expect(cancelled.history.map((entry: { status: string }) => entry.status)).toEqual([
-      'NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION', 'IN_PROCESSING', 'FIXED', 'CLOSED', 'REOPEN', 'CANCEL',
+      'NEW',
+      'ASSIGNED',
+      'IN_PROCESSING',
+      'REQUEST_INFORMATION',
+      'IN_PROCESSING',
+      'FIXED',
+      'CLOSED',
+      'REOPEN',
+      'CANCEL',
     ]);
     expect(cancelled.permissions).toEqual({
-      reply: false, edit: false, assign: false, startProcessing: false, requestInformation: false, fix: false, close: false, reopen: false, cancel: false,
+      reply: false,
+      edit: false,
+      assign: false,
+      startProcessing: false,
+      requestInformation: false,
+      fix: false,
+      close: false,
+      reopen: false,
+      cancel: false,
     });
 
     const detail = await gqlOk(server, scheduler, `query($id: ID!) { ticket(id: $id) { scheduler { id } staff { id } } }`, { id: ticket.id });

@@ -81,7 +81,9 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     const { staff, customer } = server.users;
     const before = (await gqlOk(server, staff, DETAIL, { id: ticketId })).ticket;
     const log = async () =>
-      (await server.app.database.orm.em.fork().getConnection().execute('select count(*)::int as n from ticket_events where ticket_id = ?', [ticketId], 'all'))[0].n;
+      (
+        await server.app.database.orm.em.fork().getConnection().execute('select count(*)::int as n from ticket_events where ticket_id = ?', [ticketId], 'all')
+      )[0].n;
     const logged = await log();
     expect(errorCode(await gql(server, staff, START_PROCESSING, { id: ticketId }))).toBe('CONFLICT');
     expect(errorCode(await gql(server, customer, REQUEST_INFORMATION, { id: ticketId }))).toBe('FORBIDDEN');
@@ -119,7 +121,11 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     const { staff } = server.users;
     const live = connect(server, staff);
     clients.push(live);
-    const stream = new EventStream(live.client, { ticketId }, 'subscription($ticketId: ID) { ticketEvents(ticketId: $ticketId) { kind ticket { id status } } }');
+    const stream = new EventStream(
+      live.client,
+      { ticketId },
+      'subscription($ticketId: ID) { ticketEvents(ticketId: $ticketId) { kind ticket { id status } } }',
+    );
     await subscribers(server, 1);
     const hub = server.app.live.hub!;
     const before = hub.stats();

@@ -34,7 +34,11 @@ async function connectionInit(server: TestServer, params: Record<string, unknown
 }
 
 const legacy = (server: TestServer, credential: unknown) =>
-  fetch(`${server.url}/api/ticket`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'permission-check', credential }) });
+  fetch(`${server.url}/api/ticket`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'permission-check', credential }),
+  });
 
 describe.each(DATABASES)('credentials (%s)', (kind) => {
   let server: TestServer;
@@ -51,7 +55,8 @@ describe.each(DATABASES)('credentials (%s)', (kind) => {
     const wrong = { credential: server.credential('target', 'guess') };
     // Failures count whatever the surface: three over graphql-ws, the rest over GraphQL.
     for (let attempt = 1; attempt <= 3; attempt++) expect(await connectionInit(server, wrong)).toBe(4403);
-    for (let attempt = 4; attempt <= DEFAULT_USERNAME_LIMIT.maxFailures; attempt++) expect(errorCode(await gql(server, wrong, '{ me { id } }'))).toBe('UNAUTHENTICATED');
+    for (let attempt = 4; attempt <= DEFAULT_USERNAME_LIMIT.maxFailures; attempt++)
+      expect(errorCode(await gql(server, wrong, '{ me { id } }'))).toBe('UNAUTHENTICATED');
 
     // Locked now, even with the right password (it was never verified, so it is not cached).
     const right = { credential: server.credential('target', password) };
@@ -101,7 +106,10 @@ describe.each(DATABASES)('credentials (%s)', (kind) => {
     });
 
     it('accepts a password that merely contains the username or a common word', async () => {
-      for (const [username, password] of [['marek', 'marek likes long passwords'], ['pw-user', 'password123 is not mine']]) {
+      for (const [username, password] of [
+        ['marek', 'marek likes long passwords'],
+        ['pw-user', 'password123 is not mine'],
+      ]) {
         expect((await createUser({ username, password, roles: ['STAFF'] })).errors).toBeUndefined();
       }
     });
@@ -120,7 +128,12 @@ describe.each(DATABASES)('credentials that do not decode count against the addre
     await gqlOk(server, server.users.customer, '{ me { id } }');
     // Requests without any credential are refused but are no login attempts: they count for nothing.
     for (let request = 0; request < DEFAULT_ADDRESS_LIMIT.maxFailures + 20; request++) {
-      const answer = request % 3 === 0 ? await legacy(server, undefined) : request % 3 === 1 ? await legacy(server, '') : await fetch(`${server.url}/uploads`, { method: 'POST' });
+      const answer =
+        request % 3 === 0
+          ? await legacy(server, undefined)
+          : request % 3 === 1
+            ? await legacy(server, '')
+            : await fetch(`${server.url}/uploads`, { method: 'POST' });
       expect(answer.status).toBe(401);
     }
     const otherKey = randomBytes(32);
@@ -177,10 +190,16 @@ describe('secrets never reach the logs; request logs carry the request id', () =
     await legacy(server, customer);
     await legacy(server, wrong);
     // A body that does not parse, with the credential in it.
-    await fetch(`${server.url}/api/ticket`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"action": "list", "credential": "${customer}",,}` });
+    await fetch(`${server.url}/api/ticket`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"action": "list", "credential": "${customer}",,}`,
+    });
     // Variables in the URL of a (CSRF-refused) GET.
     const variables = encodeURIComponent(JSON.stringify({ input: { username: 'x', password: newPassword, roles: ['CUSTOMER'] } }));
-    await fetch(`${server.url}/graphql?query=${encodeURIComponent(CREATE_USER)}&variables=${variables}&credential=${customer}`, { headers: { authorization: `Credential ${admin}` } });
+    await fetch(`${server.url}/graphql?query=${encodeURIComponent(CREATE_USER)}&variables=${variables}&credential=${customer}`, {
+      headers: { authorization: `Credential ${admin}` },
+    });
     await upload(server, server.users.customer, [{ bytes: PNG_BYTES }]);
     await fetch(`${server.url}/uploads`, { method: 'POST', headers: { authorization: `Credential ${wrong}`, 'x-request-id': 'abuse-run-1' } });
     expect(await connectionInit(server, { credential: wrong, password: wrongPassword })).toBe(4403);

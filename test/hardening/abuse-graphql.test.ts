@@ -122,7 +122,12 @@ describe('GraphQL limits, introspection on (the default)', () => {
   });
 
   it.each([
-    ['depth', nestedType(GRAPHQL_LIMITS.maxDepth + 1), 'GRAPHQL_VALIDATION_FAILED', `Query depth limit of ${GRAPHQL_LIMITS.maxDepth} exceeded, found ${GRAPHQL_LIMITS.maxDepth + 1}.`],
+    [
+      'depth',
+      nestedType(GRAPHQL_LIMITS.maxDepth + 1),
+      'GRAPHQL_VALIDATION_FAILED',
+      `Query depth limit of ${GRAPHQL_LIMITS.maxDepth} exceeded, found ${GRAPHQL_LIMITS.maxDepth + 1}.`,
+    ],
     [
       'aliases',
       `{ ${Array.from({ length: GRAPHQL_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: me { id }`).join(' ')} }`,
@@ -135,9 +140,19 @@ describe('GraphQL limits, introspection on (the default)', () => {
       'GRAPHQL_VALIDATION_FAILED',
       `Directives limit of ${GRAPHQL_LIMITS.maxDirectives} exceeded, found ${GRAPHQL_LIMITS.maxDirectives + 1}.`,
     ],
-    ['tokens', `{ me { ${'id '.repeat(GRAPHQL_LIMITS.maxTokens)} } }`, 'GRAPHQL_PARSE_FAILED', `Syntax Error: Token limit of ${GRAPHQL_LIMITS.maxTokens} exceeded: the document is too long.`],
+    [
+      'tokens',
+      `{ me { ${'id '.repeat(GRAPHQL_LIMITS.maxTokens)} } }`,
+      'GRAPHQL_PARSE_FAILED',
+      `Syntax Error: Token limit of ${GRAPHQL_LIMITS.maxTokens} exceeded: the document is too long.`,
+    ],
     ['cost: four full pages of 100', pages(4, '100'), 'GRAPHQL_VALIDATION_FAILED', /^Query cost limit of 60000 exceeded: this operation costs \d+\./],
-    ['cost: nested introspection', '{ __schema { types { fields { args { type { fields { args { name } } } } } } } }', 'GRAPHQL_VALIDATION_FAILED', /^Query cost limit of 60000 exceeded/],
+    [
+      'cost: nested introspection',
+      '{ __schema { types { fields { args { type { fields { args { name } } } } } } } }',
+      'GRAPHQL_VALIDATION_FAILED',
+      /^Query cost limit of 60000 exceeded/,
+    ],
   ])('%s: refused over HTTP (400) and graphql-ws, naming the limit', async (_limit, query, code, message) => {
     const http = await gql(server, scheduler(), query);
     expect(http.status).toBe(400);

@@ -50,7 +50,13 @@ function rawRequest(
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
-      resolve({ status: Number(statusLine.split(' ')[1] ?? 0), headers, body: headEnd === -1 ? '' : text.slice(headEnd + 4), ms: Date.now() - started, closed });
+      resolve({
+        status: Number(statusLine.split(' ')[1] ?? 0),
+        headers,
+        body: headEnd === -1 ? '' : text.slice(headEnd + 4),
+        ms: Date.now() - started,
+        closed,
+      });
       socket.destroy();
     };
     socket.on('data', (chunk: Buffer) => {
@@ -116,7 +122,9 @@ describe('HTTP limits, headers and early refusals', () => {
     ])('POST %s: a declared JSON body over %i bytes is refused before it is read', async (path, limit) => {
       // With a credential: a /graphql request without one may send 64 KiB only (test/security/body-before-auth.test.ts).
       const authorization = path === '/graphql' ? `Authorization: Credential ${server.users.customer.credential}\r\n` : '';
-      const answer = await rawRequest(server, [`POST ${path} HTTP/1.1\r\nHost: test\r\n${authorization}Content-Type: application/json\r\nContent-Length: ${limit + 1}\r\n\r\n{`]);
+      const answer = await rawRequest(server, [
+        `POST ${path} HTTP/1.1\r\nHost: test\r\n${authorization}Content-Type: application/json\r\nContent-Length: ${limit + 1}\r\n\r\n{`,
+      ]);
       expect(answer.status).toBe(413);
       expect(JSON.parse(answer.body)).toEqual({ code: 413, message: 'The request body is too large' });
     });
@@ -138,7 +146,11 @@ describe('HTTP limits, headers and early refusals', () => {
     });
 
     it('POST /uploads: 11 images or one over 10 MiB are 413 (multipart limits)', async () => {
-      const eleven = await upload(server, server.users.customer, Array.from({ length: 11 }, () => ({ bytes: PNG_BYTES })));
+      const eleven = await upload(
+        server,
+        server.users.customer,
+        Array.from({ length: 11 }, () => ({ bytes: PNG_BYTES })),
+      );
       expect(eleven).toEqual({ status: 413, body: { code: 413, message: 'At most 10 images per request' } });
       const huge = await upload(server, server.users.customer, [{ bytes: Buffer.concat([PNG_BYTES, Buffer.alloc(10 * 1024 * 1024)]) }]);
       expect(huge).toEqual({ status: 413, body: { code: 413, message: 'An image is larger than 10 MiB' } });
@@ -172,10 +184,14 @@ describe('HTTP limits, headers and early refusals', () => {
 
     it('cuts off a client dribbling its body (request timeout 1 s) with 408', async () => {
       const body = Array.from({ length: 60 }, () => ' ');
-      const answer = await rawRequest(slow, ['POST /api/ticket HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{', ...body], {
-        gapMs: 50,
-        untilClosed: true,
-      });
+      const answer = await rawRequest(
+        slow,
+        ['POST /api/ticket HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{', ...body],
+        {
+          gapMs: 50,
+          untilClosed: true,
+        },
+      );
       expect(answer.closed).toBe(true);
       expect(answer.ms).toBeLessThan(2_000);
       expect(answer.status).toBe(408);
@@ -207,8 +223,16 @@ describe('HTTP limits, headers and early refusals', () => {
     const requests: Array<[string, () => Promise<Response>, number]> = [
       ['GET /healthz', () => fetch(`${server.url}/healthz`), 200],
       ['GET /readyz', () => fetch(`${server.url}/readyz`), 200],
-      ['POST /graphql', () => fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }), 200],
-      ['POST /graphql, malformed', () => fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":' }), 400],
+      [
+        'POST /graphql',
+        () => fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }),
+        200,
+      ],
+      [
+        'POST /graphql, malformed',
+        () => fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":' }),
+        400,
+      ],
       ['POST /api/ticket, no credential', () => fetch(`${server.url}/api/ticket`, { method: 'POST', body: '{"action":"permission-check"}' }), 401],
       ['POST /uploads, no credential', () => fetch(`${server.url}/uploads`, { method: 'POST' }), 401],
       ['GET /images/<unknown>', () => fetch(`${server.url}/images/00000000-0000-7000-8000-000000000000`), 404],
@@ -218,7 +242,10 @@ describe('HTTP limits, headers and early refusals', () => {
       const response = await send();
       expect(response.status).toBe(status);
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
-        expect([name, response.headers.get(name)]).toEqual([name, name === 'cross-origin-resource-policy' && _name.startsWith('GET /images') ? 'cross-origin' : value]);
+        expect([name, response.headers.get(name)]).toEqual([
+          name,
+          name === 'cross-origin-resource-policy' && _name.startsWith('GET /images') ? 'cross-origin' : value,
+        ]);
       }
       expect(response.headers.get('cache-control')).toBe('no-store');
       expect(response.headers.get('strict-transport-security')).toBeNull();
@@ -285,7 +312,14 @@ describe('abuse-limit settings', () => {
         HTTP_IDLE_TIMEOUT_MS: '20000',
         HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
       }),
-    ).toMatchObject({ graphqlIntrospection: false, graphqlLandingPage: true, headersTimeoutMs: 5000, requestTimeoutMs: 30000, idleTimeoutMs: 20000, keepAliveTimeoutMs: 65000 });
+    ).toMatchObject({
+      graphqlIntrospection: false,
+      graphqlLandingPage: true,
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 30000,
+      idleTimeoutMs: 20000,
+      keepAliveTimeoutMs: 65000,
+    });
   });
 
   it.each([

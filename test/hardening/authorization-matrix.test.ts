@@ -130,7 +130,6 @@ const LEGACY_STATUS: Partial<Record<Operation, string>> = {
   cancel: 'CANCEL',
 };
 
-
 /** A status named in a message: the enum name or the seed's spelling ("Request Information"). */
 const statusPattern = (status: StatusName): RegExp => new RegExp(status.split('_').join('[ _]'), 'i');
 
@@ -174,7 +173,9 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
     const actors = defaultActors(server);
     const made = await Promise.all(STATUS_NAMES.map((status) => ticketIn(server, status, actors, { reply: true })));
     tickets = Object.fromEntries(STATUS_NAMES.map((status, index) => [status, made[index]])) as typeof tickets;
-    const withImage = await createTicketAs(server, server.users.customer, 'A ticket with a screenshot', [`data:image/png;base64,${PNG_BYTES.toString('base64')}`]);
+    const withImage = await createTicketAs(server, server.users.customer, 'A ticket with a screenshot', [
+      `data:image/png;base64,${PNG_BYTES.toString('base64')}`,
+    ]);
     const [url] = (await snapshot(server, server.users.scheduler, withImage)).images as string[];
     imageTicket = { id: withImage, url };
   });
@@ -187,15 +188,26 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
   });
 
   /** Attempts an operation over one surface and returns its outcome and message. */
-  async function attempt(surface: Surface, operation: Operation, viewer: ViewerName, target: { id: string; replyId: string }): Promise<{ outcome: Outcome | string; message?: string; raw: unknown }> {
+  async function attempt(
+    surface: Surface,
+    operation: Operation,
+    viewer: ViewerName,
+    target: { id: string; replyId: string },
+  ): Promise<{ outcome: Outcome | string; message?: string; raw: unknown }> {
     const user = userOf(viewer);
     const staffId = server.users.otherStaff.id;
     if (surface === 'graphql') {
       tried.graphql += 1;
       let result: GraphQLResponse;
-      if (operation === 'reply') result = await gql(server, user, 'mutation($id: ID!) { addReply(ticketId: $id, content: "a matrix reply") { id author { id } } }', { id: target.id });
-      else if (operation === 'edit') result = await gql(server, user, `mutation($id: ID!) { editTicket(id: $id, input: { content: "${NEW_CONTENT}" }) { id } }`, { id: target.id });
-      else if (operation === 'assign') result = await gql(server, user, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', { id: target.id, staffId: String(staffId) });
+      if (operation === 'reply')
+        result = await gql(server, user, 'mutation($id: ID!) { addReply(ticketId: $id, content: "a matrix reply") { id author { id } } }', { id: target.id });
+      else if (operation === 'edit')
+        result = await gql(server, user, `mutation($id: ID!) { editTicket(id: $id, input: { content: "${NEW_CONTENT}" }) { id } }`, { id: target.id });
+      else if (operation === 'assign')
+        result = await gql(server, user, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id } }', {
+          id: target.id,
+          staffId: String(staffId),
+        });
       else if (operation === 'deleteReply') result = await gql(server, user, 'mutation($id: ID!) { deleteReply(id: $id) }', { id: target.replyId });
       else result = await gql(server, user, `mutation($id: ID!) { ${MUTATION_OF[operation]}(id: $id) { id status } }`, { id: target.id });
       if (!result.errors?.length) return { outcome: 'OK', raw: result.data };
@@ -206,8 +218,14 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
     if (operation === 'reply') response = await legacy(server, user, 'ticket-reply-create', { uuid: target.id, reply: { content: 'a matrix reply' } });
     else if (operation === 'edit') response = await legacy(server, user, 'edit-ticket', { uuid: target.id, content: NEW_CONTENT });
     else if (operation === 'deleteReply') response = await legacy(server, user, 'ticket-reply-delete', { uuid: target.id, 'reply-uuid': target.replyId });
-    else response = await legacy(server, user, 'edit-ticket', { uuid: target.id, status: LEGACY_STATUS[operation], ...(operation === 'assign' ? { 'staff-id': staffId } : {}) });
-    const outcome = ({ 200: 'OK', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 409: 'CONFLICT' } as Record<number, Outcome>)[response.status] ?? `HTTP ${response.status}`;
+    else
+      response = await legacy(server, user, 'edit-ticket', {
+        uuid: target.id,
+        status: LEGACY_STATUS[operation],
+        ...(operation === 'assign' ? { 'staff-id': staffId } : {}),
+      });
+    const outcome =
+      ({ 200: 'OK', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 409: 'CONFLICT' } as Record<number, Outcome>)[response.status] ?? `HTTP ${response.status}`;
     if (response.status !== 200) {
       const shape = badErrorBody(response.status, JSON.stringify(response.body));
       if (shape) return { outcome: `bad error body: ${shape}`, raw: response.body };
@@ -225,7 +243,9 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
   };
 
   const CASES = SURFACES.flatMap((surface) =>
-    OPERATIONS.flatMap((operation) => VIEWERS.flatMap((viewer) => STATUS_NAMES.map((status) => ({ surface, operation, viewer, status, expect: expected(operation, viewer, status) })))),
+    OPERATIONS.flatMap((operation) =>
+      VIEWERS.flatMap((viewer) => STATUS_NAMES.map((status) => ({ surface, operation, viewer, status, expect: expected(operation, viewer, status) }))),
+    ),
   );
   const REFUSALS = CASES.filter((each) => each.expect.outcome !== 'OK');
   const SUCCESSES = CASES.filter((each) => each.expect.outcome === 'OK');
@@ -233,7 +253,10 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
   it('reads: ticket, tickets, me, ticket-detail, list and scheduler-list show each viewer exactly what docs/contract.md lets them see, and change nothing', async () => {
     const before = await fingerprint(server);
     const matrixIds = new Set(STATUS_NAMES.map((status) => tickets[status].id));
-    const visibleIds = (viewer: ViewerName) => STATUS_NAMES.filter((status) => relation(viewer, status).sees).map((status) => tickets[status].id).sort();
+    const visibleIds = (viewer: ViewerName) =>
+      STATUS_NAMES.filter((status) => relation(viewer, status).sees)
+        .map((status) => tickets[status].id)
+        .sort();
     const seen: Record<string, unknown> = {};
     const wanted: Record<string, unknown> = {};
     await Promise.all(
@@ -250,25 +273,49 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
           tried.legacy += 1;
           seen[`ticket ${viewer} ${status}`] = graph.errors?.length ? [graph.errors[0].extensions?.code, graph.errors[0].message] : 'OK';
           seen[`ticket-detail ${viewer} ${status}`] = detail.status === 200 ? 'OK' : [detail.status, detail.body.message];
-          wanted[`ticket ${viewer} ${status}`] = !authenticated ? ['UNAUTHENTICATED', INVALID_CREDENTIAL] : sees ? 'OK' : ['FORBIDDEN', SPEC_FORBIDDEN_MESSAGE.view];
+          wanted[`ticket ${viewer} ${status}`] = !authenticated
+            ? ['UNAUTHENTICATED', INVALID_CREDENTIAL]
+            : sees
+              ? 'OK'
+              : ['FORBIDDEN', SPEC_FORBIDDEN_MESSAGE.view];
           wanted[`ticket-detail ${viewer} ${status}`] = !authenticated ? [401, INVALID_CREDENTIAL] : sees ? 'OK' : [403, SPEC_FORBIDDEN_MESSAGE.view];
         }
         // tickets (all the viewer's roles) and the legacy lists (one role each).
         const list = await gql(server, user, '{ tickets(first: 100) { edges { node { id } } } }');
         tried.graphql += 1;
-        seen[`tickets ${viewer}`] = list.errors?.length ? list.errors[0].extensions?.code : list.data!.tickets.edges.map((edge: { node: { id: string } }) => edge.node.id).filter((id: string) => matrixIds.has(id)).sort();
+        seen[`tickets ${viewer}`] = list.errors?.length
+          ? list.errors[0].extensions?.code
+          : list
+              .data!.tickets.edges.map((edge: { node: { id: string } }) => edge.node.id)
+              .filter((id: string) => matrixIds.has(id))
+              .sort();
         wanted[`tickets ${viewer}`] = authenticated ? visibleIds(viewer) : 'UNAUTHENTICATED';
-        for (const [action, operator] of [['list', 'customer'], ['list', 'staff'], ['scheduler-list', 'scheduler']] as const) {
+        for (const [action, operator] of [
+          ['list', 'customer'],
+          ['list', 'staff'],
+          ['scheduler-list', 'scheduler'],
+        ] as const) {
           const answer = await legacy(server, user, action, { operator, status: 'ALL' });
           tried.legacy += 1;
           seen[`${action} ${operator} ${viewer}`] =
-            answer.status === 200 ? answer.body.tickets.map((ticket: { uuid: string }) => ticket.uuid).filter((id: string) => matrixIds.has(id)).sort() : [answer.status, answer.body.message];
+            answer.status === 200
+              ? answer.body.tickets
+                  .map((ticket: { uuid: string }) => ticket.uuid)
+                  .filter((id: string) => matrixIds.has(id))
+                  .sort()
+              : [answer.status, answer.body.message];
           const holds = ROLES[viewer].includes(operator);
           // Acting as one role: customers see their own, staff their assigned (never NEW), schedulers all.
           const asRole = STATUS_NAMES.filter((status) =>
             operator === 'customer' ? viewer === 'owner' : operator === 'staff' ? viewer === 'assignee' && status !== 'NEW' : true,
-          ).map((status) => tickets[status].id).sort();
-          wanted[`${action} ${operator} ${viewer}`] = !authenticated ? [401, INVALID_CREDENTIAL] : holds ? asRole : [403, `You are not allowed to list tickets as ${operator}`];
+          )
+            .map((status) => tickets[status].id)
+            .sort();
+          wanted[`${action} ${operator} ${viewer}`] = !authenticated
+            ? [401, INVALID_CREDENTIAL]
+            : holds
+              ? asRole
+              : [403, `You are not allowed to list tickets as ${operator}`];
         }
         // me and permission-check: any authenticated viewer, with its roles.
         const me = await gql(server, user, '{ me { id roles } }');
@@ -307,8 +354,12 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         tried.legacy += 1;
         got[`graphql createTicket ${viewer}`] = { outcome: graph.errors?.[0]?.extensions?.code as Outcome, message: graph.errors?.[0]?.message };
         got[`legacy create-ticket ${viewer}`] = { outcome: String(old.status) as Outcome, message: old.body.message };
-        want[`graphql createTicket ${viewer}`] = authenticated ? { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE.create } : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
-        want[`legacy create-ticket ${viewer}`] = authenticated ? { outcome: '403' as Outcome, message: SPEC_FORBIDDEN_MESSAGE.create } : { outcome: '401' as Outcome, message: INVALID_CREDENTIAL };
+        want[`graphql createTicket ${viewer}`] = authenticated
+          ? { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE.create }
+          : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
+        want[`legacy create-ticket ${viewer}`] = authenticated
+          ? { outcome: '403' as Outcome, message: SPEC_FORBIDDEN_MESSAGE.create }
+          : { outcome: '401' as Outcome, message: INVALID_CREDENTIAL };
       }
       if (viewer !== 'admin') {
         const result = await gql(server, user, 'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }', {
@@ -316,13 +367,19 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         });
         tried.graphql += 1;
         got[`graphql createUser ${viewer}`] = { outcome: result.errors?.[0]?.extensions?.code as Outcome, message: result.errors?.[0]?.message };
-        want[`graphql createUser ${viewer}`] = authenticated ? { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE.createUser } : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
+        want[`graphql createUser ${viewer}`] = authenticated
+          ? { outcome: 'FORBIDDEN', message: SPEC_FORBIDDEN_MESSAGE.createUser }
+          : { outcome: 'UNAUTHENTICATED', message: INVALID_CREDENTIAL };
       }
       if (!authenticated) {
         const form = new FormData();
         form.append('images', new Blob([PNG_BYTES]), 'a.png');
         const credential = credentialOf(viewer);
-        const response = await fetch(`${server.url}/uploads`, { method: 'POST', headers: credential ? { authorization: `Credential ${credential}` } : {}, body: form });
+        const response = await fetch(`${server.url}/uploads`, {
+          method: 'POST',
+          headers: credential ? { authorization: `Credential ${credential}` } : {},
+          body: form,
+        });
         tried.uploads += 1;
         got[`uploads ${viewer}`] = { outcome: String(response.status) as Outcome, message: ((await response.json()) as { message: string }).message };
         want[`uploads ${viewer}`] = { outcome: '401' as Outcome, message: INVALID_CREDENTIAL };
@@ -404,13 +461,23 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         STATUS_NAMES.filter((status) => relation(viewer, status).sees).map(async (status) => {
           const user = userOf(viewer);
           const { id } = tickets[status];
-          const graph = await gql(server, user, 'query($id: ID!) { ticket(id: $id) { permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }', { id });
+          const graph = await gql(
+            server,
+            user,
+            'query($id: ID!) { ticket(id: $id) { permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }',
+            { id },
+          );
           const detail = await legacy(server, user, 'ticket-detail', { uuid: id });
           got[`${viewer} ${status} graphql`] = graph.data?.ticket?.permissions ?? graph.errors;
           got[`${viewer} ${status} legacy`] = detail.body['ticket-detail']?.permission ?? detail.body;
-          want[`${viewer} ${status} graphql`] = Object.fromEntries(FLAGGED.map((operation) => [operation, actual.get(`graphql ${operation} ${viewer} ${status}`) === 'OK']));
+          want[`${viewer} ${status} graphql`] = Object.fromEntries(
+            FLAGGED.map((operation) => [operation, actual.get(`graphql ${operation} ${viewer} ${status}`) === 'OK']),
+          );
           want[`${viewer} ${status} legacy`] = Object.fromEntries(
-            FLAGGED.filter((operation) => SPEC_LEGACY_FLAG[operation]).map((operation) => [SPEC_LEGACY_FLAG[operation], actual.get(`legacy ${operation} ${viewer} ${status}`) === 'OK' ? 1 : 0]),
+            FLAGGED.filter((operation) => SPEC_LEGACY_FLAG[operation]).map((operation) => [
+              SPEC_LEGACY_FLAG[operation],
+              actual.get(`legacy ${operation} ${viewer} ${status}`) === 'OK' ? 1 : 0,
+            ]),
           );
         }),
       ),
@@ -507,8 +574,17 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
       // A fresh ticket walked NEW → ASSIGNED → reply → FIXED → CLOSED, with refusals in between.
       const id = await createTicketAs(server, actors.owner, 'watched by the matrix');
       const steps: Array<{ kind: string; status: StatusName; run: () => Promise<unknown> }> = [
-        { kind: 'STATUS_CHANGED', status: 'ASSIGNED', run: () => gql(server, actors.scheduler, 'mutation($id: ID!, $s: ID!) { assignTicket(id: $id, staffId: $s) { id } }', { id, s: String(actors.staff.id) }) },
-        { kind: 'REPLY_ADDED', status: 'ASSIGNED', run: () => gql(server, actors.staff, 'mutation($id: ID!) { addReply(ticketId: $id, content: "on it") { id } }', { id }) },
+        {
+          kind: 'STATUS_CHANGED',
+          status: 'ASSIGNED',
+          run: () =>
+            gql(server, actors.scheduler, 'mutation($id: ID!, $s: ID!) { assignTicket(id: $id, staffId: $s) { id } }', { id, s: String(actors.staff.id) }),
+        },
+        {
+          kind: 'REPLY_ADDED',
+          status: 'ASSIGNED',
+          run: () => gql(server, actors.staff, 'mutation($id: ID!) { addReply(ticketId: $id, content: "on it") { id } }', { id }),
+        },
         { kind: 'STATUS_CHANGED', status: 'FIXED', run: () => gql(server, actors.staff, 'mutation($id: ID!) { fixTicket(id: $id) { id } }', { id }) },
         { kind: 'STATUS_CHANGED', status: 'CLOSED', run: () => gql(server, actors.scheduler, 'mutation($id: ID!) { closeTicket(id: $id) { id } }', { id }) },
       ];
@@ -522,11 +598,19 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
         await step.run();
       }
       await settled(server);
-      const got = Object.fromEntries(AUTHENTICATED.map((viewer) => [viewer, streams[viewer].events.filter((event) => event.ticket.id === id).map((event) => `${event.kind} ${event.ticket.status}`)]));
+      const got = Object.fromEntries(
+        AUTHENTICATED.map((viewer) => [
+          viewer,
+          streams[viewer].events.filter((event) => event.ticket.id === id).map((event) => `${event.kind} ${event.ticket.status}`),
+        ]),
+      );
       // Who may see the ticket after each event (the creation first: NEW, the owner and schedulers).
       const timeline: Array<{ kind: string; status: StatusName }> = [{ kind: 'CREATED', status: 'NEW' }, ...steps];
       const want = Object.fromEntries(
-        AUTHENTICATED.map((viewer) => [viewer, timeline.filter((event) => relation(viewer, event.status).sees).map((event) => `${event.kind} ${event.status}`)]),
+        AUTHENTICATED.map((viewer) => [
+          viewer,
+          timeline.filter((event) => relation(viewer, event.status).sees).map((event) => `${event.kind} ${event.status}`),
+        ]),
       );
       tried.subscriptions += AUTHENTICATED.length * timeline.length;
       expect(got).toEqual(want);
@@ -542,7 +626,18 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
      * administrators; `logout` needs a token (a credential is BAD_USER_INPUT); `changePassword`
      * proves the current password (a wrong one is BAD_USER_INPUT). Refusals change nothing.
      */
-    type PeopleOperation = 'users' | 'userSelf' | 'userOther' | 'sessionsOwn' | 'sessionsOther' | 'userAudit' | 'updateUser' | 'resetPassword' | 'revokeSession' | 'logout' | 'changePasswordWrong';
+    type PeopleOperation =
+      | 'users'
+      | 'userSelf'
+      | 'userOther'
+      | 'sessionsOwn'
+      | 'sessionsOther'
+      | 'userAudit'
+      | 'updateUser'
+      | 'resetPassword'
+      | 'revokeSession'
+      | 'logout'
+      | 'changePasswordWrong';
     const DIRECTORY = (viewer: ViewerName) => ROLES[viewer].includes('scheduler') || viewer === 'admin';
     const ADMIN_ONLY = (viewer: ViewerName) => viewer === 'admin';
     const PEOPLE_RULES: Record<PeopleOperation, (viewer: ViewerName) => 'OK' | 'FORBIDDEN' | 'BAD_USER_INPUT'> = {

@@ -45,8 +45,7 @@ const legacyOutcome = (result: LegacyResponse): Outcome => (result.status === 20
 const countOf = (outcomes: readonly Outcome[], outcome: Outcome): number => outcomes.filter((each) => each === outcome).length;
 
 /** Whether the workflow allows going from `from` to `to` in one step (some operation does it). */
-const isStep = (from: TicketStatus, to: TicketStatus): boolean =>
-  Object.values(OPERATION_RULES).some((rule) => rule.to === to && rule.from.includes(from));
+const isStep = (from: TicketStatus, to: TicketStatus): boolean => Object.values(OPERATION_RULES).some((rule) => rule.to === to && rule.from.includes(from));
 
 describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
   let server: TestServer;
@@ -109,7 +108,10 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
 
   const transition = (user: TestUser, mutation: string, id: string) => gql(server, user, `mutation($id: ID!) { ${mutation}(id: $id) { id status } }`, { id });
   const assign = (id: string, staff: TestUser) =>
-    gql(server, server.users.scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id status } }', { id, staffId: String(staff.id) });
+    gql(server, server.users.scheduler, 'mutation($id: ID!, $staffId: ID!) { assignTicket(id: $id, staffId: $staffId) { id status } }', {
+      id,
+      staffId: String(staff.id),
+    });
 
   /**
    * On the embedded database the pool has one connection, so whole transactions run one after
@@ -253,9 +255,10 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
                   outcome: legacyOutcome(result),
                   replyId: result.status === 200 ? (result.body.uuid as string) : undefined,
                 }))
-              : gql(server, author, 'mutation($id: ID!, $text: String!) { addReply(ticketId: $id, content: $text) { id } }', { id, text: `reply ${index}` }).then(
-                  (result) => ({ close: false, outcome: graphqlOutcome(result), replyId: result.data?.addReply.id as string | undefined }),
-                ),
+              : gql(server, author, 'mutation($id: ID!, $text: String!) { addReply(ticketId: $id, content: $text) { id } }', {
+                  id,
+                  text: `reply ${index}`,
+                }).then((result) => ({ close: false, outcome: graphqlOutcome(result), replyId: result.data?.addReply.id as string | undefined })),
           );
         }
       }
@@ -264,7 +267,10 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
       expect(results.find((result) => result.close)!.outcome).toBe('ok');
       const replies = results.filter((result) => !result.close);
       for (const reply of replies) expect(['ok', 'CONFLICT']).toContain(reply.outcome);
-      const acknowledged = replies.filter((reply) => reply.outcome === 'ok').map((reply) => reply.replyId!).sort();
+      const acknowledged = replies
+        .filter((reply) => reply.outcome === 'ok')
+        .map((reply) => reply.replyId!)
+        .sort();
       landed += acknowledged.length;
       refused += replies.length - acknowledged.length;
 
@@ -281,7 +287,12 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
       expect(events).toHaveLength(acknowledged.length + 1);
       const closeIndex = events.findIndex((event) => event.kind === 'STATUS_CHANGED');
       expect(closeIndex).toBe(events.length - 1);
-      expect(events.slice(0, closeIndex).map((event) => event.reply_id).sort()).toEqual(acknowledged);
+      expect(
+        events
+          .slice(0, closeIndex)
+          .map((event) => event.reply_id)
+          .sort(),
+      ).toEqual(acknowledged);
       expect(await statusOf(id)).toBe(TicketStatus.CLOSED);
     }
     record(`replies vs close ×${ROUNDS} (${REPLIES_PER_CLOSE} replies each: ${landed} landed before the close, ${refused} refused after)`, all);
@@ -289,5 +300,4 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
     expect(landed).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
   });
-
 });

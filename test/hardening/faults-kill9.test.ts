@@ -119,7 +119,8 @@ async function lane(server: ServerProcess, cast: Cast, index: number, acks: Ack[
     const content = `lane ${index} ticket ${round}`;
     const created = await send(async () =>
       (index + round) % 2 === 0
-        ? (await gql(cast.customer, 'mutation($content: String!) { createTicket(input: { content: $content }) { id } }', { content })).createTicket.id as string
+        ? ((await gql(cast.customer, 'mutation($content: String!) { createTicket(input: { content: $content }) { id } }', { content })).createTicket
+            .id as string)
         : ((await legacy(cast.customer, 'create-ticket', { content })).uuid as string),
     );
     if (created === undefined) return;
@@ -131,7 +132,12 @@ async function lane(server: ServerProcess, cast: Cast, index: number, acks: Ack[
         const replyContent = `reply from lane ${index}`;
         const replyId = await send(async () =>
           step.via === 'graphql'
-            ? ((await gql(user, 'mutation($id: ID!, $content: String!) { addReply(ticketId: $id, content: $content) { id } }', { id: created, content: replyContent })).addReply.id as string)
+            ? ((
+                await gql(user, 'mutation($id: ID!, $content: String!) { addReply(ticketId: $id, content: $content) { id } }', {
+                  id: created,
+                  content: replyContent,
+                })
+              ).addReply.id as string)
             : ((await legacy(user, 'ticket-reply-create', { uuid: created, reply: { userid: user.id, content: replyContent } })).uuid as string),
         );
         if (replyId === undefined) return;
@@ -317,9 +323,17 @@ describe.each(DATABASES)('kill -9 in the middle of a burst of writes (%s)', (kin
     const ticketIds = [...new Set(acks.map((ack) => ack.ticketId))];
     const seen = new Map<string, { status: string; history: string[]; replies: Set<string> }>();
     for (const id of ticketIds) {
-      const body = await post(`${restarted.url}/graphql`, { query: 'query($id: ID!) { ticket(id: $id) { status history { status } replies { id } } }', variables: { id } }, cast.scheduler.credential);
+      const body = await post(
+        `${restarted.url}/graphql`,
+        { query: 'query($id: ID!) { ticket(id: $id) { status history { status } replies { id } } }', variables: { id } },
+        cast.scheduler.credential,
+      );
       const ticket = body.data.ticket;
-      seen.set(id, { status: ticket.status, history: ticket.history.map((entry: { status: string }) => entry.status), replies: new Set(ticket.replies.map((reply: { id: string }) => reply.id)) });
+      seen.set(id, {
+        status: ticket.status,
+        history: ticket.history.map((entry: { status: string }) => entry.status),
+        replies: new Set(ticket.replies.map((reply: { id: string }) => reply.id)),
+      });
     }
     const lostThroughApi = acks.filter((ack) => {
       const ticket = seen.get(ack.ticketId);

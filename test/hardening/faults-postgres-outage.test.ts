@@ -239,7 +239,10 @@ async function listeners(cluster: PgCluster): Promise<number> {
         // their old sockets.
         const firstWrite = Date.now();
         const fresh = (await gqlOk(other, customer, `mutation { createTicket(input: { content: "after ${mode}" }) { id } }`)).createTicket.id;
-        await gqlOk(other, scheduler, 'mutation($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id } }', { id: fresh, staff: String(staff.id) });
+        await gqlOk(other, scheduler, 'mutation($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id } }', {
+          id: fresh,
+          staff: String(staff.id),
+        });
         const written = Date.now();
         await Promise.all(
           watchers.map(({ stream }) =>

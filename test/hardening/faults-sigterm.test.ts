@@ -60,7 +60,10 @@ class SlowRequest {
       });
     });
     this.response.catch(() => undefined);
-    this.answeredAt = this.response.then(() => Date.now(), () => NaN);
+    this.answeredAt = this.response.then(
+      () => Date.now(),
+      () => NaN,
+    );
     this.request.flushHeaders();
     this.request.write(body.subarray(0, firstBytes));
   }
@@ -120,7 +123,13 @@ describe.each(DATABASES)('SIGTERM with requests in flight and subscribers connec
     // both transports.
     const image = pngOfSize(UPLOAD_BYTES);
     const form = multipart(image);
-    const upload = new SlowRequest(running.url, '/uploads', { 'content-type': form.contentType, authorization: `Credential ${customer.credential}` }, form.body, 64 * 1024);
+    const upload = new SlowRequest(
+      running.url,
+      '/uploads',
+      { 'content-type': form.contentType, authorization: `Credential ${customer.credential}` },
+      form.body,
+      64 * 1024,
+    );
     const writes = Array.from({ length: SLOW_WRITES }, (_, index) => {
       const legacy = index % 2 === 0;
       const content = `in flight ${index}`;

@@ -97,7 +97,15 @@ const imageValues: fc.Arbitrary<Value> = fc.oneof(
       .array(
         fc.oneof(
           fc.boolean().map((own): Value => ({ t: 'image', own })),
-          raw(fc.constantFrom(`data:image/png;base64,${PNG_BYTES.toString('base64')}`, PNG_BYTES.toString('base64'), 'http://x/images/00000000-0000-7000-8000-000000000000', 'data:,', 'javascript:alert(1)')),
+          raw(
+            fc.constantFrom(
+              `data:image/png;base64,${PNG_BYTES.toString('base64')}`,
+              PNG_BYTES.toString('base64'),
+              'http://x/images/00000000-0000-7000-8000-000000000000',
+              'data:,',
+              'javascript:alert(1)',
+            ),
+          ),
           raw(nastyString),
         ),
         { maxLength: 12 },
@@ -115,7 +123,10 @@ const opt = (arbitrary: fc.Arbitrary<Value>): fc.Arbitrary<Value | undefined> =>
 
 /** An object input whose members are generated values, or junk in its place. */
 const inputOf = (members: Record<string, fc.Arbitrary<Value | undefined>>): fc.Arbitrary<Value> =>
-  fc.oneof({ arbitrary: fc.record(members).map((fields): Value => ({ t: 'raw', v: { __members: fields } })), weight: 6 }, { arbitrary: raw(junkJson), weight: 1 });
+  fc.oneof(
+    { arbitrary: fc.record(members).map((fields): Value => ({ t: 'raw', v: { __members: fields } })), weight: 6 },
+    { arbitrary: raw(junkJson), weight: 1 },
+  );
 
 interface Operation {
   readonly field: string;
@@ -159,13 +170,32 @@ const OPERATIONS: readonly Operation[] = [
     kind: 'mutation',
     args: { id: 'ID!', input: 'EditTicketInput!' },
     selection: TICKET_SELECTION,
-    values: fc.record({ id: opt(idValue), input: opt(inputOf({ content: fc.option(textValue, { nil: undefined, freq: 2 }), images: fc.option(imageValues, { nil: undefined, freq: 2 }) })) }),
+    values: fc.record({
+      id: opt(idValue),
+      input: opt(inputOf({ content: fc.option(textValue, { nil: undefined, freq: 2 }), images: fc.option(imageValues, { nil: undefined, freq: 2 }) })),
+    }),
   },
-  { field: 'assignTicket', kind: 'mutation', args: { id: 'ID!', staffId: 'ID!' }, selection: '{ id status staff { id } }', values: fc.record({ id: opt(idValue), staffId: opt(staffValue) }) },
-  ...['startProcessing', 'requestInformation', 'fixTicket', 'closeTicket', 'reopenTicket', 'cancelTicket'].map(
-    (field): Operation => ({ field, kind: 'mutation', args: { id: 'ID!' }, selection: '{ id status history { status } permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } }', values: fc.record({ id: opt(idValue) }) }),
-  ),
-  { field: 'addReply', kind: 'mutation', args: { ticketId: 'ID!', content: 'String!' }, selection: '{ id content author { id } createdAt }', values: fc.record({ ticketId: opt(idValue), content: opt(textValue) }) },
+  {
+    field: 'assignTicket',
+    kind: 'mutation',
+    args: { id: 'ID!', staffId: 'ID!' },
+    selection: '{ id status staff { id } }',
+    values: fc.record({ id: opt(idValue), staffId: opt(staffValue) }),
+  },
+  ...['startProcessing', 'requestInformation', 'fixTicket', 'closeTicket', 'reopenTicket', 'cancelTicket'].map((field): Operation => ({
+    field,
+    kind: 'mutation',
+    args: { id: 'ID!' },
+    selection: '{ id status history { status } permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } }',
+    values: fc.record({ id: opt(idValue) }),
+  })),
+  {
+    field: 'addReply',
+    kind: 'mutation',
+    args: { ticketId: 'ID!', content: 'String!' },
+    selection: '{ id content author { id } createdAt }',
+    values: fc.record({ ticketId: opt(idValue), content: opt(textValue) }),
+  },
   {
     field: 'deleteReply',
     kind: 'mutation',
@@ -239,7 +269,10 @@ const graphqlInput: fc.Arbitrary<GraphQLInput> = fc.nat(OPERATIONS.length - 1).c
       { arbitrary: fc.constant<Shape>('literals'), weight: 3 },
       { arbitrary: fc.constantFrom<Shape>('mangled', 'odd-document', 'odd-body'), weight: 1 },
     ),
-    edits: fc.array(fc.record({ at: fc.nat(), text: fc.constantFrom('', '{', '}', '(', ')', '$', '"', '"""', '\\', '@', '...', '#', ':', '!', '\u0000', 'é') }), { minLength: 1, maxLength: 3 }),
+    edits: fc.array(
+      fc.record({ at: fc.nat(), text: fc.constantFrom('', '{', '}', '(', ')', '$', '"', '"""', '\\', '@', '...', '#', ':', '!', '\u0000', 'é') }),
+      { minLength: 1, maxLength: 3 },
+    ),
     odd: fc.nat(),
   }),
 );
@@ -316,7 +349,11 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
         const v = value.v as { __members?: Record<string, Value | undefined> } | unknown;
         if (typeof v === 'object' && v !== null && '__members' in v) {
           const members = (v as { __members: Record<string, Value | undefined> }).__members;
-          return Object.fromEntries(Object.entries(members).filter(([, member]) => member !== undefined).map(([name, member]) => [name, resolve(member)]));
+          return Object.fromEntries(
+            Object.entries(members)
+              .filter(([, member]) => member !== undefined)
+              .map(([name, member]) => [name, resolve(member)]),
+          );
         }
         if (Array.isArray(v)) return v.map((each) => (typeof each === 'object' && each !== null && 't' in each ? resolve(each as Value) : each));
         return v;
@@ -354,11 +391,17 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
 
     const credential = budget.resolve(server, input.credential);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (credential !== undefined) headers.authorization = `Credential ${typeof credential === 'string' ? credential.replace(/[\r\n]/g, '') : JSON.stringify(credential)}`;
+    if (credential !== undefined)
+      headers.authorization = `Credential ${typeof credential === 'string' ? credential.replace(/[\r\n]/g, '') : JSON.stringify(credential)}`;
     // Header values must be ByteStrings: junk credentials that are not are sent hex-encoded instead.
-    if (headers.authorization && /[^\x20-\x7e]/.test(headers.authorization)) headers.authorization = `Credential ${Buffer.from(headers.authorization).toString('hex')}ff`;
+    if (headers.authorization && /[^\x20-\x7e]/.test(headers.authorization))
+      headers.authorization = `Credential ${Buffer.from(headers.authorization).toString('hex')}ff`;
 
-    let init: RequestInit = { method: 'POST', headers, body: JSON.stringify({ query: document, variables: input.shape === 'literals' ? undefined : variables }) };
+    let init: RequestInit = {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: document, variables: input.shape === 'literals' ? undefined : variables }),
+    };
     let url = `${server.url}/graphql`;
     if (input.shape === 'odd-body') {
       const bodies: Array<() => void> = [
@@ -401,7 +444,8 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
     }
     for (const error of body.errors ?? []) {
       const code = error.extensions?.code;
-      if (code === undefined || !ALLOWED_CODES.has(code)) return { problem: `extensions.code ${String(code)}: ${JSON.stringify(error).slice(0, 300)}`, applied: false };
+      if (code === undefined || !ALLOWED_CODES.has(code))
+        return { problem: `extensions.code ${String(code)}: ${JSON.stringify(error).slice(0, 300)}`, applied: false };
     }
     const applied = sent.shape !== 'odd-document' && sent.shape !== 'odd-body' && body.data?.[operation.field] != null;
     if (applied && !actingUser(server, input.credential)) return { problem: `${operation.field} succeeded without a valid credential`, applied };
@@ -522,30 +566,38 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
       const viewers = ['customer', 'staff', 'scheduler', 'multi'] as const;
       const before = await fingerprint(server);
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...viewers), fc.array(subscriptionArgs, { minLength: SUBSCRIPTIONS.batch, maxLength: SUBSCRIPTIONS.batch }), async (viewer, batch) => {
-          // A socket per batch: a message over the size limit closes its socket (1009), as it should.
-          const live = connect(server, server.users[viewer]);
-          clients.push(live);
-          const streams = batch.map((args) => {
-            const variables = Object.fromEntries(Object.entries(args).map(([name, value]) => [name, resolve(value)]).filter(([, value]) => value !== undefined));
-            return { variables, stream: new EventStream(live.client, variables as { ticketId?: string; after?: string }, SUBSCRIPTION) };
-          });
-          // Refusals arrive at once; a stream that opened stays quiet (or replays after `after`).
-          await new Promise((resolve) => setTimeout(resolve, 150));
-          const problems: string[] = [];
-          for (const { variables, stream } of streams) {
-            stream.stop();
-            const outcomes = stream.errors.map((error) => {
-              const { extensions, code } = error as { extensions?: { code?: string }; code?: number };
-              return extensions?.code ?? (typeof code === 'number' ? `close ${code}` : 'no code');
+        fc.asyncProperty(
+          fc.constantFrom(...viewers),
+          fc.array(subscriptionArgs, { minLength: SUBSCRIPTIONS.batch, maxLength: SUBSCRIPTIONS.batch }),
+          async (viewer, batch) => {
+            // A socket per batch: a message over the size limit closes its socket (1009), as it should.
+            const live = connect(server, server.users[viewer]);
+            clients.push(live);
+            const streams = batch.map((args) => {
+              const variables = Object.fromEntries(
+                Object.entries(args)
+                  .map(([name, value]) => [name, resolve(value)])
+                  .filter(([, value]) => value !== undefined),
+              );
+              return { variables, stream: new EventStream(live.client, variables as { ticketId?: string; after?: string }, SUBSCRIPTION) };
             });
-            tally.record('graphql-ws subscribe', outcomes.length ? outcomes.join(',') : 'open');
-            const bad = outcomes.filter((outcome) => !ALLOWED_CODES.has(outcome) && outcome !== 'close 1009');
-            if (bad.length) problems.push(`${bad.join(',')} for ${JSON.stringify(variables).slice(0, 200)}: ${JSON.stringify(stream.errors).slice(0, 300)}`);
-          }
-          await live.dispose();
-          expect(problems).toEqual([]);
-        }),
+            // Refusals arrive at once; a stream that opened stays quiet (or replays after `after`).
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            const problems: string[] = [];
+            for (const { variables, stream } of streams) {
+              stream.stop();
+              const outcomes = stream.errors.map((error) => {
+                const { extensions, code } = error as { extensions?: { code?: string }; code?: number };
+                return extensions?.code ?? (typeof code === 'number' ? `close ${code}` : 'no code');
+              });
+              tally.record('graphql-ws subscribe', outcomes.length ? outcomes.join(',') : 'open');
+              const bad = outcomes.filter((outcome) => !ALLOWED_CODES.has(outcome) && outcome !== 'close 1009');
+              if (bad.length) problems.push(`${bad.join(',')} for ${JSON.stringify(variables).slice(0, 200)}: ${JSON.stringify(stream.errors).slice(0, 300)}`);
+            }
+            await live.dispose();
+            expect(problems).toEqual([]);
+          },
+        ),
         { ...bounded(SUBSCRIPTIONS.runs, SUBSCRIPTIONS.ms), endOnFailure: true },
       );
       // Subscribing, refused or not, changed nothing.
@@ -557,12 +609,26 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
       const frame = fc.oneof(
         fc.string({ maxLength: 200 }),
         fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
-        fc.record({ type: fc.oneof(fc.constantFrom('subscribe', 'next', 'complete', 'ping', 'pong', 'connection_init', 'error', 'bogus'), junkJson), id: junkJson, payload: junkJson }, { requiredKeys: ['type'] }).map((value) => JSON.stringify(value)),
+        fc
+          .record(
+            {
+              type: fc.oneof(fc.constantFrom('subscribe', 'next', 'complete', 'ping', 'pong', 'connection_init', 'error', 'bogus'), junkJson),
+              id: junkJson,
+              payload: junkJson,
+            },
+            { requiredKeys: ['type'] },
+          )
+          .map((value) => JSON.stringify(value)),
         fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
         // Well-formed subscribe messages whose document is mangled, misspelled or of another type.
         fc
           .tuple(
-            fc.constantFrom('subscription { ticketEvents { cursor } }', 'subscription($t: ID) { ticketEvents(ticketId: $t) { cursor kind } }', '{ me { id } }', 'mutation { cancelTicket(id: "x") { id } }'),
+            fc.constantFrom(
+              'subscription { ticketEvents { cursor } }',
+              'subscription($t: ID) { ticketEvents(ticketId: $t) { cursor kind } }',
+              '{ me { id } }',
+              'mutation { cancelTicket(id: "x") { id } }',
+            ),
             fc.array(fc.record({ at: fc.nat(), text: fc.constantFrom('', '{', '}', '(', '$', '"', '@', 'x') }), { maxLength: 3 }),
             fc.oneof(fc.constant(undefined), junkJson),
           )

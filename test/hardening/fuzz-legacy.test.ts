@@ -53,7 +53,42 @@ const imagesChoice = fc.oneof(
   junkJson,
 );
 
-const STATUS_SPELLINGS = ['new', 'NEW', 'ASSIGNED', 'assigned', 'FIXED', 'fixed', 'CLOSED', 'REOPEN', 'REOPENED', 'Request Information', 'PENDING', 'request_information', 'CANCEL', 'cancelled', 'IN PROCESSING', 'in-processing', 'PROCESSING', 'ALL', 'all', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, '0', '8', '9', -1, 2.5];
+const STATUS_SPELLINGS = [
+  'new',
+  'NEW',
+  'ASSIGNED',
+  'assigned',
+  'FIXED',
+  'fixed',
+  'CLOSED',
+  'REOPEN',
+  'REOPENED',
+  'Request Information',
+  'PENDING',
+  'request_information',
+  'CANCEL',
+  'cancelled',
+  'IN PROCESSING',
+  'in-processing',
+  'PROCESSING',
+  'ALL',
+  'all',
+  0,
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  '0',
+  '8',
+  '9',
+  -1,
+  2.5,
+];
 
 interface FieldChoices {
   uuid?: IdChoice;
@@ -78,8 +113,17 @@ const fieldChoices: fc.Arbitrary<FieldChoices> = fc.record({
   content: mostly(fc.oneof({ arbitrary: nastyString, weight: 4 }, { arbitrary: junkJson, weight: 1 })),
   images: fc.option(imagesChoice, { nil: undefined, freq: 2 }),
   status: mostly(fc.oneof({ arbitrary: fc.constantFrom(...STATUS_SPELLINGS), weight: 5 }, { arbitrary: junkJson, weight: 1 })),
-  'staff-id': fc.option(fc.oneof({ arbitrary: fc.constantFrom('staff', 'otherStaff', 'customer', 'multi', 'scheduler'), weight: 4 }, { arbitrary: junkJson, weight: 1 }, { arbitrary: fc.integer({ min: -5, max: 2 ** 31 + 5 }), weight: 1 }), { nil: undefined, freq: 2 }),
-  operator: mostly(fc.oneof({ arbitrary: fc.constantFrom('customer', 'staff', 'scheduler', 'CUSTOMER', 1, 2, 3, '2'), weight: 4 }, { arbitrary: junkJson, weight: 1 })),
+  'staff-id': fc.option(
+    fc.oneof(
+      { arbitrary: fc.constantFrom('staff', 'otherStaff', 'customer', 'multi', 'scheduler'), weight: 4 },
+      { arbitrary: junkJson, weight: 1 },
+      { arbitrary: fc.integer({ min: -5, max: 2 ** 31 + 5 }), weight: 1 },
+    ),
+    { nil: undefined, freq: 2 },
+  ),
+  operator: mostly(
+    fc.oneof({ arbitrary: fc.constantFrom('customer', 'staff', 'scheduler', 'CUSTOMER', 1, 2, 3, '2'), weight: 4 }, { arbitrary: junkJson, weight: 1 }),
+  ),
   page: fc.option(fc.oneof(fc.integer({ min: -2, max: 5 }), junkJson), { nil: undefined, freq: 2 }),
   'page-size': fc.option(fc.oneof(fc.integer({ min: -2, max: 120 }), junkJson), { nil: undefined, freq: 2 }),
   reply: mostly(
@@ -129,7 +173,10 @@ const legacyInput: fc.Arbitrary<LegacyInput> = fc.record({
     { arbitrary: fc.constantFrom<Encoding>('sloppy', 'mangled', 'multipart'), weight: 2 },
     { arbitrary: fc.constantFrom<Encoding>('text/plain', 'form-urlencoded', 'no-content-type', 'deep-nesting', 'not-an-object', 'empty'), weight: 1 },
   ),
-  edits: fc.array(fc.record({ at: fc.nat(), text: fc.constantFrom('', '"', "'", '{', '}', ',', ':', '\\', '\n', '//', '/*', '\u0000', 'x') }), { minLength: 1, maxLength: 3 }),
+  edits: fc.array(fc.record({ at: fc.nat(), text: fc.constantFrom('', '"', "'", '{', '}', ',', ':', '\\', '\n', '//', '/*', '\u0000', 'x') }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
   depth: fc.integer({ min: 100, max: 20_000 }),
   focus: fc.nat(9),
 });
@@ -160,9 +207,7 @@ function focused(input: LegacyInput): FieldChoices {
 
 /** The seed's dialect: missing commas between lines, a trailing comma, a comment. */
 const sloppy = (body: Record<string, unknown>): string =>
-  JSON.stringify(body, null, 2)
-    .replace(/,\n/g, '\n')
-    .replace(/\n}$/, ',\n  // copied from the document\n}');
+  JSON.stringify(body, null, 2).replace(/,\n/g, '\n').replace(/\n}$/, ',\n  // copied from the document\n}');
 
 const mangle = (text: string, edits: LegacyInput['edits']): string =>
   edits.reduce((current, { at, text: piece }) => {
@@ -271,7 +316,7 @@ describe.each(DATABASES)('hostile legacy requests (%s)', (kind) => {
         const form = new FormData();
         for (const [name, value] of Object.entries(body)) {
           if (name === 'images' && Array.isArray(value)) continue;
-          form.append(name, typeof value === 'string' ? value : JSON.stringify(value) ?? '');
+          form.append(name, typeof value === 'string' ? value : (JSON.stringify(value) ?? ''));
         }
         if (Array.isArray(body.images)) {
           for (const image of body.images) {

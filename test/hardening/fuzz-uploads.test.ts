@@ -49,11 +49,25 @@ const part: fc.Arbitrary<{ part: Part; field: string; filename: string; type: st
 
 type Authorization = { kind: 'user'; name: keyof TestServer['users'] } | { kind: 'raw'; value: string } | { kind: 'none' };
 const authorization: fc.Arbitrary<Authorization> = fc.oneof(
-  { arbitrary: fc.constantFrom('customer', 'staff', 'scheduler', 'otherCustomer').map((name) => ({ kind: 'user' as const, name: name as keyof TestServer['users'] })), weight: 6 },
+  {
+    arbitrary: fc
+      .constantFrom('customer', 'staff', 'scheduler', 'otherCustomer')
+      .map((name) => ({ kind: 'user' as const, name: name as keyof TestServer['users'] })),
+    weight: 6,
+  },
   {
     arbitrary: fc
       .oneof(
-        fc.constantFrom('Credential', 'Credential ', 'Bearer abc', 'Basic dXNlcjpwYXNz', 'credential 00', 'Credential zz', 'Credential a b', `Credential ${'0'.repeat(20_000)}`),
+        fc.constantFrom(
+          'Credential',
+          'Credential ',
+          'Bearer abc',
+          'Basic dXNlcjpwYXNz',
+          'credential 00',
+          'Credential zz',
+          'Credential a b',
+          `Credential ${'0'.repeat(20_000)}`,
+        ),
         fc.stringMatching(/^[\x21-\x7e ]{0,80}$/),
       )
       .map((value) => ({ kind: 'raw' as const, value })),
@@ -68,11 +82,24 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   {
     arbitrary: fc.record({
       kind: fc.constant('raw' as const),
-      contentType: fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=xyz', 'multipart/form-data; boundary=', 'application/json', 'text/plain', 'image/png', ''),
+      contentType: fc.constantFrom(
+        'multipart/form-data',
+        'multipart/form-data; boundary=xyz',
+        'multipart/form-data; boundary=',
+        'application/json',
+        'text/plain',
+        'image/png',
+        '',
+      ),
       text: fc.oneof(
         fc.string({ maxLength: 200 }),
         junkJson.map((value) => JSON.stringify(value) ?? ''),
-        fc.constantFrom('--xyz\r\nContent-Disposition: form-data; name="images"; filename="a.png"\r\n\r\n\x89PNG', '--xyz--', '--xyz\r\n\r\n--xyz--\r\n', '--xyz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--xyz--\r\n'),
+        fc.constantFrom(
+          '--xyz\r\nContent-Disposition: form-data; name="images"; filename="a.png"\r\n\r\n\x89PNG',
+          '--xyz--',
+          '--xyz\r\n\r\n--xyz--\r\n',
+          '--xyz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--xyz--\r\n',
+        ),
       ),
     }),
     weight: 2,
@@ -187,7 +214,11 @@ describe.each(DATABASES)('hostile uploads and image URLs (%s)', (kind) => {
     const before = await fingerprint(server);
     const form = new FormData();
     form.append('images', new Blob([Buffer.concat([PNG_BYTES, Buffer.alloc(10 * 1024 * 1024)])]), 'big.png');
-    const response = await fetch(`${server.url}/uploads`, { method: 'POST', headers: { authorization: `Credential ${server.users.customer.credential}` }, body: form });
+    const response = await fetch(`${server.url}/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Credential ${server.users.customer.credential}` },
+      body: form,
+    });
     expect(response.status).toBe(413);
     expect(badErrorBody(413, await response.text())).toBeUndefined();
     expect(await fingerprint(server)).toEqual(before);
@@ -195,7 +226,10 @@ describe.each(DATABASES)('hostile uploads and image URLs (%s)', (kind) => {
 
   it('answers generated image URLs with the image, 404 or 4xx, never a 5xx', async () => {
     const id = fc.oneof(
-      { arbitrary: fc.nat().map((index) => ({ known: true, path: stored.length ? stored[index % stored.length].url.split('/images/')[1] : 'none' })), weight: 3 },
+      {
+        arbitrary: fc.nat().map((index) => ({ known: true, path: stored.length ? stored[index % stored.length].url.split('/images/')[1] : 'none' })),
+        weight: 3,
+      },
       {
         arbitrary: fc
           .oneof(

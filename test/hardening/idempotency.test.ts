@@ -25,17 +25,21 @@ interface Answer {
 function post(server: TestServer, path: string, body: unknown, headers: OutgoingHttpHeaders): Promise<Answer> {
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    const req = httpRequest(
+      `${server.url}${path}`,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -93,7 +97,12 @@ describe.each(DATABASES)('Idempotency-Key on ticket creation (%s)', (kind) => {
       const content = `printer on fire ${key}`;
       const first = graphqlId(await graphqlCreate(server.users.customer, key, { content }));
       // Something happens to the ticket between the two attempts: the retry shows it.
-      await post(server, '/graphql', { query: 'mutation($id: ID!) { cancelTicket(id: $id) { id } }', variables: { id: first } }, { authorization: `Credential ${server.users.customer.credential}` });
+      await post(
+        server,
+        '/graphql',
+        { query: 'mutation($id: ID!) { cancelTicket(id: $id) { id } }', variables: { id: first } },
+        { authorization: `Credential ${server.users.customer.credential}` },
+      );
       const retry = await graphqlCreate(server.users.customer, key, { content });
       expect(retry.body.data.createTicket).toEqual({ id: first, content, status: 'CANCEL' });
       expect(await ticketsWithContent(content)).toBe(1);
@@ -159,7 +168,9 @@ describe.each(DATABASES)('Idempotency-Key on ticket creation (%s)', (kind) => {
       const key = newKey('gql-race');
       const content = `race ${key}`;
       const imagesBefore = await count('select count(*) as n from images where uploader_id = ?', [server.users.customer.id]);
-      const answers = await Promise.all(Array.from({ length: RACERS }, () => graphqlCreate(server.users.customer, key, { content, images: [dataUrl(GIF_BYTES)] })));
+      const answers = await Promise.all(
+        Array.from({ length: RACERS }, () => graphqlCreate(server.users.customer, key, { content, images: [dataUrl(GIF_BYTES)] })),
+      );
       const ids = new Set(answers.map(graphqlId));
       expect(ids.size).toBe(1);
       expect(await ticketsWithContent(content)).toBe(1);
@@ -173,7 +184,9 @@ describe.each(DATABASES)('Idempotency-Key on ticket creation (%s)', (kind) => {
       const content = `mixed race ${key}`;
       const answers = await Promise.all(
         Array.from({ length: RACERS }, (_, index) =>
-          index % 2 ? legacyCreate(server.users.customer, key, { content }).then(legacyId) : graphqlCreate(server.users.customer, key, { content }).then(graphqlId),
+          index % 2
+            ? legacyCreate(server.users.customer, key, { content }).then(legacyId)
+            : graphqlCreate(server.users.customer, key, { content }).then(graphqlId),
         ),
       );
       expect(new Set(answers).size).toBe(1);
@@ -202,7 +215,11 @@ describe.each(DATABASES)('Idempotency-Key on ticket creation (%s)', (kind) => {
       ['other content', { content: 'first words' }, { content: 'other words' }],
       ['an added image', { content: 'same words' }, { content: 'same words', images: [dataUrl(PNG_BYTES)] }],
       ['another image', { content: 'same words', images: [dataUrl(PNG_BYTES)] }, { content: 'same words', images: [dataUrl(GIF_BYTES)] }],
-      ['images in another order', { content: 'same words', images: [dataUrl(PNG_BYTES), dataUrl(GIF_BYTES)] }, { content: 'same words', images: [dataUrl(GIF_BYTES), dataUrl(PNG_BYTES)] }],
+      [
+        'images in another order',
+        { content: 'same words', images: [dataUrl(PNG_BYTES), dataUrl(GIF_BYTES)] },
+        { content: 'same words', images: [dataUrl(GIF_BYTES), dataUrl(PNG_BYTES)] },
+      ],
     ])('%s: CONFLICT (GraphQL) and 409 (legacy), saying the key was used for a different request', async (_label, first, second) => {
       const key = newKey('mismatch');
       const id = graphqlId(await graphqlCreate(server.users.customer, key, first));
@@ -268,7 +285,12 @@ describe.each(DATABASES)('Idempotency-Key on ticket creation (%s)', (kind) => {
 
     it('the header is ignored by operations other than create', async () => {
       const id = graphqlId(await graphqlCreate(server.users.customer, undefined, { content: 'edit me' }));
-      const answer = await post(server, '/api/ticket', { action: 'edit-ticket', credential: server.users.customer.credential, uuid: id, content: 'edited' }, { 'idempotency-key': '' });
+      const answer = await post(
+        server,
+        '/api/ticket',
+        { action: 'edit-ticket', credential: server.users.customer.credential, uuid: id, content: 'edited' },
+        { 'idempotency-key': '' },
+      );
       expect(answer).toEqual({ status: 200, body: { uuid: id } });
     });
   });

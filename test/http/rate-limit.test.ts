@@ -28,7 +28,13 @@ interface Answer {
   body: any;
 }
 
-async function post(server: Pick<TestServer, 'url'>, user: Signer, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Answer> {
+async function post(
+  server: Pick<TestServer, 'url'>,
+  user: Signer,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const response = await fetch(`${server.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...authorizationOf(user), ...headers },
@@ -220,7 +226,10 @@ describe.each(DATABASES)('request budgets (%s)', (kind) => {
       const refused = new EventStream(live.client);
       await refused.ended();
       expect(refused.errors).toEqual([
-        { message: expect.stringMatching(/^Rate limit exceeded: this request costs 1 point and 0 of 25 are left/), extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: expect.any(Number) } },
+        {
+          message: expect.stringMatching(/^Rate limit exceeded: this request costs 1 point and 0 of 25 are left/),
+          extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: expect.any(Number) },
+        },
       ]);
       stream.stop();
       // The same subscription over SSE draws from the same spent budget: refused before it runs.

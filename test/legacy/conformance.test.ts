@@ -29,7 +29,12 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     const answer = await send(seedRequest('permissionCheck', admin.credential));
     expect(answer).toMatchObject({ status: 200, body: { userid: String(admin.id), operator: ['customer', 'staff', 'scheduler'] } });
     expect(Object.keys(answer.body)).toEqual(['userid', 'operator']);
-    for (const [user, operator] of [[customer, ['customer']], [staff, ['staff']], [scheduler, ['scheduler']], [multi, ['customer', 'staff']]] as const) {
+    for (const [user, operator] of [
+      [customer, ['customer']],
+      [staff, ['staff']],
+      [scheduler, ['scheduler']],
+      [multi, ['customer', 'staff']],
+    ] as const) {
       expect((await send(seedRequest('permissionCheck', user.credential))).body).toEqual({ userid: String(user.id), operator });
     }
   });
@@ -47,7 +52,10 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     imageUrls = ticket.images;
     expect(ticket).toMatchObject({ content: 'abcdef', status: CODE.NEW, 'customer-id': customer.id, 'scheduler-id': null, 'staff-id': null });
     expect(imageUrls).toHaveLength(2);
-    for (const [url, bytes] of [[imageUrls[0], PNG_BYTES], [imageUrls[1], GIF_BYTES]] as const) {
+    for (const [url, bytes] of [
+      [imageUrls[0], PNG_BYTES],
+      [imageUrls[1], GIF_BYTES],
+    ] as const) {
       expect(Buffer.from(await (await fetch(url)).arrayBuffer())).toEqual(bytes);
     }
 
@@ -59,7 +67,11 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     const { customer, otherCustomer } = server.users;
     const images = `[ '${imageUrls[1]}', '${imageUrls[0]}' ]`;
     const request = (user: typeof customer) =>
-      seedRequest('editTicket', user.credential, [uuidOf(ticketId), ['"content": "abcdef"', '"content": "The printer is on fire"'], ["[ 'http://img.png', 'http://img.png' ]", images]]);
+      seedRequest('editTicket', user.credential, [
+        uuidOf(ticketId),
+        ['"content": "abcdef"', '"content": "The printer is on fire"'],
+        ["[ 'http://img.png', 'http://img.png' ]", images],
+      ]);
     const answer = await send(request(customer));
     expect(answer).toEqual(expect.objectContaining({ status: 200, body: { uuid: ticketId } }));
     const ticket = await detail();
@@ -108,10 +120,14 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     expectTicketShape(answer.body['ticket-detail']);
     expect(answer.body['ticket-detail']).toMatchObject({ uuid: ticketId, status: CODE.NEW, permission: permission('reply', 'CANCEL') });
     // Seed 2.5 异常1: a staff member looking at a ticket not assigned to them.
-    expectError(await send(seedRequest('ticketDetail', staff.credential, [['"uuid": "123456"', `"uuid": "${ticketId}"`]])), 403, 'You are not allowed to check this ticket');
+    expectError(
+      await send(seedRequest('ticketDetail', staff.credential, [['"uuid": "123456"', `"uuid": "${ticketId}"`]])),
+      403,
+      'You are not allowed to check this ticket',
+    );
   });
 
-  it('2.6 scheduler-list answers every ticket, newest first, with the scheduler\'s flags', async () => {
+  it("2.6 scheduler-list answers every ticket, newest first, with the scheduler's flags", async () => {
     const { scheduler, customer } = server.users;
     const answer = await send(seedRequest('schedulerList', scheduler.credential));
     expect(answer.status).toBe(200);
@@ -131,9 +147,16 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     // a scheduler must add (docs/contract.md: staff-id for ASSIGNED).
     expectError(await send(verbatim(customer)), 403, 'You are not allowed to assign this ticket');
     expectError(await send(verbatim(scheduler)), 400, /^staff-id /);
-    const answer = await send(seedRequest('assign', scheduler.credential, [uuidOf(ticketId), ['"status": "ASSIGNED",', `"status": "ASSIGNED",\n  "staff-id": ${staff.id},`]]));
+    const answer = await send(
+      seedRequest('assign', scheduler.credential, [uuidOf(ticketId), ['"status": "ASSIGNED",', `"status": "ASSIGNED",\n  "staff-id": ${staff.id},`]]),
+    );
     expect(answer).toEqual(expect.objectContaining({ status: 200, body: { uuid: ticketId } }));
-    expect(await detail()).toMatchObject({ status: CODE.ASSIGNED, 'scheduler-id': scheduler.id, 'staff-id': staff.id, permission: permission('reply', 'CANCEL') });
+    expect(await detail()).toMatchObject({
+      status: CODE.ASSIGNED,
+      'scheduler-id': scheduler.id,
+      'staff-id': staff.id,
+      permission: permission('reply', 'CANCEL'),
+    });
   });
 
   it('2.7 list as staff answers the tickets assigned to them, with the staff flags', async () => {
@@ -169,7 +192,7 @@ describe.each(DATABASES)('the seed document replayed against /api/ticket (%s)', 
     expectError(await send(request(otherStaff)), 403, 'You are not allowed to check this ticket');
   });
 
-  it('3.2 ticket-reply-delete deletes the caller\'s own reply', async () => {
+  it("3.2 ticket-reply-delete deletes the caller's own reply", async () => {
     const { staff, scheduler, customer } = server.users;
     const keep = await legacyOk(server, customer, 'ticket-reply-create', { uuid: ticketId, reply: { userid: customer.id, content: 'kept' } });
     const request = (user: typeof staff) => seedRequest('replyDelete', user.credential, [uuidOf(ticketId), ["'1234567'", `'${replyId}'`]]);

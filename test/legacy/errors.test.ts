@@ -24,7 +24,7 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
 
   const status = async () => (await legacyOk(server, server.users.customer, 'ticket-detail', { uuid: ticketId }))['ticket-detail'].status;
 
-  describe('403: the seed document\'s messages, word for word', () => {
+  describe("403: the seed document's messages, word for word", () => {
     type Row = [operation: string, who: keyof TestServer['users'], action: string, fields: () => Record<string, unknown>, message: string];
     const rows: Row[] = [
       ['create', 'staff', 'create-ticket', () => ({ content: 'x' }), 'You are not allowed to create ticket'],
@@ -32,13 +32,25 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       ['detail', 'staff', 'ticket-detail', () => ({ uuid: ticketId }), 'You are not allowed to check this ticket'],
       ['reply create', 'staff', 'ticket-reply-create', () => ({ uuid: ticketId, reply: { content: 'x' } }), 'You are not allowed to check this ticket'],
       ['reply delete', 'scheduler', 'ticket-reply-delete', () => ({ uuid: ticketId, 'reply-uuid': replyId }), 'You are not allowed to delete this reply'],
-      ['ASSIGNED', 'customer', 'edit-ticket', () => ({ uuid: ticketId, status: 'ASSIGNED', 'staff-id': server.users.staff.id }), 'You are not allowed to assign this ticket'],
+      [
+        'ASSIGNED',
+        'customer',
+        'edit-ticket',
+        () => ({ uuid: ticketId, status: 'ASSIGNED', 'staff-id': server.users.staff.id }),
+        'You are not allowed to assign this ticket',
+      ],
       ['FIXED', 'staff', 'edit-ticket', () => ({ uuid: ticketId, status: 'FIXED' }), 'You are not allowed to fixed this ticket'],
       ['CLOSED', 'customer', 'edit-ticket', () => ({ uuid: ticketId, status: 'CLOSED' }), 'You are not allowed to close this ticket'],
       ['REOPEN', 'scheduler', 'edit-ticket', () => ({ uuid: ticketId, status: 'REOPEN' }), 'You are not allowed to reopen this ticket'],
       ['IN PROCESSING', 'customer', 'edit-ticket', () => ({ uuid: ticketId, status: 'IN PROCESSING' }), 'You are not allowed to IN PROCESSING this ticket'],
       ['CANCEL', 'otherCustomer', 'edit-ticket', () => ({ uuid: ticketId, status: 'CANCEL' }), 'You are not allowed to cancel this ticket'],
-      ['REQUEST_INFORMATION', 'customer', 'edit-ticket', () => ({ uuid: ticketId, status: 'Request Information' }), 'You are not allowed to request information for this ticket'],
+      [
+        'REQUEST_INFORMATION',
+        'customer',
+        'edit-ticket',
+        () => ({ uuid: ticketId, status: 'Request Information' }),
+        'You are not allowed to request information for this ticket',
+      ],
       ['list as staff', 'customer', 'list', () => ({ operator: 'staff' }), 'You are not allowed to list tickets as staff'],
       ['list as customer', 'staff', 'list', () => ({ operator: 'customer' }), 'You are not allowed to list tickets as customer'],
       ['scheduler-list', 'staff', 'scheduler-list', () => ({ operator: 'scheduler' }), 'You are not allowed to list tickets as scheduler'],
@@ -72,7 +84,11 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       ['a missing action', {}, /^action is required/],
       ['a numeric action', { action: 5 }, /^action must be a string/],
       ['an object action', { action: { name: 'list' } }, /^action must be a string/],
-      ['an unknown action', { action: 'delete-everything' }, /^Unknown action "delete-everything": expected one of permission-check, create-ticket, edit-ticket, list, scheduler-list, ticket-detail, ticket-reply-create, ticket-reply-delete$/],
+      [
+        'an unknown action',
+        { action: 'delete-everything' },
+        /^Unknown action "delete-everything": expected one of permission-check, create-ticket, edit-ticket, list, scheduler-list, ticket-detail, ticket-reply-create, ticket-reply-delete$/,
+      ],
     ])('%s', async (_name, body, message) => {
       expectError(await postRaw(server, JSON.stringify({ ...body, credential: server.users.customer.credential })), 400, message);
     });
@@ -95,7 +111,11 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
     );
 
     it('only on this route: GraphQL keeps strict JSON', async () => {
-      const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: "{'query': '{ me { id } }'}" });
+      const response = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: "{'query': '{ me { id } }'}",
+      });
       expect(response.status).toBe(400);
     });
 
@@ -109,7 +129,11 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
     });
 
     it('multipart for an action that takes JSON', async () => {
-      expectError(await postForm(server, { action: 'list', credential: server.users.customer.credential, operator: 'customer' }), 400, /^list takes a JSON body/);
+      expectError(
+        await postForm(server, { action: 'list', credential: server.users.customer.credential, operator: 'customer' }),
+        400,
+        /^list takes a JSON body/,
+      );
     });
   });
 
@@ -141,7 +165,12 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       ['create: content too long', 'create-ticket', () => ({ content: 'x'.repeat(65_537) }), /^content must be at most 65536 characters$/],
       ['create: images a string', 'create-ticket', () => ({ content: 'x', images: 'abc' }), /^images must be an array$/],
       ['create: an image a number', 'create-ticket', () => ({ content: 'x', images: [123] }), /^images\[0\] must be a string$/],
-      ['create: an image not an image', 'create-ticket', () => ({ content: 'x', images: [Buffer.from('hello world, not a picture').toString('base64')] }), /^images\[0\]/],
+      [
+        'create: an image not an image',
+        'create-ticket',
+        () => ({ content: 'x', images: [Buffer.from('hello world, not a picture').toString('base64')] }),
+        /^images\[0\]/,
+      ],
       ['create: eleven images', 'create-ticket', () => ({ content: 'x', images: Array(11).fill(PNG_BYTES.toString('base64')) }), /images/],
       ['create: status other than new', 'create-ticket', () => ({ content: 'x', status: 'fixed' }), /^status must be "new" or absent/],
       ['create: status an object', 'create-ticket', () => ({ content: 'x', status: {} }), /^status must be "new" or absent/],
@@ -153,10 +182,30 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       ['edit: an unknown status', 'edit-ticket', () => ({ uuid: ticketId, status: 'bogus' }), /^status must be a ticket status/],
       ['edit: status NEW', 'edit-ticket', () => ({ uuid: ticketId, status: 'new' }), /^status "new" is not a change a ticket can make/],
       ['edit: status an array', 'edit-ticket', () => ({ uuid: ticketId, status: ['FIXED'] }), /^status must be a ticket status/],
-      ['edit: status and content together', 'edit-ticket', () => ({ uuid: ticketId, status: 'cancel', content: 'x' }), /^edit-ticket changes either content\/images or status/],
-      ['edit: staff-id not a number', 'edit-ticket', () => ({ uuid: ticketId, status: 'ASSIGNED', 'staff-id': 'abc' }), /^staff-id must be a positive integer user id$/],
-      ['edit: staff-id an object', 'edit-ticket', () => ({ uuid: ticketId, status: 'ASSIGNED', 'staff-id': { id: 1 } }), /^staff-id must be a positive integer/],
-      ['edit: staff-id without ASSIGNED', 'edit-ticket', () => ({ uuid: ticketId, status: 'FIXED', 'staff-id': server.users.staff.id }), /^staff-id is only accepted with status ASSIGNED$/],
+      [
+        'edit: status and content together',
+        'edit-ticket',
+        () => ({ uuid: ticketId, status: 'cancel', content: 'x' }),
+        /^edit-ticket changes either content\/images or status/,
+      ],
+      [
+        'edit: staff-id not a number',
+        'edit-ticket',
+        () => ({ uuid: ticketId, status: 'ASSIGNED', 'staff-id': 'abc' }),
+        /^staff-id must be a positive integer user id$/,
+      ],
+      [
+        'edit: staff-id an object',
+        'edit-ticket',
+        () => ({ uuid: ticketId, status: 'ASSIGNED', 'staff-id': { id: 1 } }),
+        /^staff-id must be a positive integer/,
+      ],
+      [
+        'edit: staff-id without ASSIGNED',
+        'edit-ticket',
+        () => ({ uuid: ticketId, status: 'FIXED', 'staff-id': server.users.staff.id }),
+        /^staff-id is only accepted with status ASSIGNED$/,
+      ],
       ['list: operator missing', 'list', () => ({}), /^operator is required: "customer" or "staff"$/],
       ['list: operator unknown', 'list', () => ({ operator: 'admin' }), /^operator must be "customer" or "staff", not "admin"$/],
       ['list: operator an object', 'list', () => ({ operator: {} }), /^operator must be/],
@@ -177,7 +226,12 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       ['reply: content missing', 'ticket-reply-create', () => ({ uuid: ticketId, reply: {} }), /^reply\.content is required$/],
       ['reply: content a number', 'ticket-reply-create', () => ({ uuid: ticketId, reply: { content: 5 } }), /^reply\.content must be a string$/],
       ['reply: content an object', 'ticket-reply-create', () => ({ uuid: ticketId, reply: { content: {} } }), /^reply\.content must be a string$/],
-      ['reply: userid not a number', 'ticket-reply-create', () => ({ uuid: ticketId, reply: { userid: 'me', content: 'x' } }), /^reply\.userid must be a positive integer/],
+      [
+        'reply: userid not a number',
+        'ticket-reply-create',
+        () => ({ uuid: ticketId, reply: { userid: 'me', content: 'x' } }),
+        /^reply\.userid must be a positive integer/,
+      ],
       ['reply delete: reply-uuid missing', 'ticket-reply-delete', () => ({ uuid: ticketId }), /^reply-uuid is required$/],
       ['reply delete: reply-uuid not a uuid', 'ticket-reply-delete', () => ({ uuid: ticketId, 'reply-uuid': '1234567' }), /^reply-uuid must be a UUID$/],
     ];
@@ -186,15 +240,19 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       expectError(await legacy(server, server.users.customer, action, fields()), 400, message);
     });
 
-    it('assign: staff-id missing, or not a staff member (the service\'s message, legacy field name)', async () => {
+    it("assign: staff-id missing, or not a staff member (the service's message, legacy field name)", async () => {
       const { scheduler, customer } = server.users;
       expectError(await legacy(server, scheduler, 'edit-ticket', { uuid: ticketId, status: 'ASSIGNED' }), 400, 'staff-id is required to assign a ticket');
-      expectError(await legacy(server, scheduler, 'edit-ticket', { uuid: ticketId, status: 'ASSIGNED', 'staff-id': customer.id }), 400, `staff-id: User ${customer.id} is not a staff member`);
+      expectError(
+        await legacy(server, scheduler, 'edit-ticket', { uuid: ticketId, status: 'ASSIGNED', 'staff-id': customer.id }),
+        400,
+        `staff-id: User ${customer.id} is not a staff member`,
+      );
       expect(await status()).toBe(CODE.NEW);
     });
   });
 
-  describe('403, 404 and 409 from the request\'s content', () => {
+  describe("403, 404 and 409 from the request's content", () => {
     const unknown = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
     it('a reply userid that is not the caller: 403, and no reply is added', async () => {
@@ -245,7 +303,11 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
       const uuid = (await legacyOk(server, customer, 'create-ticket', { content: 'to cancel' })).uuid;
       await legacyOk(server, customer, 'edit-ticket', { uuid, status: 'CANCELLED' });
       expectError(await legacy(server, customer, 'edit-ticket', { uuid, content: 'late' }), 409, 'Cannot edit a ticket in status CANCEL');
-      expectError(await legacy(server, customer, 'ticket-reply-create', { uuid, reply: { content: 'late' } }), 409, 'Cannot reply to a ticket in status CANCEL');
+      expectError(
+        await legacy(server, customer, 'ticket-reply-create', { uuid, reply: { content: 'late' } }),
+        409,
+        'Cannot reply to a ticket in status CANCEL',
+      );
     });
   });
 
@@ -256,7 +318,11 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
     });
 
     it('413: a streamed (chunked) body over the limit', async () => {
-      const answer = await postUnfinished(server.url, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, MAX_JSON_BODY_BYTES + 1024 * 1024);
+      const answer = await postUnfinished(
+        server.url,
+        { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        MAX_JSON_BODY_BYTES + 1024 * 1024,
+      );
       expectError(answer, 413, 'The request body is too large');
     });
 
@@ -278,7 +344,16 @@ describe.each(DATABASES)('legacy endpoint refusals (%s)', (kind) => {
   });
 
   it('never answers 500, whatever the fields (property)', async () => {
-    const actions = ['permission-check', 'create-ticket', 'edit-ticket', 'list', 'scheduler-list', 'ticket-detail', 'ticket-reply-create', 'ticket-reply-delete'];
+    const actions = [
+      'permission-check',
+      'create-ticket',
+      'edit-ticket',
+      'list',
+      'scheduler-list',
+      'ticket-detail',
+      'ticket-reply-create',
+      'ticket-reply-delete',
+    ];
     const value = fc.oneof(
       fc.jsonValue({ maxDepth: 2 }),
       fc.constantFrom('ALL', 0, 'new', 'ASSIGNED', 'cancel', 'customer', 'staff', 'scheduler', '', '-1', 1e308, -0, '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'),

@@ -41,7 +41,12 @@ describe.each(DATABASES)('legacy ticket images (%s)', (kind) => {
     const wrapped = PNG_BYTES.toString('base64').replace(/(.{20})/g, '$1\n');
     const { uuid } = await legacyOk(server, server.users.customer, 'create-ticket', {
       content: 'four formats',
-      images: [wrapped, `data:image/gif;base64,${GIF_BYTES.toString('base64')}`, JPEG_BYTES.toString('base64'), `data:;base64,${WEBP_BYTES.toString('base64')}`],
+      images: [
+        wrapped,
+        `data:image/gif;base64,${GIF_BYTES.toString('base64')}`,
+        JPEG_BYTES.toString('base64'),
+        `data:;base64,${WEBP_BYTES.toString('base64')}`,
+      ],
     });
     await expectServed(await imagesOf(uuid), [
       [PNG_BYTES, 'image/png'],
@@ -122,16 +127,26 @@ describe.each(DATABASES)('legacy ticket images (%s)', (kind) => {
     ]);
   });
 
-  it('refuses what is not an image, someone else\'s upload, duplicates and too many images', async () => {
+  it("refuses what is not an image, someone else's upload, duplicates and too many images", async () => {
     const { customer, otherCustomer } = server.users;
     const credential = customer.credential;
-    expectError(await postForm(server, { action: 'create-ticket', credential, content: 'x' }, [{ bytes: Buffer.from('<html>not an image</html>') }]), 400, /^images\[0\]/);
+    expectError(
+      await postForm(server, { action: 'create-ticket', credential, content: 'x' }, [{ bytes: Buffer.from('<html>not an image</html>') }]),
+      400,
+      /^images\[0\]/,
+    );
     expectError(await postForm(server, { action: 'create-ticket', credential, content: 'x', images: 'not a url' }), 400, /^images\[0\]/);
     expectError(await legacy(server, customer, 'create-ticket', { content: 'x', images: ['data:image/png;base64,!!!'] }), 400, /^images\[0\]/);
     const theirs = (await upload(server, otherCustomer, [{ bytes: PNG_BYTES }])).body.urls[0] as string;
     expectError(await legacy(server, customer, 'create-ticket', { content: 'x', images: [theirs] }), 400, 'images[0]: no such image');
     const twice = new FormData();
-    for (const [name, value] of [['action', 'create-ticket'], ['credential', credential], ['content', 'a'], ['content', 'b']]) twice.append(name, value);
+    for (const [name, value] of [
+      ['action', 'create-ticket'],
+      ['credential', credential],
+      ['content', 'a'],
+      ['content', 'b'],
+    ])
+      twice.append(name, value);
     const duplicate = await fetch(`${server.url}/api/ticket`, { method: 'POST', body: twice });
     expect({ status: duplicate.status, body: await duplicate.json() }).toEqual({ status: 400, body: { code: 400, message: 'content is sent more than once' } });
     const eleven = Array.from({ length: 11 }, () => ({ bytes: PNG_BYTES }));

@@ -35,18 +35,20 @@ describe.each(DATABASES)('legacy status spellings (%s)', (kind) => {
     throw new Error(`no path to ${state}`);
   }
 
-  const statusOf = async (uuid: string): Promise<number> =>
-    (await legacyOk(server, server.users.scheduler, 'ticket-detail', { uuid }))['ticket-detail'].status;
+  const statusOf = async (uuid: string): Promise<number> => (await legacyOk(server, server.users.scheduler, 'ticket-detail', { uuid }))['ticket-detail'].status;
 
   type Row = [spelling: unknown, who: keyof TestServer['users'], from: Code, to: Code];
   const rows: Row[] = [
     ...(['ASSIGNED', 'assigned', ' Assigned ', 2, '2'] as const).map((s): Row => [s, 'scheduler', CODE.NEW, CODE.ASSIGNED]),
-    ...(['IN PROCESSING', 'in processing', 'IN_PROCESSING', 'in-processing', 'In  Processing', 'In_-Processing', 'processing', 'PROCESSING', 8, '8'] as const).map(
-      (s): Row => [s, 'staff', CODE.ASSIGNED, CODE.IN_PROCESSING],
-    ),
-    ...(['Request Information', 'REQUEST_INFORMATION', 'request-information', 'pending', 'PENDING', 6, '6'] as const).map(
-      (s): Row => [s, 'staff', CODE.ASSIGNED, CODE.REQUEST_INFORMATION],
-    ),
+    ...(
+      ['IN PROCESSING', 'in processing', 'IN_PROCESSING', 'in-processing', 'In  Processing', 'In_-Processing', 'processing', 'PROCESSING', 8, '8'] as const
+    ).map((s): Row => [s, 'staff', CODE.ASSIGNED, CODE.IN_PROCESSING]),
+    ...(['Request Information', 'REQUEST_INFORMATION', 'request-information', 'pending', 'PENDING', 6, '6'] as const).map((s): Row => [
+      s,
+      'staff',
+      CODE.ASSIGNED,
+      CODE.REQUEST_INFORMATION,
+    ]),
     ...(['Fixed', 'FIXED', 'fixed', 3, ' 3 '] as const).map((s): Row => [s, 'staff', CODE.IN_PROCESSING, CODE.FIXED]),
     ...(['CLOSED', 'closed', 4, '4'] as const).map((s): Row => [s, 'scheduler', CODE.FIXED, CODE.CLOSED]),
     ...(['REOPEN', 'reopen', 'REOPENED', 'Reopened', 5, '5'] as const).map((s): Row => [s, 'customer', CODE.CLOSED, CODE.REOPEN]),

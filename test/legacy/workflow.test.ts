@@ -4,7 +4,6 @@ import { SPEC_LEGACY_FLAG } from '../support/spec-tables';
 import { legacy, legacyOk, postForm } from '../support/legacy-client';
 import { CODE, expectError, expectTicketShape, permission } from '../support/legacy-shapes';
 
-
 /**
  * The whole life of a ticket driven by a legacy client alone, checked at every step against what
  * GraphQL says about the same ticket: one domain core, two transports that cannot disagree.
@@ -22,7 +21,12 @@ describe.each(DATABASES)('a legacy client through the whole workflow (%s)', (kin
 
   /** The viewer's GraphQL permission flags on a ticket, as a legacy permission object. */
   async function graphqlPermission(user: TestUser, uuid: string): Promise<Record<string, 0 | 1>> {
-    const data = await gqlOk(server, user, 'query($id: ID!) { ticket(id: $id) { permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }', { id: uuid });
+    const data = await gqlOk(
+      server,
+      user,
+      'query($id: ID!) { ticket(id: $id) { permissions { reply edit assign startProcessing requestInformation fix close reopen cancel } } }',
+      { id: uuid },
+    );
     const flags: Record<string, 0 | 1> = {};
     for (const [field, key] of Object.entries(SPEC_LEGACY_FLAG)) flags[key] = data.ticket.permissions[field] ? 1 : 0;
     return flags;

@@ -27,9 +27,15 @@ interface Written {
 async function writeSome(server: TestServer): Promise<Written> {
   const uploaded = await upload(server, server.users.customer, [{ bytes: PNG_BYTES }]);
   expect(uploaded.status).toBe(201);
-  const ids = [await createTicketAs(server, server.users.customer, 'printer on fire', uploaded.body.urls), await createTicketAs(server, server.users.otherCustomer, '水 in the keyboard')];
+  const ids = [
+    await createTicketAs(server, server.users.customer, 'printer on fire', uploaded.body.urls),
+    await createTicketAs(server, server.users.otherCustomer, '水 in the keyboard'),
+  ];
   await gqlOk(server, server.users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "still burning") { id } }', { id: ids[0] });
-  await gqlOk(server, server.users.scheduler, 'mutation($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id } }', { id: ids[1], staff: String(server.users.staff.id) });
+  await gqlOk(server, server.users.scheduler, 'mutation($id: ID!, $staff: ID!) { assignTicket(id: $id, staffId: $staff) { id } }', {
+    id: ids[1],
+    staff: String(server.users.staff.id),
+  });
   return { ids, snapshots: await read(server, ids) };
 }
 
@@ -37,7 +43,10 @@ const read = (server: TestServer, ids: string[]) => Promise.all(ids.map((id) => 
 
 /** The restored server: the same key, users as restored (none created). */
 async function startRestored(options: { dataDir?: string; databaseUrl?: string }, key: Buffer, original: TestServer): Promise<TestServer> {
-  const server = await startServer(options.databaseUrl ? 'postgres' : 'embedded', { bare: true, config: { ...options, credentialKey: key, publicUrl: PUBLIC_URL } });
+  const server = await startServer(options.databaseUrl ? 'postgres' : 'embedded', {
+    bare: true,
+    config: { ...options, credentialKey: key, publicUrl: PUBLIC_URL },
+  });
   for (const [name, user] of Object.entries(original.users)) {
     if (name === 'admin') continue;
     (server.users as Record<string, unknown>)[name] = { ...user, credential: server.credential(user.username, PASSWORD) };
@@ -89,43 +98,51 @@ describe('embedded database backup', () => {
     await expect(dumpEmbedded(path.join(STATE, 'nothing-here'), dump)).rejects.toThrow(/No embedded database/);
   });
 
-  withPostgres('restores into a PostgreSQL server with psql: the way from embedded to PostgreSQL', async () => {
-    const database = await createPostgresDatabase();
-    try {
-      execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', database.url, '-f', dump], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const restored = await startRestored({ databaseUrl: database.url }, key, server!);
+  withPostgres(
+    'restores into a PostgreSQL server with psql: the way from embedded to PostgreSQL',
+    async () => {
+      const database = await createPostgresDatabase();
       try {
-        await expectSame(restored, written);
+        execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', database.url, '-f', dump], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const restored = await startRestored({ databaseUrl: database.url }, key, server!);
+        try {
+          await expectSame(restored, written);
+        } finally {
+          await restored.app.close();
+        }
       } finally {
-        await restored.app.close();
+        await database.drop();
       }
-    } finally {
-      await database.drop();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });
 
 describe('PostgreSQL backup', () => {
-  withPostgres('pg_dump -Fc of a running server, pg_restore into a fresh database: the same data, new writes work', async () => {
-    const key = randomBytes(32);
-    const source = await createPostgresDatabase();
-    const target = await createPostgresDatabase();
-    const dump = path.join(STATE, 'postgres.dump');
-    let server: TestServer | undefined;
-    let restored: TestServer | undefined;
-    try {
-      server = await startServer('postgres', { config: { databaseUrl: source.url, credentialKey: key, publicUrl: PUBLIC_URL } });
-      const written = await writeSome(server);
-      // While it runs: pg_dump reads one consistent snapshot.
-      execFileSync('pg_dump', ['-Fc', '--no-owner', '-f', dump, source.url]);
-      execFileSync('pg_restore', ['--no-owner', '--exit-on-error', '-d', target.url, dump]);
-      restored = await startRestored({ databaseUrl: target.url }, key, server);
-      await expectSame(restored, written);
-    } finally {
-      await restored?.app.close();
-      await server?.app.close();
-      await source.drop();
-      await target.drop();
-    }
-  }, 120_000);
+  withPostgres(
+    'pg_dump -Fc of a running server, pg_restore into a fresh database: the same data, new writes work',
+    async () => {
+      const key = randomBytes(32);
+      const source = await createPostgresDatabase();
+      const target = await createPostgresDatabase();
+      const dump = path.join(STATE, 'postgres.dump');
+      let server: TestServer | undefined;
+      let restored: TestServer | undefined;
+      try {
+        server = await startServer('postgres', { config: { databaseUrl: source.url, credentialKey: key, publicUrl: PUBLIC_URL } });
+        const written = await writeSome(server);
+        // While it runs: pg_dump reads one consistent snapshot.
+        execFileSync('pg_dump', ['-Fc', '--no-owner', '-f', dump, source.url]);
+        execFileSync('pg_restore', ['--no-owner', '--exit-on-error', '-d', target.url, dump]);
+        restored = await startRestored({ databaseUrl: target.url }, key, server);
+        await expectSame(restored, written);
+      } finally {
+        await restored?.app.close();
+        await server?.app.close();
+        await source.drop();
+        await target.drop();
+      }
+    },
+    120_000,
+  );
 });

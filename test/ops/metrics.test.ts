@@ -29,7 +29,12 @@ describe.each(DATABASES)('GET /metrics (%s)', (kind) => {
   });
 
   it('answers 401 without the token or with a wrong one, in constant shape', async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-token-000000000000' }, { authorization: `Basic ${TOKEN}` }, { authorization: TOKEN }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer wrong-token-000000000000' },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: TOKEN },
+    ]) {
       const response = await fetch(`${server.url}/metrics`, { headers });
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');

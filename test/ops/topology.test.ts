@@ -187,17 +187,26 @@ class ResumingSubscriber {
       }
     };
     const allReceived = (what: string) =>
-      waitFor(`${what}: ${expected.length} tickets, received ${subscriber!.createdTicketIds().length}\n${topology!.output()}`, async () => {
-        const received = new Set(subscriber!.createdTicketIds());
-        return expected.every((id) => received.has(id));
-      }, 30_000);
+      waitFor(
+        `${what}: ${expected.length} tickets, received ${subscriber!.createdTicketIds().length}\n${topology!.output()}`,
+        async () => {
+          const received = new Set(subscriber!.createdTicketIds());
+          return expected.every((id) => received.has(id));
+        },
+        30_000,
+      );
 
     // The subscriber is live once a first event reaches it; from then on nothing may be missed.
-    await waitFor('the subscriber to be live', async () => {
-      await file(proxyUrl, 'warm-up');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return subscriber!.events.length > 0;
-    }, 30_000, 0);
+    await waitFor(
+      'the subscriber to be live',
+      async () => {
+        await file(proxyUrl, 'warm-up');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return subscriber!.events.length > 0;
+      },
+      30_000,
+      0,
+    );
     // Warm-up tickets filed before the subscription was live are not expected.
     const warmUp = new Set(expected.splice(0));
     for (let i = 0; i < 3; i++) {
@@ -208,7 +217,10 @@ class ResumingSubscriber {
     await allReceived('before any restart');
 
     // Kill each process in turn (the subscriber's socket is on one of them), writing meanwhile.
-    for (const [index, signal] of [[0, 'SIGKILL'], [1, 'SIGTERM']] as const) {
+    for (const [index, signal] of [
+      [0, 'SIGKILL'],
+      [1, 'SIGTERM'],
+    ] as const) {
       const other = apiUrls[1 - index]!;
       process.kill(topology.pid(index)!, signal);
       for (let i = 0; i < 5; i++) {

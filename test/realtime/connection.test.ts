@@ -18,8 +18,7 @@ describe.each(DATABASES)('graphql-ws on /graphql (%s)', (kind) => {
     return live;
   };
 
-  const firstErrorCode = (stream: EventStream): unknown =>
-    (stream.errors[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code;
+  const firstErrorCode = (stream: EventStream): unknown => (stream.errors[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code;
 
   it.each([
     ['no connectionParams', undefined],

@@ -9,8 +9,15 @@ import { connect, EventStream, settled, subscribers, type ReceivedEvent } from '
  */
 
 const NONE = {
-  reply: false, edit: false, assign: false, startProcessing: false, requestInformation: false,
-  fix: false, close: false, reopen: false, cancel: false,
+  reply: false,
+  edit: false,
+  assign: false,
+  startProcessing: false,
+  requestInformation: false,
+  fix: false,
+  close: false,
+  reopen: false,
+  cancel: false,
 };
 const flags = (...allowed: Array<keyof typeof NONE>) => ({ ...NONE, ...Object.fromEntries(allowed.map((name) => [name, true])) });
 
@@ -96,7 +103,16 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     await Promise.all(['customer', 'scheduler', 'otherStaff'].map((name) => streams[name as FixtureName].count(before[name] + 2)));
 
     await settled(server);
-    expect(streams.customer.kinds).toEqual(['CREATED', 'EDITED', 'STATUS_CHANGED', 'REPLY_ADDED', 'REPLY_DELETED', 'STATUS_CHANGED', 'STATUS_CHANGED', 'REPLY_ADDED']);
+    expect(streams.customer.kinds).toEqual([
+      'CREATED',
+      'EDITED',
+      'STATUS_CHANGED',
+      'REPLY_ADDED',
+      'REPLY_DELETED',
+      'STATUS_CHANGED',
+      'STATUS_CHANGED',
+      'REPLY_ADDED',
+    ]);
     expect(streams.scheduler.kinds).toEqual(streams.customer.kinds);
     expect(streams.staff.kinds).toEqual(['STATUS_CHANGED', 'REPLY_ADDED', 'REPLY_DELETED']);
     expect(streams.otherStaff.kinds).toEqual(['STATUS_CHANGED', 'STATUS_CHANGED', 'REPLY_ADDED']);
@@ -166,7 +182,10 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     const id = await createTicket(users.customer, 'with history');
     await gqlOk(server, users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "hello") { id } }', { id });
     await stream.count(2);
-    const events = stream.events as unknown as Array<{ kind: string; ticket: { id: string; replies: Array<{ content: string }>; history: Array<{ status: string }>; images: string[] } }>;
+    const events = stream.events as unknown as Array<{
+      kind: string;
+      ticket: { id: string; replies: Array<{ content: string }>; history: Array<{ status: string }>; images: string[] };
+    }>;
     expect(events[1]).toMatchObject({ kind: 'REPLY_ADDED', ticket: { id, replies: [{ content: 'hello' }], history: [{ status: 'NEW' }], images: [] } });
     stream.stop();
   });

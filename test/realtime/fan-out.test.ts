@@ -20,7 +20,10 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
   } }`;
 
   /** SQL statements sent while one reply is added and delivered to `count` schedulers (each on its own socket). */
-  async function statementsFor(count: number, ticketId: string): Promise<{ total: number; eventReads: number; ticketReads: number; hubTicketReads: number; executions: number }> {
+  async function statementsFor(
+    count: number,
+    ticketId: string,
+  ): Promise<{ total: number; eventReads: number; ticketReads: number; hubTicketReads: number; executions: number }> {
     const streams = Array.from({ length: count }, () => {
       const client = connect(server, server.users.scheduler);
       clients.push(client);

@@ -40,10 +40,12 @@ describe('graphql-ws keep-alive', () => {
     const socket = new WebSocket(url, GRAPHQL_TRANSPORT_WS_PROTOCOL, options);
     await new Promise((resolve) => socket.once('open', resolve));
     socket.send(JSON.stringify({ type: MessageType.ConnectionInit, payload: { credential: server.users.customer.credential } }));
-    await new Promise<void>((resolve) => socket.once('message', (data) => {
-      expect(JSON.parse(String(data))).toEqual({ type: MessageType.ConnectionAck });
-      resolve();
-    }));
+    await new Promise<void>((resolve) =>
+      socket.once('message', (data) => {
+        expect(JSON.parse(String(data))).toEqual({ type: MessageType.ConnectionAck });
+        resolve();
+      }),
+    );
     return socket;
   }
 

@@ -11,9 +11,7 @@ import { connect, EventStream, settled, subscribers, type LiveClient } from '../
  * TEST_REDIS_URL is set), not by waiting for B's caches to expire.
  */
 
-const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL
-  ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])]
-  : [];
+const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])] : [];
 
 const ME = '{ me { id roles } }';
 
@@ -44,7 +42,7 @@ const ME = '{ me { id roles } }';
     expect((await gqlOk(b, { token }, ME)).me.id).toBe(String(a.users.staff.id));
   });
 
-  it('deactivation through A refuses the credential and the token on B within a second and closes B\'s sockets (4403)', async () => {
+  it("deactivation through A refuses the credential and the token on B within a second and closes B's sockets (4403)", async () => {
     const worker = await freshUser(a, 'leaver', ['STAFF']);
     const { token } = await login(b, worker.username, worker.password);
     // B has verified (and cached) both, and holds a socket opened with each.
@@ -63,8 +61,11 @@ const ME = '{ me { id roles } }';
     expect([tokenClosed.code, credentialClosed.code]).toEqual([4403, 4403]);
     expect(closedAfter).toBeLessThan(1_000);
     // Refused on B at once (polling only because the announcement crosses a process boundary).
-    const refusedAfter = await within(1_000, 'B refuses the deactivated user', async () =>
-      (await outcomeOf(b, worker, ME)) === 'UNAUTHENTICATED' && (await outcomeOf(b, { token }, ME)) === 'UNAUTHENTICATED');
+    const refusedAfter = await within(
+      1_000,
+      'B refuses the deactivated user',
+      async () => (await outcomeOf(b, worker, ME)) === 'UNAUTHENTICATED' && (await outcomeOf(b, { token }, ME)) === 'UNAUTHENTICATED',
+    );
     expect(refusedAfter).toBeLessThan(1_000);
     const refusedBy = Date.now() - started;
     const check = await legacy(b, worker, 'permission-check');
@@ -90,7 +91,7 @@ const ME = '{ me { id roles } }';
     await subscribers(b, 0);
   });
 
-  it('a role change through A reaches an open subscription on B: a staff member who loses STAFF stops receiving their tickets\' events', async () => {
+  it("a role change through A reaches an open subscription on B: a staff member who loses STAFF stops receiving their tickets' events", async () => {
     const worker = await freshUser(a, 'demoted', ['STAFF']);
     const id = await createTicketAs(a, a.users.customer, 'watched on B');
     await walkTo(a, id, 'ASSIGNED', { owner: a.users.customer, staff: worker, scheduler: a.users.scheduler });

@@ -117,9 +117,7 @@ describe.each(DATABASES)('resuming ticket events (%s)', (kind) => {
     const log = new EventLog();
     const at = new Date();
     const append = () =>
-      server.app.database.orm.em
-        .fork()
-        .transactional((tem) => log.append(tem, { kind: TicketEventKind.EDITED, ticketId: id, actorId: customer.id, at }));
+      server.app.database.orm.em.fork().transactional((tem) => log.append(tem, { kind: TicketEventKind.EDITED, ticketId: id, actorId: customer.id, at }));
     const quiet = await append();
     const noted = await append();
     // ... then a note for the second only: both arrive, in order. (On PostgreSQL the hub's

@@ -88,7 +88,11 @@ export class SseStream {
       };
       const timer = setTimeout(() => {
         this.listeners = this.listeners.filter((listener) => listener !== check);
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify({ kinds: this.kinds, errors: this.errors, failure: String(this.failure), completed: this.completed })}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; got ${JSON.stringify({ kinds: this.kinds, errors: this.errors, failure: String(this.failure), completed: this.completed })}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.push(check);
     });

@@ -13,9 +13,7 @@ import { sseClient, SseStream, streamUrl } from './sse-client';
  * last cursor it received: nothing missed, nothing repeated. Over LISTEN/NOTIFY, and Redis when
  * TEST_REDIS_URL is set.
  */
-const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL
-  ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])]
-  : [];
+const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])] : [];
 
 const REPLY = 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }';
 

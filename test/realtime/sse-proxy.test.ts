@@ -57,7 +57,7 @@ describe('GraphQL over SSE through the reverse proxy', () => {
     await subscribers(server, 0);
   });
 
-  it('drops the client\'s stream when the API process drops its connections, and the client resumes from its cursor', async () => {
+  it("drops the client's stream when the API process drops its connections, and the client resumes from its cursor", async () => {
     const { customer, scheduler } = server.users;
     let openGate: () => void = () => undefined;
     let gate: Promise<void> = Promise.resolve();

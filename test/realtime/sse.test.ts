@@ -122,7 +122,11 @@ describe.each(DATABASES)('GraphQL over SSE (%s)', (kind) => {
     for (const [query, code] of cases) {
       const stream = open(customer, code === 'BAD_USER_INPUT' ? { after: 'not a cursor' } : {}, query);
       await stream.ended();
-      expect({ query, codes: stream.errors.map((error) => error.extensions?.code), completed: stream.completed }).toEqual({ query, codes: [code], completed: true });
+      expect({ query, codes: stream.errors.map((error) => error.extensions?.code), completed: stream.completed }).toEqual({
+        query,
+        codes: [code],
+        completed: true,
+      });
     }
     const refused = open(customer, {}, '{ me { id } }');
     await refused.ended();
@@ -175,7 +179,7 @@ describe.each(DATABASES)('GraphQL over SSE (%s)', (kind) => {
     expect(server.app.live.signIns.countOf(worker.id)).toBe(0);
   });
 
-  it('ends a session\'s streams when the session is revoked', async () => {
+  it("ends a session's streams when the session is revoked", async () => {
     const worker = await freshUser(server, 'sse-revoked', ['CUSTOMER']);
     const session = await login(server, worker.username, worker.password);
     const stream = open({ token: session.token });

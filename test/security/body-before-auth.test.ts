@@ -284,7 +284,9 @@ describe.each(DATABASES)('bodies are not read before we know who is asking (%s)'
 
     it('files a ticket from a form whose credential comes first', async () => {
       const body = Buffer.concat([
-        Buffer.from(textPart('action', 'create-ticket') + textPart('credential', server.users.customer.credential) + textPart('content', 'from a form') + fileHead),
+        Buffer.from(
+          textPart('action', 'create-ticket') + textPart('credential', server.users.customer.credential) + textPart('content', 'from a form') + fileHead,
+        ),
         PNG_BYTES,
         Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);

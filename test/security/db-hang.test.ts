@@ -27,26 +27,38 @@ type Outcome = { op: string; ms: number; outcome: 'ok' | 'unavailable' | string;
 async function hammer(server: TestServer, count: number, target: string): Promise<Outcome[]> {
   const { customer, scheduler } = server.users;
   const ops: Array<[string, () => Promise<Omit<Outcome, 'op' | 'ms'>>]> = [
-    ['graphql createTicket', async () => {
-      const result = await gql(server, customer, 'mutation { createTicket(input: { content: "during the hang" }) { id } }');
-      const code = result.errors?.[0]?.extensions?.code;
-      return code ? { outcome: code === 'SERVICE_UNAVAILABLE' ? 'unavailable' : `${code}` } : { outcome: 'ok', id: result.data?.createTicket.id };
-    }],
-    ['graphql tickets', async () => {
-      const result = await gql(server, scheduler, '{ tickets(first: 5) { edges { node { id replies { id } } } } }');
-      const code = result.errors?.[0]?.extensions?.code;
-      return { outcome: code ? (code === 'SERVICE_UNAVAILABLE' ? 'unavailable' : `${code}`) : 'ok' };
-    }],
-    ['legacy create-ticket', async () => {
-      const response = await legacy(server, customer, 'create-ticket', { content: 'legacy during the hang' });
-      if (response.status === 200) return { outcome: 'ok', id: response.body.uuid };
-      const shaped = response.status === 503 && response.body.code === 503 && typeof response.body.message === 'string';
-      return { outcome: shaped ? 'unavailable' : `${response.status} ${JSON.stringify(response.body)}` };
-    }],
-    ['legacy ticket-reply-create', async () => {
-      const response = await legacy(server, customer, 'ticket-reply-create', { uuid: target, reply: { content: 'hello?' } });
-      return { outcome: response.status === 200 ? 'ok' : response.status === 503 ? 'unavailable' : `${response.status}` };
-    }],
+    [
+      'graphql createTicket',
+      async () => {
+        const result = await gql(server, customer, 'mutation { createTicket(input: { content: "during the hang" }) { id } }');
+        const code = result.errors?.[0]?.extensions?.code;
+        return code ? { outcome: code === 'SERVICE_UNAVAILABLE' ? 'unavailable' : `${code}` } : { outcome: 'ok', id: result.data?.createTicket.id };
+      },
+    ],
+    [
+      'graphql tickets',
+      async () => {
+        const result = await gql(server, scheduler, '{ tickets(first: 5) { edges { node { id replies { id } } } } }');
+        const code = result.errors?.[0]?.extensions?.code;
+        return { outcome: code ? (code === 'SERVICE_UNAVAILABLE' ? 'unavailable' : `${code}`) : 'ok' };
+      },
+    ],
+    [
+      'legacy create-ticket',
+      async () => {
+        const response = await legacy(server, customer, 'create-ticket', { content: 'legacy during the hang' });
+        if (response.status === 200) return { outcome: 'ok', id: response.body.uuid };
+        const shaped = response.status === 503 && response.body.code === 503 && typeof response.body.message === 'string';
+        return { outcome: shaped ? 'unavailable' : `${response.status} ${JSON.stringify(response.body)}` };
+      },
+    ],
+    [
+      'legacy ticket-reply-create',
+      async () => {
+        const response = await legacy(server, customer, 'ticket-reply-create', { uuid: target, reply: { content: 'hello?' } });
+        return { outcome: response.status === 200 ? 'ok' : response.status === 503 ? 'unavailable' : `${response.status}` };
+      },
+    ],
   ];
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
@@ -128,7 +140,10 @@ if (skipReason) console.warn(`db-hang (frozen server): skipped, ${skipReason}`);
 /** The postmaster and every backend of a private cluster. */
 function clusterProcesses(cluster: PgCluster): number[] {
   const postmaster = Number(readFileSync(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const children = execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  const children = execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
   return [postmaster, ...children];
 }
 

@@ -25,7 +25,8 @@ describe.each(DATABASES)('deleting one reply concurrently (%s)', (kind) => {
     const { customer } = server.users;
     const id = await createTicketAs(server, customer);
     for (let round = 0; round < ROUNDS; round++) {
-      const replyId = (await gqlOk(server, customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "delete me") { id } }', { id })).addReply.id as string;
+      const replyId = (await gqlOk(server, customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "delete me") { id } }', { id })).addReply
+        .id as string;
       const outcomes = await Promise.all(
         Array.from({ length: RACERS }, async (_, i) => {
           if (i % 2) {

@@ -35,7 +35,8 @@ describe.each(DATABASES)('a deleted reply is gone (%s)', (kind) => {
     clients.push(live);
     const liveStream = new EventStream(live.client, { ticketId: id });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const replyId = (await gqlOk(server, customer, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id, c: SECRET })).addReply.id as string;
+    const replyId = (await gqlOk(server, customer, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id, c: SECRET }))
+      .addReply.id as string;
     await liveStream.count(1);
     expect(liveStream.events[0].reply?.content).toBe(SECRET);
     await gqlOk(server, customer, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id, c: 'a reply that stays' });

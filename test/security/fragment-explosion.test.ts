@@ -33,7 +33,10 @@ function chain(on: string, leaf: string, levels = LEVELS, prefix = 'F'): string 
 const TICKET_CHAIN = chain('Ticket', '__typename');
 
 /** Runs `attack` while polling /healthz; the longest wait for a health answer, and the attack's time. */
-async function watched<T>(server: TestServer, attack: () => Promise<T>): Promise<{ result: T; elapsedMs: number; longestHealthGapMs: number; healthAnswers: number }> {
+async function watched<T>(
+  server: TestServer,
+  attack: () => Promise<T>,
+): Promise<{ result: T; elapsedMs: number; longestHealthGapMs: number; healthAnswers: number }> {
   let done = false;
   let healthAnswers = 0;
   let longestHealthGapMs = 0;
@@ -79,7 +82,11 @@ describe.each(DATABASES)('fragments that each spread the next one twice (%s)', (
   });
 
   it.each([
-    ['ticket', (_id: string) => `query($id: ID!) { ticket(id: $id) { id ...F0 } }`, (data: any, id: string) => expect(data.ticket).toEqual({ id, __typename: 'Ticket' })],
+    [
+      'ticket',
+      (_id: string) => `query($id: ID!) { ticket(id: $id) { id ...F0 } }`,
+      (data: any, id: string) => expect(data.ticket).toEqual({ id, __typename: 'Ticket' }),
+    ],
     [
       'tickets',
       () => `query { tickets(first: 5) { edges { node { id ...F0 } } } }`,
@@ -136,7 +143,11 @@ describe.each(DATABASES)('fragments that each spread the next one twice (%s)', (
     clients.push(live);
     const before = server.app.live.hub?.stats().subscribers ?? 0;
     const query = `subscription { ticketEvents { kind ticket { id ...F0 } } }\n${TICKET_CHAIN}`;
-    const { result: stream, elapsedMs, longestHealthGapMs } = await watched(server, async () => {
+    const {
+      result: stream,
+      elapsedMs,
+      longestHealthGapMs,
+    } = await watched(server, async () => {
       const opened = new EventStream(live.client, {}, query);
       await subscribers(server, before + 1, BOUND_MS);
       return opened;

@@ -24,25 +24,28 @@ describe.each(DATABASES)('fresh nonce on every request (%s)', (kind) => {
 
   const lookups = () => server.queries.filter((sql) => USER_LOOKUP.test(sql)).length;
 
-  it.each(TRANSPORTS)(`%s: ${REQUESTS} requests, each with a new credential for the same password, run no password check after the first`, async (transport) => {
-    const username = `nonce-${transport}`;
-    await gqlOk(server, server.users.admin, CREATE_USER, { input: { username, password: 'a nonce per request', roles: ['STAFF'] } });
-    expect(await signIn(server, transport, server.credential(username, 'a nonce per request'))).toBe('ok');
-
-    const lookupsBefore = lookups();
-    const hashesBefore = hashesComputed(server);
-    for (let request = 0; request < REQUESTS; request++) {
+  it.each(TRANSPORTS)(
+    `%s: ${REQUESTS} requests, each with a new credential for the same password, run no password check after the first`,
+    async (transport) => {
+      const username = `nonce-${transport}`;
+      await gqlOk(server, server.users.admin, CREATE_USER, { input: { username, password: 'a nonce per request', roles: ['STAFF'] } });
       expect(await signIn(server, transport, server.credential(username, 'a nonce per request'))).toBe('ok');
-    }
-    // No user lookup (before: one per request) and no scrypt.
-    expect(lookups() - lookupsBefore).toBe(0);
-    const hashesAfter = hashesComputed(server);
-    expect(hashesBefore === undefined || hashesAfter === undefined ? 'no hasher' : hashesAfter - hashesBefore).toBe(0);
 
-    // The cache remembers the right password only: a wrong one with a fresh nonce is checked and refused.
-    expect(await signIn(server, transport, server.credential(username, 'a nonce per request!'))).toBe(401);
-    expect(await signIn(server, transport, server.credential(username.toUpperCase(), 'a nonce per request'))).toBe(401);
-  });
+      const lookupsBefore = lookups();
+      const hashesBefore = hashesComputed(server);
+      for (let request = 0; request < REQUESTS; request++) {
+        expect(await signIn(server, transport, server.credential(username, 'a nonce per request'))).toBe('ok');
+      }
+      // No user lookup (before: one per request) and no scrypt.
+      expect(lookups() - lookupsBefore).toBe(0);
+      const hashesAfter = hashesComputed(server);
+      expect(hashesBefore === undefined || hashesAfter === undefined ? 'no hasher' : hashesAfter - hashesBefore).toBe(0);
+
+      // The cache remembers the right password only: a wrong one with a fresh nonce is checked and refused.
+      expect(await signIn(server, transport, server.credential(username, 'a nonce per request!'))).toBe(401);
+      expect(await signIn(server, transport, server.credential(username.toUpperCase(), 'a nonce per request'))).toBe(401);
+    },
+  );
 
   it('a changed user (invalidateUser) is checked again with the next fresh credential', async () => {
     const username = 'nonce-invalidated';

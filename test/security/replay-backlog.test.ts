@@ -44,8 +44,14 @@ describe.each(DATABASES)('live events held during a replay (%s)', (kind) => {
     const lastSeq = async () => Number((await connection.execute<Array<{ seq: string }>>('select max(seq) as seq from ticket_events'))[0].seq);
     const start = await lastSeq();
     // A long log to replay (the log is the state; written in two statements).
-    for (const [ticket, count] of [[big, BIG_EVENTS], [small, SMALL_EVENTS]] as const) {
-      await connection.execute(`insert into ticket_events (kind, ticket_id, actor_id, at) select 'EDITED', ?, ?, now() from generate_series(1, ${count})`, [ticket, customer.id]);
+    for (const [ticket, count] of [
+      [big, BIG_EVENTS],
+      [small, SMALL_EVENTS],
+    ] as const) {
+      await connection.execute(`insert into ticket_events (kind, ticket_id, actor_id, at) select 'EDITED', ?, ?, now() from generate_series(1, ${count})`, [
+        ticket,
+        customer.id,
+      ]);
     }
     // A committed change wakes the hub past those rows (no subscriber yet).
     await gqlOk(server, customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "before") { id } }', { id: small });

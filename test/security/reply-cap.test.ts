@@ -60,7 +60,9 @@ describe.each(DATABASES)('replies per ticket (%s)', (kind) => {
     const id = await createTicketAs(server, customer);
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        i % 2 ? gql(server, i % 4 === 1 ? scheduler : customer, ADD, { id, content: `racing ${i}` }) : legacy(server, customer, 'ticket-reply-create', { uuid: id, reply: { content: `racing ${i}` } }),
+        i % 2
+          ? gql(server, i % 4 === 1 ? scheduler : customer, ADD, { id, content: `racing ${i}` })
+          : legacy(server, customer, 'ticket-reply-create', { uuid: id, reply: { content: `racing ${i}` } }),
       ),
     );
     const succeeded = results.filter((result) => ('body' in result ? result.status === 200 : !result.errors?.length));

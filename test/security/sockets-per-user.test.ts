@@ -34,7 +34,10 @@ describe.each(DATABASES)('sockets per user (%s)', (kind) => {
     expect(await Promise.all(first.map((socket) => socket.acked))).toEqual([true, true, true]);
     const refused = open(customer.credential);
     expect(await refused.acked).toBe(false);
-    expect(await refused.closed).toEqual({ code: CLOSE_TOO_MANY_SOCKETS, reason: expect.stringMatching(/Too many open connections for this user \(at most 3\)/) });
+    expect(await refused.closed).toEqual({
+      code: CLOSE_TOO_MANY_SOCKETS,
+      reason: expect.stringMatching(/Too many open connections for this user \(at most 3\)/),
+    });
     // Another user is not affected.
     expect(await open(otherCustomer.credential).acked).toBe(true);
     // A socket that goes frees its place.

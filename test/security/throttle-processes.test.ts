@@ -31,8 +31,7 @@ const from = (address: string) => ({ 'x-forwarded-for': address });
   });
 
   const processes = () => [a, b];
-  const createUser = (username: string) =>
-    gqlOk(a, a.users.admin, CREATE_USER, { input: { username, password: 'the real passphrase', roles: ['CUSTOMER'] } });
+  const createUser = (username: string) => gqlOk(a, a.users.admin, CREATE_USER, { input: { username, password: 'the real passphrase', roles: ['CUSTOMER'] } });
 
   it(`${PARALLEL} parallel guesses at one username, alternating between the processes and transports: exactly ${DEFAULT_USERNAME_LIMIT.maxFailures} evaluated`, async () => {
     await createUser('shared-victim');
@@ -43,7 +42,8 @@ const from = (address: string) => ({ 'x-forwarded-for': address });
     );
     expect(tally(outcomes)).toEqual({ 401: DEFAULT_USERNAME_LIMIT.maxFailures, 429: PARALLEL - DEFAULT_USERNAME_LIMIT.maxFailures });
     // Locked on both processes, even for the right password.
-    for (const server of processes()) expect(await signIn(server, 'legacy', a.credential('shared-victim', 'the real passphrase'), from('198.51.100.1'))).toBe(429);
+    for (const server of processes())
+      expect(await signIn(server, 'legacy', a.credential('shared-victim', 'the real passphrase'), from('198.51.100.1'))).toBe(429);
   });
 
   it.each(TRANSPORTS)('%s: sequential failures add up across processes (6 on one, 4 on the other lock the username)', async (transport: Transport) => {
@@ -60,7 +60,9 @@ const from = (address: string) => ({ 'x-forwarded-for': address });
   it(`the per-address limit (${ADDRESS_LIMIT} here) holds for both processes together`, async () => {
     // Fresh usernames, so only the address counter can refuse them.
     const outcomes = await Promise.all(
-      Array.from({ length: PARALLEL }, (_, guess) => signIn(processes()[guess % 2], TRANSPORTS[guess % 2], a.credential(`spray-${guess}`, 'Winter2026!'), from('198.51.100.4'))),
+      Array.from({ length: PARALLEL }, (_, guess) =>
+        signIn(processes()[guess % 2], TRANSPORTS[guess % 2], a.credential(`spray-${guess}`, 'Winter2026!'), from('198.51.100.4')),
+      ),
     );
     expect(tally(outcomes)).toEqual({ 401: ADDRESS_LIMIT, 429: PARALLEL - ADDRESS_LIMIT });
   });

@@ -22,22 +22,25 @@ describe.each(DATABASES)('parallel wrong guesses (%s)', (kind) => {
   });
   afterAll(async () => server?.close());
 
-  it.each(TRANSPORTS)(`%s: of ${PARALLEL} parallel guesses at one username, at most ${DEFAULT_USERNAME_LIMIT.maxFailures} are evaluated, the rest are 429`, async (transport) => {
-    const username = `victim-${transport}`;
-    await gqlOk(server, server.users.admin, CREATE_USER, { input: { username, password: 'the real passphrase', roles: ['CUSTOMER'] } });
-    const hashesBefore = hashesComputed(server);
-    const outcomes = await Promise.all(
-      Array.from({ length: PARALLEL }, (_, guess) => signIn(server, transport, server.credential(username, `guess number ${guess}`))),
-    );
-    const counts = tally(outcomes);
-    // Exactly the limit: each attempt is counted atomically before it is evaluated (before: 40).
-    expect(counts).toEqual({ 401: DEFAULT_USERNAME_LIMIT.maxFailures, 429: PARALLEL - DEFAULT_USERNAME_LIMIT.maxFailures });
-    // Evaluated means hashed: the refused ones never reached scrypt.
-    const hashesAfter = hashesComputed(server);
-    expect(hashesBefore === undefined || hashesAfter === undefined ? 'no hasher' : hashesAfter - hashesBefore).toBe(counts['401']);
-    // Still locked afterwards, even with the right password.
-    expect(await signIn(server, transport, server.credential(username, 'the real passphrase'))).toBe(429);
-  });
+  it.each(TRANSPORTS)(
+    `%s: of ${PARALLEL} parallel guesses at one username, at most ${DEFAULT_USERNAME_LIMIT.maxFailures} are evaluated, the rest are 429`,
+    async (transport) => {
+      const username = `victim-${transport}`;
+      await gqlOk(server, server.users.admin, CREATE_USER, { input: { username, password: 'the real passphrase', roles: ['CUSTOMER'] } });
+      const hashesBefore = hashesComputed(server);
+      const outcomes = await Promise.all(
+        Array.from({ length: PARALLEL }, (_, guess) => signIn(server, transport, server.credential(username, `guess number ${guess}`))),
+      );
+      const counts = tally(outcomes);
+      // Exactly the limit: each attempt is counted atomically before it is evaluated (before: 40).
+      expect(counts).toEqual({ 401: DEFAULT_USERNAME_LIMIT.maxFailures, 429: PARALLEL - DEFAULT_USERNAME_LIMIT.maxFailures });
+      // Evaluated means hashed: the refused ones never reached scrypt.
+      const hashesAfter = hashesComputed(server);
+      expect(hashesBefore === undefined || hashesAfter === undefined ? 'no hasher' : hashesAfter - hashesBefore).toBe(counts['401']);
+      // Still locked afterwards, even with the right password.
+      expect(await signIn(server, transport, server.credential(username, 'the real passphrase'))).toBe(429);
+    },
+  );
 
   it('unknown usernames are raced the same way (no enumeration through the count)', async () => {
     const outcomes = await Promise.all(

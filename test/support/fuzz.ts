@@ -103,7 +103,10 @@ export class FuzzTally {
   summary(label: string): string {
     return [...this.surfaces.entries()]
       .map(([surface, entry]) => {
-        const statuses = [...entry.statuses.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([status, count]) => `${status}:${count}`).join(' ');
+        const statuses = [...entry.statuses.entries()]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([status, count]) => `${status}:${count}`)
+          .join(' ');
         return `fuzz ${surface} (${label}): ${entry.inputs} inputs, ${entry.fivexx} 5xx, answers ${statuses}`;
       })
       .join('\n');
@@ -166,7 +169,17 @@ export const randomUuid: fc.Arbitrary<string> = fc.tuple(fc.uuid({ version: [4, 
 
 /** An id-looking value that is not a UUID. */
 export const notAUuid: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom('123456', '1234567', '', ' ', '0', 'null', '00000000-0000-0000-0000-00000000000g', '{00000000-0000-0000-0000-000000000000}', '00000000000000000000000000000000'),
+  fc.constantFrom(
+    '123456',
+    '1234567',
+    '',
+    ' ',
+    '0',
+    'null',
+    '00000000-0000-0000-0000-00000000000g',
+    '{00000000-0000-0000-0000-000000000000}',
+    '00000000000000000000000000000000',
+  ),
   fc.uuid().map((id) => ` ${id}`),
   fc.uuid().map((id) => `${id}\u0000`),
   fc.uuid().map((id) => id.replace(/-/g, '')),
@@ -195,7 +208,10 @@ export const credentialChoice = (names: ReadonlyArray<keyof TestServer['users']>
       }),
       weight: 16,
     },
-    { arbitrary: fc.record({ kind: fc.constant('unknown' as const), username: fc.constantFrom('mallory', 'nobody', 'root', 'admin ', 'Customer') }), weight: 1 },
+    {
+      arbitrary: fc.record({ kind: fc.constant('unknown' as const), username: fc.constantFrom('mallory', 'nobody', 'root', 'admin ', 'Customer') }),
+      weight: 1,
+    },
     {
       arbitrary: fc.record({
         kind: fc.constant('junk' as const),
@@ -203,7 +219,9 @@ export const credentialChoice = (names: ReadonlyArray<keyof TestServer['users']>
           junkJson,
           fc.stringMatching(/^[0-9a-f]{0,200}$/),
           fc.jsonValue({ maxDepth: 2 }).map((value) => Buffer.from(JSON.stringify(value), 'utf8').toString('hex')),
-          fc.record({ username: fc.string(), password: fc.string(), nonce: fc.string(), authTag: fc.string() }).map((value) => Buffer.from(JSON.stringify(value), 'utf8').toString('hex')),
+          fc
+            .record({ username: fc.string(), password: fc.string(), nonce: fc.string(), authTag: fc.string() })
+            .map((value) => Buffer.from(JSON.stringify(value), 'utf8').toString('hex')),
         ),
       }),
       weight: 2,

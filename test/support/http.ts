@@ -60,10 +60,7 @@ export const TICKET_FIELDS = `
 `;
 
 /** Smallest valid PNG (1×1, transparent). */
-export const PNG_BYTES = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
-  'base64',
-);
+export const PNG_BYTES = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 /** Smallest GIF. */
 export const GIF_BYTES = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
@@ -90,19 +87,9 @@ export async function upload(
 // operation by name, so authorization, visibility and flag tests read as tables.
 // ---------------------------------------------------------------------------------------------
 
-export type StatusName =
-  | 'NEW'
-  | 'ASSIGNED'
-  | 'IN_PROCESSING'
-  | 'REQUEST_INFORMATION'
-  | 'FIXED'
-  | 'CLOSED'
-  | 'REOPEN'
-  | 'CANCEL';
+export type StatusName = 'NEW' | 'ASSIGNED' | 'IN_PROCESSING' | 'REQUEST_INFORMATION' | 'FIXED' | 'CLOSED' | 'REOPEN' | 'CANCEL';
 
-export const STATUS_NAMES: readonly StatusName[] = [
-  'NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION', 'FIXED', 'CLOSED', 'REOPEN', 'CANCEL',
-];
+export const STATUS_NAMES: readonly StatusName[] = ['NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION', 'FIXED', 'CLOSED', 'REOPEN', 'CANCEL'];
 
 /** Who drives a ticket: the customer who files it, the staff member it goes to, the scheduler. */
 export interface TicketActors {
@@ -187,17 +174,7 @@ export async function ticketIn(
 }
 
 /** The operations a viewer can attempt, by their permission-flag name (plus deleteReply). */
-export type OperationName =
-  | 'reply'
-  | 'edit'
-  | 'assign'
-  | 'startProcessing'
-  | 'requestInformation'
-  | 'fix'
-  | 'close'
-  | 'reopen'
-  | 'cancel'
-  | 'deleteReply';
+export type OperationName = 'reply' | 'edit' | 'assign' | 'startProcessing' | 'requestInformation' | 'fix' | 'close' | 'reopen' | 'cancel' | 'deleteReply';
 
 /** The GraphQL mutation each operation is. */
 export const MUTATION_OF: Readonly<Record<OperationName, string>> = {

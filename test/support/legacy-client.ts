@@ -80,7 +80,10 @@ export function wrapCredential(hex: string, indent: string): string {
  */
 export function seedRequest(name: SeedRequestName, credential: string, replacements: Array<[string, string]> = []): string {
   let text: string = SEED_REQUESTS[name];
-  text = text.replace(/("credential":[ \t]*\n)([ \t]*)"[0-9a-fA-F\s]+"/, (_match, head: string, indent: string) => `${head}${indent}"${wrapCredential(credential, indent)}"`);
+  text = text.replace(
+    /("credential":[ \t]*\n)([ \t]*)"[0-9a-fA-F\s]+"/,
+    (_match, head: string, indent: string) => `${head}${indent}"${wrapCredential(credential, indent)}"`,
+  );
   for (const [from, to] of replacements) {
     if (!text.includes(from)) throw new Error(`seed example ${name} has no ${JSON.stringify(from)}`);
     text = text.replace(from, to);

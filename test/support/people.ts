@@ -3,7 +3,8 @@ import type { TestServer, TestUser } from './server';
 
 /** Helpers for the people suites (issue 11): sign-in tokens and throwaway users. */
 
-export const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { id token expiresAt idleTimeoutSeconds user { id username roles active admin createdAt } } }';
+export const LOGIN =
+  'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { id token expiresAt idleTimeoutSeconds user { id username roles active admin createdAt } } }';
 
 export interface SignedIn {
   readonly token: string;
@@ -41,7 +42,12 @@ export async function within(ms: number, what: string, check: () => Promise<bool
 export const UPDATE_USER = 'mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id roles admin active } }';
 
 /** The first error's code of an operation, or 'OK'. */
-export async function outcomeOf(server: Pick<TestServer, 'url'>, user: Parameters<typeof gql>[1], query: string, variables?: Record<string, unknown>): Promise<string> {
+export async function outcomeOf(
+  server: Pick<TestServer, 'url'>,
+  user: Parameters<typeof gql>[1],
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<string> {
   const result = await gql(server, user, query, variables);
   return result.errors?.length ? String(result.errors[0].extensions?.code) : 'OK';
 }

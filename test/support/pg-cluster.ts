@@ -40,7 +40,9 @@ export function findPostgresBinaries(): string | undefined {
   if (process.env.PG_BINDIR) candidates.push(process.env.PG_BINDIR);
   const debianRoot = '/usr/lib/postgresql';
   if (existsSync(debianRoot)) {
-    const versions = readdirSync(debianRoot).filter((name) => /^\d+(\.\d+)?$/.test(name)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(debianRoot)
+      .filter((name) => /^\d+(\.\d+)?$/.test(name))
+      .sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((version) => path.join(debianRoot, version, 'bin')));
   }
   candidates.push(...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean));
@@ -133,7 +135,12 @@ export async function startPgCluster(options: { settings?: Record<string, string
     ...options.settings,
   };
   // Appending keeps the file's owner (the server user).
-  appendFileSync(path.join(dataDir, 'postgresql.conf'), `\n# test/support/pg-cluster.ts\n${Object.entries(settings).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`);
+  appendFileSync(
+    path.join(dataDir, 'postgresql.conf'),
+    `\n# test/support/pg-cluster.ts\n${Object.entries(settings)
+      .map(([key, value]) => `${key} = ${value}`)
+      .join('\n')}\n`,
+  );
 
   let running = false;
   const logFile = path.join(dataDir, 'server.log');

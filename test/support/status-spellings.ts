@@ -39,7 +39,11 @@ export const CODES: ReadonlyArray<readonly [number, TicketStatus]> = [
 
 /** The oracle's folding, written from the contract's sentence: any case; spaces, `_` and `-` alike. */
 const KNOWN = new Map(SPELLINGS.map(([words, status]) => [words.join('_'), status]));
-export const fold = (text: string): string => text.trim().toUpperCase().replace(/[ \t\r\n_-]+/g, '_');
+export const fold = (text: string): string =>
+  text
+    .trim()
+    .toUpperCase()
+    .replace(/[ \t\r\n_-]+/g, '_');
 
 /** What docs/contract.md says an ASCII string means. */
 export function oracle(text: string): TicketStatus | undefined {
@@ -69,7 +73,28 @@ export const spelled = fc.constantFrom(...SPELLINGS).chain(([words, status]) =>
 export const nearMiss = fc
   .array(
     fc.oneof(
-      fc.constantFrom('NEW', 'new', 'ASSIGN', 'ED', 'FIX', 'CLOSE', 'D', 'RE', 'OPEN', 'REQUEST', 'INFO', 'RMATION', 'PEND', 'ING', 'CANCEL', 'L', 'IN', 'PROCESS', 'ALL', 'all'),
+      fc.constantFrom(
+        'NEW',
+        'new',
+        'ASSIGN',
+        'ED',
+        'FIX',
+        'CLOSE',
+        'D',
+        'RE',
+        'OPEN',
+        'REQUEST',
+        'INFO',
+        'RMATION',
+        'PEND',
+        'ING',
+        'CANCEL',
+        'L',
+        'IN',
+        'PROCESS',
+        'ALL',
+        'all',
+      ),
       fc.constantFrom(' ', '_', '-', '  ', '\t', '.', '/', '0', '1', '8', '9', '+', 'é', 'ı'),
     ),
     { maxLength: 6 },

@@ -121,7 +121,10 @@ export class TicketEventResolver {
       description: `Most events per page, 1 to ${MAX_EVENT_PAGE}; default ${DEFAULT_EVENT_PAGE}. A page reads at most ${REPLAY_WINDOW} entries of the log, skipping those the viewer may not see, so it may hold fewer (even none) while hasNextPage is true.`,
     })
     first?: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'pageInfo.endCursor of the previous page (or an event cursor); absent: from the start of the log.' })
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'pageInfo.endCursor of the previous page (or an event cursor); absent: from the start of the log.',
+    })
     after?: string | null,
   ): Promise<TicketEventConnectionType> {
     const limit = first ?? DEFAULT_EVENT_PAGE;

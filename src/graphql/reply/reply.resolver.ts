@@ -7,11 +7,7 @@ import { ReplyType } from './reply.type';
 @Resolver(() => ReplyType)
 export class ReplyResolver {
   @Mutation(() => ReplyType, { description: 'Replies to a ticket as the viewer.' })
-  async addReply(
-    @Arg('content', () => String) content: string,
-    @Arg('ticketId', () => ID) ticketId: string,
-    @Ctx() ctx: RequestContext,
-  ): Promise<ReplyView> {
+  async addReply(@Arg('content', () => String) content: string, @Arg('ticketId', () => ID) ticketId: string, @Ctx() ctx: RequestContext): Promise<ReplyView> {
     const viewer = await ctx.viewer();
     const reply = await ctx.services.replies.add(ctx.em, viewer, ticketId, content);
     return {

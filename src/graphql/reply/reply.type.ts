@@ -9,7 +9,7 @@ export class ReplyType {
 
   @Field(() => String, {
     nullable: true,
-    description: 'The text; null only in a ticket event about a reply deleted since: a deleted reply\'s text is never served.',
+    description: "The text; null only in a ticket event about a reply deleted since: a deleted reply's text is never served.",
   })
   content!: string | null;
 

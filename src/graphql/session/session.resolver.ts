@@ -58,7 +58,8 @@ export class SessionResolver {
   }
 
   @Mutation(() => ID, {
-    description: 'Ends a session: your own, or anyone\'s for an administrator. Its token is refused at once on every server process and its sockets close (4403).',
+    description:
+      "Ends a session: your own, or anyone's for an administrator. Its token is refused at once on every server process and its sockets close (4403).",
   })
   async revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<string> {
     const viewer = await ctx.viewer();

@@ -30,8 +30,7 @@ import {
 } from './ticket.type';
 
 /** A user id of a filter, or BAD_INPUT naming the field. */
-const filterUserId = (value: string | null | undefined, field: string): number | undefined =>
-  value == null ? undefined : parseUserId(value, field);
+const filterUserId = (value: string | null | undefined, field: string): number | undefined => (value == null ? undefined : parseUserId(value, field));
 
 function timeRange(range: DateTimeRangeInput | null | undefined, field: string): TimeRange | undefined {
   if (!range) return undefined;
@@ -168,10 +167,15 @@ export class TicketResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<TicketView> {
     const viewer = await ctx.viewer();
-    const id = await ctx.services.tickets.create(ctx.em, viewer, {
-      content: input.content,
-      images: input.images ? parseImageRefs(input.images, 'images') : [],
-    }, { idempotencyKey: ctx.idempotencyKey });
+    const id = await ctx.services.tickets.create(
+      ctx.em,
+      viewer,
+      {
+        content: input.content,
+        images: input.images ? parseImageRefs(input.images, 'images') : [],
+      },
+      { idempotencyKey: ctx.idempotencyKey },
+    );
     return this.reload(ctx, id, info);
   }
 
@@ -254,13 +258,7 @@ export class TicketResolver {
     return viewer ? permissionsFor(viewer, ticket) : ctx.viewer().then((resolved) => permissionsFor(resolved, ticket));
   }
 
-  private async transition(
-    ctx: RequestContext,
-    info: GraphQLResolveInfo,
-    id: string,
-    operation: TransitionOperation,
-    staffId?: number,
-  ): Promise<TicketView> {
+  private async transition(ctx: RequestContext, info: GraphQLResolveInfo, id: string, operation: TransitionOperation, staffId?: number): Promise<TicketView> {
     const viewer = await ctx.viewer();
     // The service answers with the ticket as written: no read after the commit.
     return ctx.services.tickets.transition(ctx.em, viewer, id, operation, { staffId, include: includeFor(info) });

@@ -20,8 +20,7 @@ registerEnumType(TicketOrderField, {
     CREATED_AT: { description: 'When the ticket was filed.' },
     UPDATED_AT: { description: 'When it last changed in a way subscribers see: a transition, an edit, a reply added or deleted.' },
     STATUS: {
-      description:
-        'The status code: NEW, ASSIGNED, FIXED, CLOSED, REOPEN, REQUEST_INFORMATION, CANCEL, IN_PROCESSING (ascending).',
+      description: 'The status code: NEW, ASSIGNED, FIXED, CLOSED, REOPEN, REQUEST_INFORMATION, CANCEL, IN_PROCESSING (ascending).',
     },
   },
 });
@@ -224,4 +223,3 @@ export class EditTicketInput {
   @Field(() => [String], { nullable: true, description: 'The new image list, replacing the old one.' })
   images?: string[] | null;
 }
-

@@ -4,7 +4,15 @@ import type { RequestContext } from '../context';
 import { badInput, notFound } from '../../shared/errors';
 import { parseUserId } from '../../shared/ids';
 import type { AuditEntry } from '../../modules/user/user-audit';
-import { canBrowseDirectory, canSeeDetailsOf, decodeUserCursor, encodeUserCursor, userFacts, type DirectoryUser, type UserFilter } from '../../modules/user/user-directory';
+import {
+  canBrowseDirectory,
+  canSeeDetailsOf,
+  decodeUserCursor,
+  encodeUserCursor,
+  userFacts,
+  type DirectoryUser,
+  type UserFilter,
+} from '../../modules/user/user-directory';
 import { UserAuditEntryType, UserConnectionType } from './user-directory.type';
 import { MAX_AUDIT_PAGE } from '../../modules/user/user-lifecycle.service';
 import { CreateUserInput, UpdateUserInput, UserFilterInput, UserType } from './user.type';
@@ -104,11 +112,7 @@ export class UserResolver {
   @Mutation(() => Boolean, {
     description: 'Changes your own password (same rules as createUser). Your other sessions end; this one goes on.',
   })
-  async changePassword(
-    @Arg('newPassword') newPassword: string,
-    @Arg('currentPassword') currentPassword: string,
-    @Ctx() ctx: RequestContext,
-  ): Promise<boolean> {
+  async changePassword(@Arg('newPassword') newPassword: string, @Arg('currentPassword') currentPassword: string, @Ctx() ctx: RequestContext): Promise<boolean> {
     const viewer = await ctx.viewer();
     await ctx.services.lifecycle.changePassword(ctx.em, viewer, {
       currentPassword,

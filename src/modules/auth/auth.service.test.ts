@@ -20,9 +20,7 @@ beforeAll(async () => {
 });
 
 beforeEach(() => {
-  users = new Map([
-    ['alice', { id: 1, username: 'alice', passwordHash: aliceHash, roles: [Role.SCHEDULER, Role.CUSTOMER], isAdmin: false }],
-  ]);
+  users = new Map([['alice', { id: 1, username: 'alice', passwordHash: aliceHash, roles: [Role.SCHEDULER, Role.CUSTOMER], isAdmin: false }]]);
 });
 
 afterEach(() => {
@@ -141,7 +139,12 @@ describe('AuthService.authenticate', () => {
     await expect(service.authenticate(encodeCredential('alice', 'alice-pw', key), ADDRESS)).resolves.toMatchObject({ id: 1 });
     expect(store.calls).toEqual(['alice']);
     expect(service.hasher.computations).toBe(1);
-    for (const [username, password] of [['alice', 'nope'], ['', 'x'], [undefined, 'x'], ['alice', 42]] as const) {
+    for (const [username, password] of [
+      ['alice', 'nope'],
+      ['', 'x'],
+      [undefined, 'x'],
+      ['alice', 42],
+    ] as const) {
       await expect(service.verifyPassword(username, password, ADDRESS)).rejects.toMatchObject({ code: ErrorCode.UNAUTHENTICATED });
     }
   });
@@ -340,9 +343,7 @@ describe('AuthService cache', () => {
     const service = new AuthService({ key, hasher: cheapHasher(), users: store });
     const credential = encodeCredential('alice', 'alice-pw', key);
     const release = store.hold();
-    const requests = Array.from({ length: 8 }, (_, index) =>
-      service.authenticate(index % 2 ? credential.toUpperCase() : credential, ADDRESS),
-    );
+    const requests = Array.from({ length: 8 }, (_, index) => service.authenticate(index % 2 ? credential.toUpperCase() : credential, ADDRESS));
     release();
     const viewers = await Promise.all(requests);
     expect(store.calls).toHaveLength(1);

@@ -83,7 +83,10 @@ const validCredential = fc.record({
 
 describe('decodeCredential (properties)', () => {
   it('answers a credential or the single UNAUTHENTICATED error, whatever the input', () => {
-    fc.assert(fc.property(anyCredentialInput, (input) => decodedOrRefused(decode(input))), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(anyCredentialInput, (input) => decodedOrRefused(decode(input))),
+      { numRuns: 10_000 },
+    );
   });
 
   it('refuses credential-shaped JSON whose fields do not decrypt under the key', () => {
@@ -189,7 +192,10 @@ describe('AuthService.authenticate (properties)', () => {
 
   /** Right user with the right password, right user with a wrong one, an unknown user, or junk. */
   const attempt = fc.oneof(
-    { arbitrary: fc.constantFrom('alice', 'bob').map((username) => ({ credential: encodeCredential(username, PASSWORDS[username], key), expect: username })), weight: 3 },
+    {
+      arbitrary: fc.constantFrom('alice', 'bob').map((username) => ({ credential: encodeCredential(username, PASSWORDS[username], key), expect: username })),
+      weight: 3,
+    },
     {
       arbitrary: fc.tuple(fc.constantFrom('alice', 'bob'), fc.string({ maxLength: 20 })).map(([username, password]) => ({
         credential: encodeCredential(username, password, key),

@@ -148,8 +148,7 @@ describe('decodeCredential input forms', () => {
 
 describe('decodeCredential failures: one 401 for everything', () => {
   const good = encodeCredential('alice', 'secret', key);
-  const flipHexDigit = (text: string, index: number): string =>
-    text.slice(0, index) + (text[index] === '0' ? '1' : '0') + text.slice(index + 1);
+  const flipHexDigit = (text: string, index: number): string => text.slice(0, index) + (text[index] === '0' ? '1' : '0') + text.slice(index + 1);
 
   const malformed: Array<[string, unknown]> = [
     ['undefined', undefined],

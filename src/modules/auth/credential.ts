@@ -43,12 +43,7 @@ function assertKey(key: Buffer): void {
 export function normalizeCredentialHex(hex: unknown): string {
   if (typeof hex !== 'string' || hex.length > MAX_RAW_CREDENTIAL_LENGTH) throw unauthenticated();
   const compact = hex.replace(/\s+/g, '').toLowerCase();
-  if (
-    compact.length === 0 ||
-    compact.length > MAX_CREDENTIAL_HEX_LENGTH ||
-    compact.length % 2 !== 0 ||
-    !HEX.test(compact)
-  ) {
+  if (compact.length === 0 || compact.length > MAX_CREDENTIAL_HEX_LENGTH || compact.length % 2 !== 0 || !HEX.test(compact)) {
     throw unauthenticated();
   }
   return compact;
@@ -125,12 +120,7 @@ export interface EncodeCredentialOptions {
  *
  * @returns lower-case hex on one line.
  */
-export function encodeCredential(
-  username: string,
-  password: string,
-  key: Buffer,
-  options: EncodeCredentialOptions = {},
-): string {
+export function encodeCredential(username: string, password: string, key: Buffer, options: EncodeCredentialOptions = {}): string {
   assertKey(key);
   const nonceLength = options.nonceLength ?? 16;
   if (!NONCE_LENGTHS.has(nonceLength)) throw new RangeError('nonceLength must be 12 or 16');

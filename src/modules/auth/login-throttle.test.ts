@@ -38,10 +38,7 @@ interface StoreUnderTest {
 }
 
 const STORES: Array<[string, () => Promise<StoreUnderTest>]> = [
-  [
-    'memory',
-    async () => ({ store: new MemoryThrottleStore(), reset: async () => new MemoryThrottleStore(), close: async () => undefined }),
-  ],
+  ['memory', async () => ({ store: new MemoryThrottleStore(), reset: async () => new MemoryThrottleStore(), close: async () => undefined })],
   [
     'postgres',
     async () => {

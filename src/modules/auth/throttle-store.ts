@@ -260,10 +260,7 @@ export class PostgresThrottleStore implements ThrottleStore {
   private sweep(now: number): void {
     if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
     this.lastSweep = now;
-    this.run(
-      'delete from login_throttle where locked_until <= ? and trusted_until <= ? and last_attempt_at + window_ms <= ?',
-      [now, now, now],
-    ).catch(() => {
+    this.run('delete from login_throttle where locked_until <= ? and trusted_until <= ? and last_attempt_at + window_ms <= ?', [now, now, now]).catch(() => {
       // Best effort: the next sweep tries again; counters stay correct meanwhile.
     });
   }

@@ -58,7 +58,12 @@ const sloppyBase64 = fc
 
 const mediaType = fc.constantFrom('', 'image/png', 'image/jpeg', 'text/html', 'application/octet-stream', 'IMAGE/GIF');
 const dataUrl = fc
-  .tuple(fc.constantFrom('data:', 'DATA:', ' data:', 'data:  '), mediaType, fc.constantFrom(';base64', ';BASE64', ';charset=utf-8;base64', '', ';base64;x=y'), fc.oneof(sloppyBase64, fc.string({ maxLength: 40 })))
+  .tuple(
+    fc.constantFrom('data:', 'DATA:', ' data:', 'data:  '),
+    mediaType,
+    fc.constantFrom(';base64', ';BASE64', ';charset=utf-8;base64', '', ';base64;x=y'),
+    fc.oneof(sloppyBase64, fc.string({ maxLength: 40 })),
+  )
   .map(([scheme, type, parameters, payload]) => `${scheme}${type}${parameters},${payload}`);
 
 /** URLs near the stored-image form: right and wrong hosts, paths, ids, extensions, queries. */
@@ -67,7 +72,12 @@ const urlLike = fc
     fc.constantFrom('http://', 'https://', 'HTTPS://', 'ftp://', 'javascript:', '//', '/', '', 'http://[::1', 'http://a b/'),
     fc.constantFrom('127.0.0.1:4000', 'example.com', 'user:pass@host', 'xn--nxasmq6b.com', '', '%00'),
     fc.constantFrom('/images/', '/img/', '/images//', '/prefix/images/', '/images/../images/', '/IMAGES/'),
-    fc.oneof(UUID_LIKE, UUID_LIKE.map((id) => id.toUpperCase()), fc.string({ maxLength: 40 }), fc.constantFrom('..', '%2e%2e', '')),
+    fc.oneof(
+      UUID_LIKE,
+      UUID_LIKE.map((id) => id.toUpperCase()),
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('..', '%2e%2e', ''),
+    ),
     fc.constantFrom('', '.png', '.jpeg', '.toolongextension', '.p-g', '/'),
     fc.constantFrom('', '?download=1', '#frag', '?a=/images/x', '%'),
   )
@@ -142,18 +152,14 @@ describe('parseImageRef (properties)', () => {
 describe('parseImageRefs (properties)', () => {
   it('answers references in order or a refusal naming the list or one element, whatever the value', () => {
     fc.assert(
-      fc.property(
-        fc.oneof(fc.anything({ maxDepth: 2 }), fc.array(anyImageInput, { maxLength: MAX_IMAGES_PER_TICKET + 3 })),
-        fc.boolean(),
-        (value, bare) => {
-          try {
-            const refs = parseImageRefs(value, 'images', { allowBareBase64: bare });
-            return Array.isArray(value) && refs.length === value.length && refs.length <= MAX_IMAGES_PER_TICKET;
-          } catch (error) {
-            return isImageRefusal(error, 'images');
-          }
-        },
-      ),
+      fc.property(fc.oneof(fc.anything({ maxDepth: 2 }), fc.array(anyImageInput, { maxLength: MAX_IMAGES_PER_TICKET + 3 })), fc.boolean(), (value, bare) => {
+        try {
+          const refs = parseImageRefs(value, 'images', { allowBareBase64: bare });
+          return Array.isArray(value) && refs.length === value.length && refs.length <= MAX_IMAGES_PER_TICKET;
+        } catch (error) {
+          return isImageRefusal(error, 'images');
+        }
+      }),
       { numRuns: 3000 },
     );
   });

@@ -3,17 +3,11 @@ import { uuidv7 } from '../../shared/uuid';
 import { ImageRef, imageUrl, parseImageRef, parseImageRefs } from './image-ref';
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_TICKET } from './image.limits';
 
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  'base64',
-);
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
 // SOI, APP0/JFIF, EOI: its base64 starts with "/9j/", which also looks like the start of a path.
-const JPEG = Buffer.from([
-  0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
-  0x00, 0x00, 0xff, 0xd9,
-]);
+const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xd9]);
 /** A PNG prefix of 36 bytes (a multiple of 3), so base64 of more bytes can be appended cleanly. */
 const PNG_HEAD = PNG.subarray(0, 36);
 
@@ -330,10 +324,7 @@ describe('imageUrl', () => {
     expect(imageUrl('https://help.example.com/', ID)).toBe(`https://help.example.com/images/${ID}`);
   });
 
-  it.each(['http://127.0.0.1:4000', 'https://help.example.com/', 'https://example.com/helpdesk'])(
-    'round-trips through parseImageRef (%s)',
-    (base) => {
-      expect(parseImageRef(imageUrl(base, ID), 'images[0]')).toEqual({ kind: 'stored', id: ID });
-    },
-  );
+  it.each(['http://127.0.0.1:4000', 'https://help.example.com/', 'https://example.com/helpdesk'])('round-trips through parseImageRef (%s)', (base) => {
+    expect(parseImageRef(imageUrl(base, ID), 'images[0]')).toEqual({ kind: 'stored', id: ID });
+  });
 });

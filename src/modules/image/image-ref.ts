@@ -68,10 +68,7 @@ export function parseImageRef(value: unknown, field: string, options: ImageRefOp
     if (inline !== null) {
       return inline;
     }
-    throw badInput(
-      field,
-      `${field} must be an image URL returned by /uploads, a data: URL or base64 of a PNG, JPEG, GIF or WebP image`,
-    );
+    throw badInput(field, `${field} must be an image URL returned by /uploads, a data: URL or base64 of a PNG, JPEG, GIF or WebP image`);
   }
   throw badInput(field, `${field} must be an image URL returned by /uploads or a data: URL`);
 }

@@ -8,21 +8,15 @@ const u32be = (n: number): number[] => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n
 const u32le = (n: number): number[] => u32be(n).reverse();
 
 /** Signature + a complete 1x1 IHDR chunk (CRC not checked by the sniffer). */
-const pngHeader = (): Buffer =>
-  bytes([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], u32be(13), 'IHDR', u32be(1), u32be(1), [8, 6, 0, 0, 0], [0, 0, 0, 0]);
+const pngHeader = (): Buffer => bytes([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], u32be(13), 'IHDR', u32be(1), u32be(1), [8, 6, 0, 0, 0], [0, 0, 0, 0]);
 /** SOI, an APP0/JFIF segment, EOI. */
-const jpegHeader = (): Buffer =>
-  bytes([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10], 'JFIF\0', [1, 1, 0, 0, 1, 0, 1, 0, 0], [0xff, 0xd9]);
+const jpegHeader = (): Buffer => bytes([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10], 'JFIF\0', [1, 1, 0, 0, 1, 0, 1, 0, 0], [0xff, 0xd9]);
 /** Header and logical screen descriptor of a 1x1 GIF, then the trailer. */
 const gifHeader = (version: '87a' | '89a'): Buffer => bytes(`GIF${version}`, [1, 0, 1, 0, 0, 0, 0], ';');
-const webpHeader = (fourcc: 'VP8 ' | 'VP8L' | 'VP8X'): Buffer =>
-  bytes('RIFF', u32le(4 + 8 + 10), 'WEBP', fourcc, u32le(10), Array(10).fill(0));
+const webpHeader = (fourcc: 'VP8 ' | 'VP8L' | 'VP8X'): Buffer => bytes('RIFF', u32le(4 + 8 + 10), 'WEBP', fourcc, u32le(10), Array(10).fill(0));
 
 // Whole 1x1 files as real encoders write them (checked with `file`).
-const REAL_PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  'base64',
-);
+const REAL_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const REAL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const REAL_WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
 

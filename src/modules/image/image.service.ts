@@ -21,9 +21,7 @@ export interface ImageContent {
 export class ImageService {
   /** Stores checked images for an uploader; returns their ids in the given order. */
   async store(em: EntityManager, uploaderId: number, images: readonly CheckedImage[]): Promise<string[]> {
-    const rows = images.map((image) =>
-      em.create(StoredImage, { uploaderId, mime: image.mime, size: image.bytes.length, data: image.bytes }),
-    );
+    const rows = images.map((image) => em.create(StoredImage, { uploaderId, mime: image.mime, size: image.bytes.length, data: image.bytes }));
     em.persist(rows);
     await em.flush();
     return rows.map((row) => row.id);
@@ -34,13 +32,7 @@ export class ImageService {
    * be named only by whoever uploaded it, or if the ticket already lists it, so nobody can attach
    * another user's upload by guessing or seeing its URL.
    */
-  async resolve(
-    tem: EntityManager,
-    viewer: Viewer,
-    refs: readonly ImageRef[],
-    currentIds: readonly string[],
-    field: string,
-  ): Promise<string[]> {
+  async resolve(tem: EntityManager, viewer: Viewer, refs: readonly ImageRef[], currentIds: readonly string[], field: string): Promise<string[]> {
     if (refs.length > MAX_IMAGES_PER_TICKET) {
       throw badInput(field, `${field}: at most ${MAX_IMAGES_PER_TICKET} images per ticket`);
     }
@@ -48,11 +40,7 @@ export class ImageService {
     const usable = new Set(currentIds);
     const unknown = storedIds.filter((id) => !usable.has(id));
     if (unknown.length) {
-      const owned = await tem.find(
-        StoredImage,
-        { id: { $in: unknown }, uploaderId: viewer.id },
-        { fields: ['id'], disableIdentityMap: true },
-      );
+      const owned = await tem.find(StoredImage, { id: { $in: unknown }, uploaderId: viewer.id }, { fields: ['id'], disableIdentityMap: true });
       for (const image of owned) usable.add(image.id);
     }
     const ids: string[] = [];

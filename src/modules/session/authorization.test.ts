@@ -22,9 +22,18 @@ describe('authorizationFromParams', () => {
   it.each([
     [{ token: 't' }, { scheme: 'bearer', value: 't' }],
     [{ credential: 'c' }, { scheme: 'credential', value: 'c' }],
-    [{ token: 't', credential: 'c' }, { scheme: 'bearer', value: 't' }],
-    [{ token: '', credential: 'c' }, { scheme: 'credential', value: 'c' }],
-    [{ token: 42, credential: 'c' }, { scheme: 'credential', value: 'c' }],
+    [
+      { token: 't', credential: 'c' },
+      { scheme: 'bearer', value: 't' },
+    ],
+    [
+      { token: '', credential: 'c' },
+      { scheme: 'credential', value: 'c' },
+    ],
+    [
+      { token: 42, credential: 'c' },
+      { scheme: 'credential', value: 'c' },
+    ],
   ])('%p → %p', (params, expected) => {
     expect(authorizationFromParams(params)).toEqual(expected);
   });

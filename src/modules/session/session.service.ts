@@ -375,5 +375,4 @@ export class SessionService {
     this.cache.clear();
     this.inFlight.clear();
   }
-
 }

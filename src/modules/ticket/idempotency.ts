@@ -62,7 +62,9 @@ export function createFingerprint(content: string, images: readonly ImageRef[]):
   const imageParts = images.map((image) =>
     image.kind === 'stored' ? `stored:${image.id}` : `inline:${createHash('sha256').update(image.bytes).digest('hex')}`,
   );
-  return createHash('sha256').update(JSON.stringify(['createTicket', content, imageParts])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(['createTicket', content, imageParts]))
+    .digest('hex');
 }
 
 /** A create that carries a key: who, which key, which request. */

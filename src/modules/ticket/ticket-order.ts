@@ -66,8 +66,7 @@ export function decodeTicketCursor(cursor: string, order: TicketOrder, field: st
   }
   if (!/^-?(0|[1-9][0-9]{0,15})$/.test(keyText) || !isUuid(id)) throw invalid();
   const key = Number(keyText);
-  const inRange =
-    order.field === TicketOrderField.STATUS ? key >= 1 && key <= 8 : Math.abs(key) <= MAX_DATE_MS;
+  const inRange = order.field === TicketOrderField.STATUS ? key >= 1 && key <= 8 : Math.abs(key) <= MAX_DATE_MS;
   if (!Number.isSafeInteger(key) || !inRange) throw invalid();
   return { key, id: id.toLowerCase() };
 }

@@ -14,14 +14,18 @@ const statusesOrUndefined: ReadonlyArray<TicketStatus | undefined> = [...ALL_STA
 describe('parseStatus (properties)', () => {
   it('never throws and answers a status or undefined, whatever the value', () => {
     fc.assert(
-      fc.property(fc.anything({ withBigInt: true, withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true }), (value) => statusesOrUndefined.includes(parseStatus(value))),
+      fc.property(fc.anything({ withBigInt: true, withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true }), (value) =>
+        statusesOrUndefined.includes(parseStatus(value)),
+      ),
       { numRuns: 5000 },
     );
   });
 
   it('never throws on any string, including unicode, huge and control characters', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string({ maxLength: 2000 })), (text) => statusesOrUndefined.includes(parseStatus(text))),
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string({ maxLength: 2000 })), (text) =>
+        statusesOrUndefined.includes(parseStatus(text)),
+      ),
       { numRuns: 5000 },
     );
   });
@@ -57,13 +61,20 @@ describe('parseStatus (properties)', () => {
 
   it('is invariant under ASCII case changes and separator swaps', () => {
     fc.assert(
-      fc.property(fc.oneof(nearMiss, spelled.map(({ text }) => text)), fc.constantFrom(' ', '_', '-'), (text, replacement) => {
-        fc.pre(/^[\x00-\x7f]*$/.test(text));
-        const base = parseStatus(text);
-        // Separators between words are interchangeable (leading/trailing `_`/`-` are not padding).
-        const swapped = text.replace(/(?<=[A-Za-z])[ _-]+(?=[A-Za-z])/g, replacement);
-        return parseStatus(text.toLowerCase()) === base && parseStatus(text.toUpperCase()) === base && parseStatus(swapped) === base;
-      }),
+      fc.property(
+        fc.oneof(
+          nearMiss,
+          spelled.map(({ text }) => text),
+        ),
+        fc.constantFrom(' ', '_', '-'),
+        (text, replacement) => {
+          fc.pre(/^[\x00-\x7f]*$/.test(text));
+          const base = parseStatus(text);
+          // Separators between words are interchangeable (leading/trailing `_`/`-` are not padding).
+          const swapped = text.replace(/(?<=[A-Za-z])[ _-]+(?=[A-Za-z])/g, replacement);
+          return parseStatus(text.toLowerCase()) === base && parseStatus(text.toUpperCase()) === base && parseStatus(swapped) === base;
+        },
+      ),
       { numRuns: 5000 },
     );
   });

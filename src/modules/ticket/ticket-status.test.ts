@@ -1,30 +1,14 @@
-import {
-  ALL_STATUSES,
-  parseStatus,
-  STATUS_CODE,
-  statusFromCode,
-  TicketStatus,
-} from './ticket-status';
+import { ALL_STATUSES, parseStatus, STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { SPEC_STATUSES } from '../../../test/support/spec-tables';
 
 const S = TicketStatus;
 
-const mixedCase = (text: string): string =>
-  [...text].map((char, index) => (index % 2 === 0 ? char.toLowerCase() : char.toUpperCase())).join('');
+const mixedCase = (text: string): string => [...text].map((char, index) => (index % 2 === 0 ? char.toLowerCase() : char.toUpperCase())).join('');
 
 describe('TicketStatus', () => {
   it('has exactly the GraphQL enum values of docs/contract.md, in code order', () => {
     expect(ALL_STATUSES).toEqual(SPEC_STATUSES.map((row) => row.status));
-    expect(Object.values(TicketStatus)).toEqual([
-      'NEW',
-      'ASSIGNED',
-      'FIXED',
-      'CLOSED',
-      'REOPEN',
-      'REQUEST_INFORMATION',
-      'CANCEL',
-      'IN_PROCESSING',
-    ]);
+    expect(Object.values(TicketStatus)).toEqual(['NEW', 'ASSIGNED', 'FIXED', 'CLOSED', 'REOPEN', 'REQUEST_INFORMATION', 'CANCEL', 'IN_PROCESSING']);
   });
 });
 

@@ -33,9 +33,7 @@ export const STATUS_CODE: Readonly<Record<TicketStatus, number>> = {
   [TicketStatus.IN_PROCESSING]: 8,
 };
 
-const STATUS_BY_CODE: ReadonlyMap<number, TicketStatus> = new Map(
-  ALL_STATUSES.map((status) => [STATUS_CODE[status], status]),
-);
+const STATUS_BY_CODE: ReadonlyMap<number, TicketStatus> = new Map(ALL_STATUSES.map((status) => [STATUS_CODE[status], status]));
 
 /** The status with this code; throws on an unknown code (a corrupt row is a bug, not input). */
 export function statusFromCode(code: number): TicketStatus {

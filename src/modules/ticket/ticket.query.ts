@@ -249,7 +249,6 @@ function assemble(rows: readonly ReadRow[], include: TicketInclude): TicketView[
   return tickets;
 }
 
-
 /** Collects a WHERE clause and its positional parameters (knex-style `?`). */
 class Where {
   readonly conditions: string[] = [];
@@ -302,13 +301,11 @@ const ORDER_KEYS: Record<TicketOrderField, { column: string; param: string }> = 
 };
 
 /** Dates travel as ISO strings: exact to the millisecond, as the columns are. */
-const keyParam = (field: TicketOrderField, key: number): string | number =>
-  field === TicketOrderField.STATUS ? key : new Date(key).toISOString();
+const keyParam = (field: TicketOrderField, key: number): string | number => (field === TicketOrderField.STATUS ? key : new Date(key).toISOString());
 
 /** A ticket's place in an ordering (what its cursor carries). */
 export function positionOf(ticket: TicketView, field: TicketOrderField): TicketPosition {
-  const key =
-    field === TicketOrderField.CREATED_AT ? ticket.createdAt : field === TicketOrderField.UPDATED_AT ? ticket.updatedAt : STATUS_CODE[ticket.status];
+  const key = field === TicketOrderField.CREATED_AT ? ticket.createdAt : field === TicketOrderField.UPDATED_AT ? ticket.updatedAt : STATUS_CODE[ticket.status];
   return { key: Math.round(key), id: ticket.id };
 }
 

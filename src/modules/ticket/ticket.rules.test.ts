@@ -28,29 +28,10 @@ const S = TicketStatus;
 const Op = TicketOperation;
 
 /** Statuses in the contract's code order (1..8). */
-const STATUSES = [
-  S.NEW,
-  S.ASSIGNED,
-  S.FIXED,
-  S.CLOSED,
-  S.REOPEN,
-  S.REQUEST_INFORMATION,
-  S.CANCEL,
-  S.IN_PROCESSING,
-] as const;
+const STATUSES = [S.NEW, S.ASSIGNED, S.FIXED, S.CLOSED, S.REOPEN, S.REQUEST_INFORMATION, S.CANCEL, S.IN_PROCESSING] as const;
 
 /** Operations in the contract's `TicketPermissions` order: also the column order of the grids below. */
-const OPERATIONS = [
-  Op.REPLY,
-  Op.EDIT,
-  Op.ASSIGN,
-  Op.START_PROCESSING,
-  Op.REQUEST_INFORMATION,
-  Op.FIX,
-  Op.CLOSE,
-  Op.REOPEN,
-  Op.CANCEL,
-] as const;
+const OPERATIONS = [Op.REPLY, Op.EDIT, Op.ASSIGN, Op.START_PROCESSING, Op.REQUEST_INFORMATION, Op.FIX, Op.CLOSE, Op.REOPEN, Op.CANCEL] as const;
 
 /** Who a viewer is to a ticket, in the contract's words. */
 type SpecRelation =
@@ -135,9 +116,7 @@ type Grid = Readonly<Record<TicketStatus, string>>;
 
 const grid = (rows: readonly string[]): Grid => {
   if (rows.length !== STATUSES.length) throw new Error('a grid has one row per status');
-  return Object.fromEntries(
-    STATUSES.map((status, index) => [status, rows[index].replace(/\s+/g, '')]),
-  ) as Record<TicketStatus, string>;
+  return Object.fromEntries(STATUSES.map((status, index) => [status, rows[index].replace(/\s+/g, '')])) as Record<TicketStatus, string>;
 };
 
 //                          rep edt asg sta req fix clo reo can
@@ -406,18 +385,12 @@ const ticketFor = (kind: ViewerKind, status: TicketStatus): TicketFacts => ({
 });
 
 /** docs/contract.md "Who sees what", from the viewer's relations (not from the code's canView). */
-const specSees = (kind: ViewerKind, status: TicketStatus): boolean =>
-  specRelations(kind, status).includes('can see');
+const specSees = (kind: ViewerKind, status: TicketStatus): boolean => specRelations(kind, status).includes('can see');
 
 function specRelations(kind: ViewerKind, status: TicketStatus): SpecRelation[] {
   // Nobody is assigned to a NEW ticket.
-  const relations: SpecRelation[] = kind.relations.filter(
-    (relation) => !(relation === 'assigned staff' && status === S.NEW),
-  );
-  const sees =
-    relations.includes('scheduler') ||
-    relations.includes('creating customer') ||
-    (relations.includes('assigned staff') && status !== S.NEW);
+  const relations: SpecRelation[] = kind.relations.filter((relation) => !(relation === 'assigned staff' && status === S.NEW));
+  const sees = relations.includes('scheduler') || relations.includes('creating customer') || (relations.includes('assigned staff') && status !== S.NEW);
   if (sees) relations.push('can see');
   return relations;
 }
@@ -446,41 +419,27 @@ const CELLS = VIEWER_KINDS.flatMap((kind) =>
 );
 
 /** A status named in a message, with `_` and space alike (`REQUEST_INFORMATION`, `Request Information`). */
-const statusPattern = (status: TicketStatus): RegExp =>
-  new RegExp(`(?<![A-Z_])${status.replace(/_/g, '[ _]')}(?![A-Z_])`, 'gi');
+const statusPattern = (status: TicketStatus): RegExp => new RegExp(`(?<![A-Z_])${status.replace(/_/g, '[ _]')}(?![A-Z_])`, 'gi');
 
 describe('the expected tables themselves', () => {
   it('cover exactly the nine operations and eight statuses of docs/contract.md', () => {
     expect([...ALL_OPERATIONS].sort()).toEqual([...OPERATIONS].sort());
-    expect(OPERATIONS.map(String)).toEqual([
-      'reply',
-      'edit',
-      'assign',
-      'startProcessing',
-      'requestInformation',
-      'fix',
-      'close',
-      'reopen',
-      'cancel',
-    ]);
+    expect(OPERATIONS.map(String)).toEqual(['reply', 'edit', 'assign', 'startProcessing', 'requestInformation', 'fix', 'close', 'reopen', 'cancel']);
     expect(Object.values(TicketStatus).sort()).toEqual([...STATUSES].sort());
   });
 
-  it.each(VIEWER_KINDS.map((kind) => [kind.name, kind] as const))(
-    'grid of %s agrees with docs/contract.md rule table',
-    (_name, kind) => {
-      for (const status of STATUSES) {
-        expect(kind.grid[status]).toMatch(/^[AFC]{9}$/);
-        for (const operation of OPERATIONS) {
-          expect({ status, operation, outcome: gridOutcome(kind, operation, status) }).toEqual({
-            status,
-            operation,
-            outcome: specOutcome(kind, operation, status),
-          });
-        }
+  it.each(VIEWER_KINDS.map((kind) => [kind.name, kind] as const))('grid of %s agrees with docs/contract.md rule table', (_name, kind) => {
+    for (const status of STATUSES) {
+      expect(kind.grid[status]).toMatch(/^[AFC]{9}$/);
+      for (const operation of OPERATIONS) {
+        expect({ status, operation, outcome: gridOutcome(kind, operation, status) }).toEqual({
+          status,
+          operation,
+          outcome: specOutcome(kind, operation, status),
+        });
       }
-    },
-  );
+    }
+  });
 });
 
 describe('decide: status × operation × viewer', () => {
@@ -547,9 +506,7 @@ describe('conflict messages', () => {
 });
 
 describe('canView: docs/contract.md "Who sees what"', () => {
-  const cases = VIEWER_KINDS.flatMap((kind) =>
-    STATUSES.map((status) => ({ who: kind.name, kind, status, sees: specSees(kind, status) })),
-  );
+  const cases = VIEWER_KINDS.flatMap((kind) => STATUSES.map((status) => ({ who: kind.name, kind, status, sees: specSees(kind, status) })));
 
   it.each(cases)('$who, $status → $sees', ({ kind, status, sees }) => {
     expect(canView(kind.viewer, ticketFor(kind, status))).toBe(sees);

@@ -132,9 +132,7 @@ export const canCreate = (viewer: Viewer): boolean => hasRole(viewer, Role.CUSTO
  * schedulers every ticket. Lists translate a scope into SQL (ticket.query.ts) and single tickets
  * test it with `scopeIncludes`, so a list and a detail can never disagree.
  */
-export type VisibilityScope =
-  | { readonly all: true }
-  | { readonly all: false; readonly customerId?: number; readonly assignedStaffId?: number };
+export type VisibilityScope = { readonly all: true } | { readonly all: false; readonly customerId?: number; readonly assignedStaffId?: number };
 
 /** Statuses in which an assigned staff member still does not see a ticket. */
 export const HIDDEN_FROM_STAFF: readonly TicketStatus[] = [S.NEW];
@@ -152,16 +150,11 @@ export function visibilityScope(viewer: Viewer, actingAs: readonly Role[] = view
 export function scopeIncludes(scope: VisibilityScope, ticket: TicketFacts): boolean {
   if (scope.all) return true;
   if (scope.customerId !== undefined && ticket.customerId === scope.customerId) return true;
-  return (
-    scope.assignedStaffId !== undefined &&
-    ticket.staffId === scope.assignedStaffId &&
-    !HIDDEN_FROM_STAFF.includes(ticket.status)
-  );
+  return scope.assignedStaffId !== undefined && ticket.staffId === scope.assignedStaffId && !HIDDEN_FROM_STAFF.includes(ticket.status);
 }
 
 /** Whether the viewer may see the ticket at all, in any of their roles. */
-export const canView = (viewer: Viewer, ticket: TicketFacts): boolean =>
-  scopeIncludes(visibilityScope(viewer), ticket);
+export const canView = (viewer: Viewer, ticket: TicketFacts): boolean => scopeIncludes(visibilityScope(viewer), ticket);
 
 export function relationsOf(viewer: Viewer, ticket: TicketFacts): Set<Relation> {
   const relations = new Set<Relation>();
@@ -175,8 +168,7 @@ export function relationsOf(viewer: Viewer, ticket: TicketFacts): Set<Relation> 
 }
 
 export type Decision =
-  | { readonly allowed: true }
-  | { readonly allowed: false; readonly code: ErrorCode.FORBIDDEN | ErrorCode.CONFLICT; readonly message: string };
+  { readonly allowed: true } | { readonly allowed: false; readonly code: ErrorCode.FORBIDDEN | ErrorCode.CONFLICT; readonly message: string };
 
 const ALLOWED: Decision = { allowed: true };
 
@@ -211,8 +203,7 @@ function conflictMessage(operation: TicketOperation, current: TicketStatus): str
   return `Cannot edit a ticket in status ${from}`;
 }
 
-export const can = (viewer: Viewer, operation: TicketOperation, ticket: TicketFacts): boolean =>
-  decide(viewer, operation, ticket).allowed;
+export const can = (viewer: Viewer, operation: TicketOperation, ticket: TicketFacts): boolean => decide(viewer, operation, ticket).allowed;
 
 /** Throws the typed DomainError of `decide`'s refusal. */
 export function assertCan(viewer: Viewer, operation: TicketOperation, ticket: TicketFacts): void {

@@ -55,7 +55,6 @@ export class TicketService {
     this.unit = new TicketUnitOfWork(changes);
   }
 
-
   /** Files a ticket; with `options.idempotencyKey`, a retry returns the first ticket's id. */
   async create(em: EntityManager, viewer: Viewer, command: CreateTicketCommand, options: CreateTicketOptions = {}): Promise<string> {
     if (!canCreate(viewer)) throw forbidden(MESSAGES.create);
@@ -176,7 +175,6 @@ export class TicketService {
   private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): void {
     tem.persist(tem.create(HistoryEntry, { ticketId: ticket.id, actorId: viewer.id, status: STATUS_CODE[status] }));
   }
-
 }
 
 /** ASSIGN's staff member, read in the locking statement: must exist, hold STAFF and be active. */

@@ -59,9 +59,18 @@ describe('normalizeRoles', () => {
   it.each([
     [[], []],
     [[Role.SCHEDULER], [Role.SCHEDULER]],
-    [[Role.SCHEDULER, Role.CUSTOMER], [Role.CUSTOMER, Role.SCHEDULER]],
-    [[Role.STAFF, Role.STAFF, Role.CUSTOMER, Role.STAFF], [Role.CUSTOMER, Role.STAFF]],
-    [[Role.SCHEDULER, Role.STAFF, Role.CUSTOMER], [Role.CUSTOMER, Role.STAFF, Role.SCHEDULER]],
+    [
+      [Role.SCHEDULER, Role.CUSTOMER],
+      [Role.CUSTOMER, Role.SCHEDULER],
+    ],
+    [
+      [Role.STAFF, Role.STAFF, Role.CUSTOMER, Role.STAFF],
+      [Role.CUSTOMER, Role.STAFF],
+    ],
+    [
+      [Role.SCHEDULER, Role.STAFF, Role.CUSTOMER],
+      [Role.CUSTOMER, Role.STAFF, Role.SCHEDULER],
+    ],
     [
       [Role.SCHEDULER, Role.SCHEDULER, Role.CUSTOMER, Role.STAFF, Role.CUSTOMER],
       [Role.CUSTOMER, Role.STAFF, Role.SCHEDULER],

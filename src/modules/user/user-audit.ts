@@ -41,12 +41,14 @@ const pgArray = (values: readonly string[] | undefined): string | null => (value
 
 /** Appends an entry inside the caller's transaction, so a change and its record commit together. */
 export async function recordAudit(tem: EntityManager, record: AuditRecord): Promise<void> {
-  await tem.getConnection().execute(
-    'insert into user_audit (user_id, actor_id, action, roles, previous_roles, admin) values (?, ?, ?, ?::text[], ?::text[], ?)',
-    [record.userId, record.actorId, record.action, pgArray(record.roles), pgArray(record.previousRoles), record.admin ?? null],
-    'run',
-    tem.getTransactionContext(),
-  );
+  await tem
+    .getConnection()
+    .execute(
+      'insert into user_audit (user_id, actor_id, action, roles, previous_roles, admin) values (?, ?, ?, ?::text[], ?::text[], ?)',
+      [record.userId, record.actorId, record.action, pgArray(record.roles), pgArray(record.previousRoles), record.admin ?? null],
+      'run',
+      tem.getTransactionContext(),
+    );
 }
 
 interface AuditRow {

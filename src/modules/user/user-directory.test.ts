@@ -43,10 +43,13 @@ describe('user cursors', () => {
     expect(decodeUserCursor(encodeUserCursor(username), 'after')).toBe(username);
   });
 
-  it.each([['garbage'], [Buffer.from('ticket:alice').toString('base64url')], [Buffer.from("user:' or 1=1").toString('base64url')], [''], [encodeUserCursor('x'.repeat(65))]])(
-    'refuses %p',
-    (cursor) => {
-      expect(() => decodeUserCursor(cursor, 'after')).toThrow(/after is not a cursor this API returned/);
-    },
-  );
+  it.each([
+    ['garbage'],
+    [Buffer.from('ticket:alice').toString('base64url')],
+    [Buffer.from("user:' or 1=1").toString('base64url')],
+    [''],
+    [encodeUserCursor('x'.repeat(65))],
+  ])('refuses %p', (cursor) => {
+    expect(() => decodeUserCursor(cursor, 'after')).toThrow(/after is not a cursor this API returned/);
+  });
 });

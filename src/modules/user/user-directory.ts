@@ -164,9 +164,7 @@ export class UserDirectory {
 
   /** Many users at once, by id (field resolvers batch through {@link userFacts}). */
   async byIds(em: EntityManager, ids: readonly number[]): Promise<Map<number, DirectoryUser>> {
-    const rows: UserRow[] = await em
-      .getConnection()
-      .execute(`select ${USER_COLUMNS} from users u where u.id = any(?::int[])`, [pgArray(ids)], 'all');
+    const rows: UserRow[] = await em.getConnection().execute(`select ${USER_COLUMNS} from users u where u.id = any(?::int[])`, [pgArray(ids)], 'all');
     return new Map(rows.map((row) => [Number(row.id), toDirectoryUser(row)]));
   }
 
@@ -226,19 +224,29 @@ class UserFactsLoader {
   private flushUsers(): void {
     const batch = this.pendingUsers;
     this.pendingUsers = [];
-    this.directory.byIds(this.em, batch.map((each) => each.id)).then(
-      (found) => batch.forEach((each) => each.resolve(found.get(each.id))),
-      (error: unknown) => batch.forEach((each) => each.reject(error)),
-    );
+    this.directory
+      .byIds(
+        this.em,
+        batch.map((each) => each.id),
+      )
+      .then(
+        (found) => batch.forEach((each) => each.resolve(found.get(each.id))),
+        (error: unknown) => batch.forEach((each) => each.reject(error)),
+      );
   }
 
   private flushCounts(): void {
     const batch = this.pendingCounts;
     this.pendingCounts = [];
-    this.directory.openAssignedCounts(this.em, batch.map((each) => each.id)).then(
-      (counts) => batch.forEach((each) => each.resolve(counts.get(each.id) ?? 0)),
-      (error: unknown) => batch.forEach((each) => each.reject(error)),
-    );
+    this.directory
+      .openAssignedCounts(
+        this.em,
+        batch.map((each) => each.id),
+      )
+      .then(
+        (counts) => batch.forEach((each) => each.resolve(counts.get(each.id) ?? 0)),
+        (error: unknown) => batch.forEach((each) => each.reject(error)),
+      );
   }
 }
 

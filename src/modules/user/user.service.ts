@@ -22,10 +22,7 @@ const MAX_PASSWORD_LENGTH = 1024;
 
 function validateUsername(value: unknown): string {
   if (typeof value !== 'string' || !USERNAME_PATTERN.test(value)) {
-    throw badInput(
-      'username',
-      'username must be 1 to 64 characters: letters, digits and . _ @ -, starting with a letter or digit',
-    );
+    throw badInput('username', 'username must be 1 to 64 characters: letters, digits and . _ @ -, starting with a letter or digit');
   }
   return value;
 }

@@ -52,7 +52,17 @@ export const TICKETS = gql`
         node {
           id
           status
-          permissions { reply edit assign startProcessing requestInformation fix close reopen cancel }
+          permissions {
+            reply
+            edit
+            assign
+            startProcessing
+            requestInformation
+            fix
+            close
+            reopen
+            cancel
+          }
         }
       }
     }
@@ -61,7 +71,10 @@ export const TICKETS = gql`
 
 export const EDIT_TICKET = gql`
   mutation EditTicket($id: ID!, $content: String!) {
-    editTicket(id: $id, input: { content: $content }) { id content }
+    editTicket(id: $id, input: { content: $content }) {
+      id
+      content
+    }
   }
 `;
 
@@ -71,7 +84,14 @@ export const TICKET_EVENTS = gql`
     ticketEvents(after: $after) {
       cursor
       kind
-      ticket { id status permissions { reply cancel } }
+      ticket {
+        id
+        status
+        permissions {
+          reply
+          cancel
+        }
+      }
     }
   }
 `;

@@ -40,20 +40,40 @@ export function createUrqlClient(options: { httpUrl: string; token: string; sock
 export const TICKETS = gql`
   query Tickets {
     tickets(first: 20) {
-      edges { node { id status permissions { reply edit cancel } } }
+      edges {
+        node {
+          id
+          status
+          permissions {
+            reply
+            edit
+            cancel
+          }
+        }
+      }
     }
   }
 `;
 
 export const EDIT_TICKET = gql`
   mutation EditTicket($id: ID!, $content: String!) {
-    editTicket(id: $id, input: { content: $content }) { id content }
+    editTicket(id: $id, input: { content: $content }) {
+      id
+      content
+    }
   }
 `;
 
 export const TICKET_EVENTS = gql`
   subscription TicketEvents($after: String) {
-    ticketEvents(after: $after) { cursor kind ticket { id status } }
+    ticketEvents(after: $after) {
+      cursor
+      kind
+      ticket {
+        id
+        status
+      }
+    }
   }
 `;
 
@@ -63,10 +83,8 @@ export const TICKET_EVENTS = gql`
  * `additionalTypenames`: then each event re-runs the ticket queries being watched.
  */
 export function followTicketEvents(client: Client, onEvent: (event: { cursor: string; kind: string }) => void): () => void {
-  const { unsubscribe } = client
-    .subscription(TICKET_EVENTS, {}, { additionalTypenames: ['Ticket'] })
-    .subscribe((result) => {
-      if (result.data) onEvent(result.data.ticketEvents);
-    });
+  const { unsubscribe } = client.subscription(TICKET_EVENTS, {}, { additionalTypenames: ['Ticket'] }).subscribe((result) => {
+    if (result.data) onEvent(result.data.ticketEvents);
+  });
   return unsubscribe;
 }
