@@ -42,7 +42,8 @@ const USER_NAMES = ['customer', 'otherCustomer', 'staff', 'otherStaff', 'schedul
 /** Statuses a GraphQL request may be answered with: success, bad request, method, size, media type, throttle. */
 // 401: a wrong or malformed Authorization header is refused before the body is read (issue 9).
 /** 431: Node's HTTP parser refuses headers over 16 KiB (a huge junk credential) before any route sees them. */
-const GRAPHQL_STATUSES = new Set([200, 400, 401, 405, 413, 415, 429, 431]);
+/** 414: a GET whose query string carries more than the request line may hold (request-guards.ts). */
+const GRAPHQL_STATUSES = new Set([200, 400, 401, 405, 413, 414, 415, 429, 431]);
 /** extensions.code values an answer may carry: the domain's and GraphQL's own. */
 const ALLOWED_CODES = new Set([
   'BAD_USER_INPUT',
