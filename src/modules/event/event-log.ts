@@ -95,6 +95,28 @@ function toEvent(row: EventRow): LoggedEvent {
 }
 
 /** Appends to and reads the event log. Stateless: every call takes an EntityManager. */
+/** The event's insert, drawing its seq once the `ordered` CTE holds the event-order lock. */
+const INSERT_EVENT = `insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
+       select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered`;
+
+/** The parameters of {@link INSERT_EVENT} after the lock key, and the NOTIFY channel when one is queued. */
+const eventParams = (change: TicketChange, notifyChannel: string | undefined): unknown[] => [
+  EVENT_ORDER_LOCK_KEY,
+  change.kind,
+  change.ticketId,
+  change.actorId,
+  change.replyId ?? null,
+  change.at,
+  ...(notifyChannel === undefined ? [] : [notifyChannel]),
+];
+
+/** The seq the insert returned. */
+function seqOf(rows: Array<{ seq: string | number }>): number {
+  const seq = Number(rows[0]?.seq);
+  if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
+  return seq;
+}
+
 export class EventLog {
   /**
    * Appends a change inside the writer's transaction (`tem`) and returns its seq. Takes the
@@ -105,24 +127,13 @@ export class EventLog {
     const notify = notifyChannel === undefined ? '' : `, pg_notify(?, seq::text || ':' || ticket_id::text)`;
     const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
       `with ordered as (select pg_advisory_xact_lock(?::bigint))
-       insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
-       select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered
+       ${INSERT_EVENT}
        returning seq${notify}`,
-      [
-        EVENT_ORDER_LOCK_KEY,
-        change.kind,
-        change.ticketId,
-        change.actorId,
-        change.replyId ?? null,
-        change.at,
-        ...(notifyChannel === undefined ? [] : [notifyChannel]),
-      ],
+      eventParams(change, notifyChannel),
       'all',
       tem.getTransactionContext(),
     );
-    const seq = Number(rows[0]?.seq);
-    if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
-    return seq;
+    return seqOf(rows);
   }
 
   /**
@@ -137,27 +148,15 @@ export class EventLog {
       `with ${writes.ctes},
        ordered as (select pg_advisory_xact_lock(?::bigint) from ${writes.gate}),
        event as (
-         insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
-         select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered
+         ${INSERT_EVENT}
          returning seq, ticket_id)
        select event.seq${notify} from event`,
-      [
-        ...writes.params,
-        EVENT_ORDER_LOCK_KEY,
-        change.kind,
-        change.ticketId,
-        change.actorId,
-        change.replyId ?? null,
-        change.at,
-        ...(notifyChannel === undefined ? [] : [notifyChannel]),
-      ],
+      [...writes.params, ...eventParams(change, notifyChannel)],
       'all',
       tem.getTransactionContext(),
     );
     if (!rows.length) return undefined;
-    const seq = Number(rows[0]?.seq);
-    if (!Number.isSafeInteger(seq)) throw new Error('The event log did not return a seq');
-    return seq;
+    return seqOf(rows);
   }
 
   /** Events after `seq`, oldest first. */
