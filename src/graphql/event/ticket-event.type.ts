@@ -1,7 +1,8 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { ReplyType } from '../reply/reply.type';
-import { PageInfoType, TicketType } from '../ticket/ticket.type';
+import { ConnectionType } from '../connection.type';
+import { TicketType } from '../ticket/ticket.type';
 import { UserType } from '../user/user.type';
 import { TicketEventKind } from '../../modules/event/ticket-change';
 
@@ -38,25 +39,10 @@ export class TicketEventType {
   at!: number;
 }
 
-@ObjectType('TicketEventEdge', { simpleResolvers: true })
-export class TicketEventEdgeType {
-  @Field()
-  cursor!: string;
-
-  @Field(() => TicketEventType)
-  node!: TicketEventType;
-}
-
 @ObjectType('TicketEventConnection', {
   simpleResolvers: true,
   description:
     'A page of the event log, oldest first. pageInfo.endCursor is where the next page starts, even when this one has no ' +
     'edges (events the viewer may not see still move it); hasNextPage: the page read as many events as it may, so more may follow at once.',
 })
-export class TicketEventConnectionType {
-  @Field(() => [TicketEventEdgeType])
-  edges!: TicketEventEdgeType[];
-
-  @Field(() => PageInfoType)
-  pageInfo!: PageInfoType;
-}
+export class TicketEventConnectionType extends ConnectionType('TicketEvent', TicketEventType) {}

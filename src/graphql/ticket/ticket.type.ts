@@ -1,6 +1,7 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Role } from '../../modules/user/role';
+import { ConnectionType } from '../connection.type';
 import { UserType } from '../user/user.type';
 import { TicketStatus } from '../../modules/ticket/ticket-status';
 import type { TicketFilter } from '../../modules/ticket/ticket.query';
@@ -84,38 +85,8 @@ export class TicketType {
   updatedAt!: number;
 }
 
-@ObjectType('PageInfo', { simpleResolvers: true, description: 'Relay connection paging.' })
-export class PageInfoType {
-  @Field({ description: 'More edges follow endCursor (paging forwards with first; false when paging with last).' })
-  hasNextPage!: boolean;
-
-  @Field({ description: 'More edges precede startCursor (paging backwards with last; false when paging with first).' })
-  hasPreviousPage!: boolean;
-
-  @Field(() => String, { nullable: true })
-  startCursor!: string | null;
-
-  @Field(() => String, { nullable: true })
-  endCursor!: string | null;
-}
-
-@ObjectType('TicketEdge', { simpleResolvers: true })
-export class TicketEdgeType {
-  @Field()
-  cursor!: string;
-
-  @Field(() => TicketType)
-  node!: TicketType;
-}
-
 @ObjectType('TicketConnection', { simpleResolvers: true, description: 'A page of tickets, in the ordering asked for.' })
-export class TicketConnectionType {
-  @Field(() => [TicketEdgeType])
-  edges!: TicketEdgeType[];
-
-  @Field(() => PageInfoType)
-  pageInfo!: PageInfoType;
-
+export class TicketConnectionType extends ConnectionType('Ticket', TicketType) {
   /** What `totalCount` counts; not a field. */
   query!: TicketFilter;
 }

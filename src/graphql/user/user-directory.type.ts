@@ -1,6 +1,6 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfoType } from '../ticket/ticket.type';
+import { ConnectionType } from '../connection.type';
 import { Role } from '../../modules/user/role';
 import { UserAuditAction } from '../../modules/user/user-audit';
 import type { UserFilter } from '../../modules/user/user-directory';
@@ -8,23 +8,8 @@ import { UserType } from './user.type';
 
 registerEnumType(UserAuditAction, { name: 'UserAuditAction', description: 'What changed about a user.' });
 
-@ObjectType('UserEdge', { simpleResolvers: true })
-export class UserEdgeType {
-  @Field()
-  cursor!: string;
-
-  @Field(() => UserType)
-  node!: UserType;
-}
-
 @ObjectType('UserConnection', { simpleResolvers: true, description: 'A page of users, in username order.' })
-export class UserConnectionType {
-  @Field(() => [UserEdgeType])
-  edges!: UserEdgeType[];
-
-  @Field(() => PageInfoType)
-  pageInfo!: PageInfoType;
-
+export class UserConnectionType extends ConnectionType('User', UserType) {
   /** What `totalCount` counts; not a field. */
   filter!: UserFilter;
 }
