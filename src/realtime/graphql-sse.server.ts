@@ -1,21 +1,15 @@
-import type { EntityManager } from '@mikro-orm/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { createHandler, isAsyncIterable, type Handler, type OperationArgs, type OperationResult } from 'graphql-sse';
 import type { ServerResponse } from 'node:http';
 import { DEFAULT_LIMITS } from '../config';
 import { formatDomainError } from '../graphql/errors';
-import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
 import { authenticateRequest, authorizationFromHeader } from '../modules/session/authorization';
-import type { Services } from '../services';
 import { asDomainError } from '../db/unavailable';
 import { HTTP_STATUS } from '../http/http-status';
 import { DomainError, ErrorCode } from '../shared/errors';
-import { DocumentCache } from '../graphql/document-cache';
-import { operationPoints } from '../graphql/rate-cost';
-import { budgetSpent, type RateLimiter } from '../modules/ratelimit/rate-limiter';
-import { LiveOperationContext, liveErrorFormatter, refusal, refusalOf } from './live-operation';
-import type { LiveSignIn, LiveSignIns } from './live-sign-ins';
+import { chargeOperation, LiveOperationContext, liveErrorFormatter, refusal, type LiveTransportOptions } from './live-operation';
+import type { LiveSignIn } from './live-sign-ins';
 import { subscribeShared } from './shared-execution';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse's conventional path). */
@@ -23,23 +17,6 @@ export const STREAM_PATH = '/graphql/stream';
 
 /** After the server ends a stream on shutdown, how long its connection gets to go before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
-
-export interface GraphQLStreamOptions {
-  readonly schema: GraphQLSchema;
-  readonly services: Services;
-  readonly feed: TicketEventFeed;
-  readonly fork: () => EntityManager;
-  readonly publicUrl: () => string;
-  readonly logger: { error(object: object, message: string): void; warn?(object: object, message: string): void };
-  /** The parsed-document cache graphql-ws uses (same limits, same shared documents). */
-  readonly documents: DocumentCache;
-  /** The sign-ins of this process's sockets and streams: user changes reach both, the per-user limit counts both. */
-  readonly signIns: LiveSignIns;
-  /** Sockets and streams one user may hold at once in this process (WS_MAX_SOCKETS_PER_USER). */
-  readonly maxConnectionsPerUser?: number;
-  /** Request budgets (RATE_LIMIT_POINTS): a subscription started on a stream is charged once, like one on a socket. */
-  readonly rateLimiter?: RateLimiter;
-}
 
 /** Who an admitted stream is signed in as, and how to end it. */
 interface StreamSignIn extends LiveSignIn {
@@ -155,7 +132,7 @@ export class GraphQLStreamServer {
   private readonly handler: Handler<FastifyRequest, StreamRequestContext>;
   private readonly maxPerUser: number;
 
-  constructor(private readonly options: GraphQLStreamOptions) {
+  constructor(private readonly options: LiveTransportOptions) {
     this.maxPerUser = options.maxConnectionsPerUser ?? DEFAULT_LIMITS.maxSocketsPerUser;
     const format = liveErrorFormatter(options.logger);
     // A refusal is one result with errors and no `data` (a request error, as graphql-ws sends it);
@@ -191,7 +168,7 @@ export class GraphQLStreamServer {
           ]);
         }
         const { signIn } = request.context;
-        const contextValue = new LiveOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
+        const contextValue = new LiveOperationContext(options, signIn);
         const args = {
           schema: options.schema,
           document,
@@ -200,14 +177,9 @@ export class GraphQLStreamServer {
           contextValue: contextValue as LiveOperationContext & Record<PropertyKey, unknown>,
         };
         if (!options.rateLimiter) return args;
-        // Charged before it runs, like the same subscription on a socket (graphql/rate-cost.ts).
-        return options.rateLimiter.take({ userId: signIn.viewer.id }, operationPoints(options.schema, document, operation), 'stream').then(
-          (budget) => (budget.admitted ? args : asResult([format(refusalOf(budgetSpent(budget)))])),
-          (error: unknown) => {
-            const domain = asDomainError(error);
-            if (!domain) throw error;
-            return asResult([format(refusalOf(domain))]);
-          },
+        // Charged before it runs, like the same subscription on a socket.
+        return chargeOperation(options.rateLimiter, signIn.viewer.id, { schema: options.schema, document, operation }, 'stream').then((refused) =>
+          refused ? asResult([format(refused)]) : args,
         );
       },
       onOperation: (_context, request, _args, result) => {

@@ -1,32 +1,17 @@
-import type { EntityManager } from '@mikro-orm/core';
-import { getOperationAST, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import { getOperationAST } from 'graphql';
+import { CloseCode, handleProtocols, makeServer, type Server as GraphQLWsServer } from 'graphql-ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../config';
-import { DocumentCache } from '../graphql/document-cache';
-import { graphQLValidation, type GraphQLValidation } from '../graphql/query-limits';
-import { operationPoints } from '../graphql/rate-cost';
-import type { TicketEventFeed } from '../modules/event/ticket-event.feed';
-import { budgetSpent, type RateLimiter } from '../modules/ratelimit/rate-limiter';
 import { authenticateRequest, authorizationFromParams } from '../modules/session/authorization';
-import type { Services } from '../services';
 import { ErrorCode } from '../shared/errors';
 import { asDomainError } from '../db/unavailable';
-import { LiveOperationContext, liveErrorFormatter, refusal, refusalOf } from './live-operation';
-import { LiveSignIns, type LiveSignIn } from './live-sign-ins';
+import { chargeOperation, LiveOperationContext, liveErrorFormatter, refusal, type LiveTransportOptions } from './live-operation';
+import type { LiveSignIn, LiveSignIns } from './live-sign-ins';
 import { subscribeShared } from './shared-execution';
 
-export interface GraphQLWebSocketOptions {
-  readonly schema: GraphQLSchema;
-  readonly services: Services;
-  readonly feed: TicketEventFeed;
-  readonly fork: () => EntityManager;
-  readonly publicUrl: () => string;
-  readonly logger: { error(object: object, message: string): void; warn?(object: object, message: string): void };
-  /** The limits HTTP applies too (query-limits.ts); default: with introspection. */
-  readonly validation?: GraphQLValidation;
+export interface GraphQLWebSocketOptions extends LiveTransportOptions {
   /** The HTTP path upgrades are accepted on. */
   readonly path?: string;
   readonly maxSubscriptionsPerConnection?: number;
@@ -36,18 +21,6 @@ export interface GraphQLWebSocketOptions {
   readonly maxPayloadBytes?: number;
   /** The client's address of an upgrade request (TRUST_PROXY); default the socket's peer. */
   readonly clientAddress?: (request: IncomingMessage) => string;
-  /** Acknowledged sockets (and graphql-sse streams, counted together) one user may hold at once in this process. */
-  readonly maxSocketsPerUser?: number;
-  /** The sign-ins of this process's sockets and streams (live-sign-ins.ts); default: a registry of its own. */
-  readonly signIns?: LiveSignIns;
-  /** Parsed documents, shared with the graphql-sse transport; default: a cache of its own. */
-  readonly documents?: DocumentCache;
-  /**
-   * Request budgets (RATE_LIMIT_POINTS): each operation started on a socket (a subscription
-   * counts once, when it starts; its events are free) is charged like the same operation over
-   * HTTP (graphql/rate-cost.ts), before it runs.
-   */
-  readonly rateLimiter?: RateLimiter;
 }
 
 /** Operations one socket may run at once (a dashboard needs a few; this bounds a misbehaving client). */
@@ -67,8 +40,10 @@ export interface SocketSignIn extends LiveSignIn {
   readonly socket: WebSocket;
 }
 
-/** What this server keeps in graphql-ws's per-socket `ctx.extra`: the sign-in, once acknowledged. */
-interface SocketExtra extends Record<PropertyKey, unknown> {
+/** What this server keeps in graphql-ws's per-socket `ctx.extra`: the socket, its upgrade request and, once acknowledged, its sign-in. */
+interface SocketExtra {
+  readonly socket: WebSocket;
+  readonly request: IncomingMessage;
   signIn?: SocketSignIn;
 }
 
@@ -108,9 +83,11 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
  */
 export class GraphQLWebSocketServer {
   private readonly wss: WebSocketServer;
+  private readonly server: GraphQLWsServer<SocketExtra>;
   private readonly path: string;
+  private readonly keepAliveMs: number;
   /** The open sockets' (and streams') sign-ins by user id: what a change to a user must reach. */
-  readonly signInRegistry: LiveSignIns;
+  private readonly signIns: LiveSignIns;
   private accepting = true;
   private readonly logger: GraphQLWebSocketOptions['logger'];
 
@@ -118,103 +95,91 @@ export class GraphQLWebSocketServer {
     private readonly httpServer: HttpServer,
     options: GraphQLWebSocketOptions,
   ) {
-    const path = options.path ?? '/graphql';
+    this.path = options.path ?? '/graphql';
+    this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.logger = options.logger;
-    this.signInRegistry = options.signIns ?? new LiveSignIns();
+    this.signIns = options.signIns;
     const maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
-    const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_LIMITS.maxSocketsPerUser;
+    const maxSocketsPerUser = options.maxConnectionsPerUser ?? DEFAULT_LIMITS.maxSocketsPerUser;
     const format = liveErrorFormatter(options.logger);
-    const documents = options.documents ?? new DocumentCache(options.validation ?? graphQLValidation({ introspection: true }));
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, handleProtocols });
     httpServer.on('upgrade', this.onUpgrade);
-    this.path = path;
 
-    useServer<Record<string, unknown>, SocketExtra>(
-      {
-        schema: options.schema,
-        subscribe: subscribeShared,
-        // Internal errors close sockets with a generic reason, never their message.
-        isProd: true,
-        onConnect: async (ctx) => {
-          const authorization = authorizationFromParams(ctx.connectionParams);
-          if (!authorization) return false;
-          const socket = ctx.extra.socket;
-          let signIn: SocketSignIn;
-          try {
-            const { viewer, sessionId, expiresAt } = await authenticateRequest(
-              options.services,
-              authorization,
-              (options.clientAddress ?? clientAddress)(ctx.extra.request),
-            );
-            signIn = {
-              viewer,
-              sessionId,
-              expiresAt,
-              socket,
-              transport: 'socket',
-              end: (reason) => {
-                if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(CLOSE_FORBIDDEN, reason);
-              },
-            };
-          } catch (error) {
-            // The database could not be asked: say "retry", not "your credential is wrong". A
-            // socket closed here keeps this code; graphql-ws's own 4403 then changes nothing.
-            if (asDomainError(error)?.code === ErrorCode.UNAVAILABLE) {
-              socket.close(CLOSE_UNAVAILABLE, 'The service is temporarily unavailable, retry shortly');
-            }
-            // Any other failure (malformed, wrong, throttled) is the same refusal: no user enumeration.
-            return false;
-          }
-          // Counted synchronously after the check: two sockets of one user cannot both pass it.
-          if (this.signInRegistry.countOf(signIn.viewer.id) >= maxSocketsPerUser) {
-            socket.close(CLOSE_TOO_MANY_SOCKETS, `Too many open connections for this user (at most ${maxSocketsPerUser}): close one first`);
-            return false;
-          }
-          if (socket.readyState !== socket.OPEN) return false;
-          ctx.extra.signIn = signIn;
-          this.track(signIn);
-          return true;
-        },
-        onSubscribe: (ctx, _id, payload) => {
-          if (!this.accepting) return [refusal(ErrorCode.UNAVAILABLE, 'The server is shutting down')];
-          // graphql-ws has already counted this operation in ctx.subscriptions.
-          if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
-            return [refusal(ErrorCode.TOO_MANY_REQUESTS, `At most ${maxSubscriptions} operations at once per connection`)];
-          }
-          // Parsed and validated here (once per distinct query), so graphql-ws does neither.
-          const document = documents.get(options.schema, payload.query);
-          if (!('kind' in document)) return document;
-          const args = { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
-          const { signIn } = ctx.extra;
-          const operation = getOperationAST(document, payload.operationName);
-          if (!options.rateLimiter || !signIn || !operation) return args;
-          return options.rateLimiter.take({ userId: signIn.viewer.id }, operationPoints(options.schema, document, operation), 'websocket').then(
-            (budget) => (budget.admitted ? args : [refusalOf(budgetSpent(budget))]),
-            (error: unknown) => {
-              const domain = asDomainError(error);
-              if (!domain) throw error;
-              return [refusalOf(domain)];
-            },
+    this.server = makeServer<Record<string, unknown>, SocketExtra>({
+      schema: options.schema,
+      subscribe: subscribeShared,
+      onConnect: async (ctx) => {
+        const authorization = authorizationFromParams(ctx.connectionParams);
+        if (!authorization) return false;
+        const socket = ctx.extra.socket;
+        let signIn: SocketSignIn;
+        try {
+          const { viewer, sessionId, expiresAt } = await authenticateRequest(
+            options.services,
+            authorization,
+            (options.clientAddress ?? clientAddress)(ctx.extra.request),
           );
-        },
-        context: (ctx) => {
-          const { signIn } = ctx.extra;
-          if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
-          return new LiveOperationContext(options.fork, options.services, options.publicUrl(), options.feed, signIn);
-        },
-        // A result without `data` is a request error (variables that do not coerce): the client's.
-        onNext: (_ctx, _id, _payload, _args, result) => {
-          const { errors } = result;
-          if (!errors) return undefined;
-          const ownCode = 'data' in result ? undefined : 'BAD_USER_INPUT';
-          return { ...result, errors: errors.map((error) => format(error, ownCode)) };
-        },
-        // Errors before execution: the document does not validate, or names no operation.
-        onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error, 'GRAPHQL_VALIDATION_FAILED')),
+          signIn = {
+            viewer,
+            sessionId,
+            expiresAt,
+            socket,
+            transport: 'socket',
+            end: (reason) => {
+              if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(CLOSE_FORBIDDEN, reason);
+            },
+          };
+        } catch (error) {
+          // The database could not be asked: say "retry", not "your credential is wrong". A
+          // socket closed here keeps this code; graphql-ws's own 4403 then changes nothing.
+          if (asDomainError(error)?.code === ErrorCode.UNAVAILABLE) {
+            socket.close(CLOSE_UNAVAILABLE, 'The service is temporarily unavailable, retry shortly');
+          }
+          // Any other failure (malformed, wrong, throttled) is the same refusal: no user enumeration.
+          return false;
+        }
+        // Counted synchronously after the check: two sockets of one user cannot both pass it.
+        if (this.signIns.countOf(signIn.viewer.id) >= maxSocketsPerUser) {
+          socket.close(CLOSE_TOO_MANY_SOCKETS, `Too many open connections for this user (at most ${maxSocketsPerUser}): close one first`);
+          return false;
+        }
+        if (socket.readyState !== socket.OPEN) return false;
+        ctx.extra.signIn = signIn;
+        this.track(signIn);
+        return true;
       },
-      this.wss,
-      options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
-    );
+      onSubscribe: (ctx, _id, payload) => {
+        if (!this.accepting) return [refusal(ErrorCode.UNAVAILABLE, 'The server is shutting down')];
+        // graphql-ws has already counted this operation in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
+          return [refusal(ErrorCode.TOO_MANY_REQUESTS, `At most ${maxSubscriptions} operations at once per connection`)];
+        }
+        // Parsed and validated here (once per distinct query), so graphql-ws does neither.
+        const document = options.documents.get(options.schema, payload.query);
+        if (!('kind' in document)) return document;
+        const args = { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+        const { signIn } = ctx.extra;
+        const operation = getOperationAST(document, payload.operationName);
+        if (!options.rateLimiter || !signIn || !operation) return args;
+        return chargeOperation(options.rateLimiter, signIn.viewer.id, { schema: options.schema, document, operation }, 'websocket').then((refused) =>
+          refused ? [refused] : args,
+        );
+      },
+      context: (ctx) => {
+        const { signIn } = ctx.extra;
+        if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
+        return new LiveOperationContext(options, signIn);
+      },
+      // A result without `data` is a request error (variables that do not coerce): the client's.
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        const { errors } = result;
+        if (!errors) return undefined;
+        const ownCode = 'data' in result ? undefined : 'BAD_USER_INPUT';
+        return { ...result, errors: errors.map((error) => format(error, ownCode)) };
+      },
+      // Errors before execution: the document does not validate, or names no operation.
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error, 'GRAPHQL_VALIDATION_FAILED')),
+    });
   }
 
   /** Open sockets. */
@@ -224,12 +189,12 @@ export class GraphQLWebSocketServer {
 
   /** Acknowledged sockets and streams of one user in this process. */
   socketsOf(userId: number): number {
-    return this.signInRegistry.countOf(userId);
+    return this.signIns.countOf(userId);
   }
 
   private track(signIn: SocketSignIn): void {
-    this.signInRegistry.track(signIn);
-    signIn.socket.once('close', () => this.signInRegistry.untrack(signIn));
+    this.signIns.track(signIn);
+    signIn.socket.once('close', () => this.signIns.untrack(signIn));
   }
 
   /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */
@@ -263,21 +228,64 @@ export class GraphQLWebSocketServer {
     const pathname = (request.url ?? '/').split('?')[0];
     if (pathname !== this.path) return refuseUpgrade(socket, 404, 'Not Found');
     if (!this.accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    this.wss.handleUpgrade(request, socket, head, (ws) => {
-      this.wss.emit('connection', ws, request);
-      // graphql-ws prints any socket error to console.error with a stack ("Internal error emitted
-      // on a WebSocket socket"). They are the client's: a frame over maxPayload (ws closes with
-      // 1009), a malformed frame (1002), invalid UTF-8 (1007). ws has closed the socket with the
-      // right code already, so its listener is replaced by a warning in the server's log.
-      ws.removeAllListeners('error');
-      ws.on('error', (error: Error & { code?: string }) => {
-        (this.logger.warn ?? this.logger.error).call(
-          this.logger,
-          { err: { code: error.code, message: error.message } },
-          'WebSocket client error; socket closed',
-        );
-        if (ws.readyState === ws.OPEN) ws.close(1011, 'Internal server error');
-      });
-    });
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, request));
   };
+
+  /**
+   * Runs graphql-ws's protocol on one upgraded socket (what graphql-ws's `useServer` does for ws,
+   * written here so that this server, not the library, decides what a socket error means).
+   */
+  private serve(socket: WebSocket, request: IncomingMessage): void {
+    // A socket's errors are the client's: a frame over maxPayload (ws closes with 1009), a
+    // malformed frame (1002), invalid UTF-8 (1007). ws has closed the socket with the right code
+    // already; the server logs a warning, not an error with a stack.
+    socket.on('error', (error: Error & { code?: string }) => {
+      (this.logger.warn ?? this.logger.error).call(this.logger, { err: { code: error.code, message: error.message } }, 'WebSocket client error; socket closed');
+      if (socket.readyState === socket.OPEN) socket.close(1011, 'Internal server error');
+    });
+    const stopKeepAlive = keepAlive(socket, this.keepAliveMs);
+    const closed = this.server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              // A bug of ours (a hook that threw): logged, and the client told no more than that.
+              this.logger.error({ err: error }, 'graphql-ws message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      stopKeepAlive();
+      closed(code, String(reason)).catch((error: unknown) => this.logger.error({ err: error }, 'graphql-ws socket clean-up failed'));
+    });
+  }
+}
+
+/**
+ * Pings `socket` every `intervalMs` and drops it when the previous ping went unanswered, so a
+ * socket whose client vanished without a close goes within two intervals. Returns the stop.
+ */
+function keepAlive(socket: WebSocket, intervalMs: number): () => void {
+  if (!(intervalMs > 0 && Number.isFinite(intervalMs))) return () => undefined;
+  let answered = true;
+  socket.on('pong', () => (answered = true));
+  const timer = setInterval(() => {
+    if (socket.readyState !== socket.OPEN) return;
+    if (!answered) return socket.terminate();
+    answered = false;
+    socket.ping();
+  }, intervalMs);
+  return () => clearInterval(timer);
 }

@@ -16,6 +16,7 @@ import { GraphQLStreamServer, STREAM_PATH } from './graphql-sse.server';
 import { GraphQLWebSocketServer } from './graphql-ws.server';
 import { InProcessEventBus } from './in-process.event-bus';
 import { DocumentCache } from '../graphql/document-cache';
+import type { LiveTransportOptions } from './live-operation';
 import { LiveSignIns } from './live-sign-ins';
 import { PostgresEventBus } from './postgres.event-bus';
 import { RedisEventBus } from './redis.event-bus';
@@ -137,36 +138,23 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         observer,
       });
       await hub.start();
-      // One document cache and one sign-in registry for both transports: the same limits, and a
-      // user's sockets and streams counted and closed together.
-      const documents = new DocumentCache(graphQLValidationFor(config));
-      sockets = new GraphQLWebSocketServer(fastify.server, {
+      // Both transports run operations alike: one document cache (the limits Apollo applies on
+      // HTTP, query-limits.ts) and one sign-in registry (a user's sockets and streams counted and
+      // closed together).
+      const transport: LiveTransportOptions = {
         schema,
         services,
         feed: hub,
         fork,
         publicUrl,
         logger: forwardingLogger,
-        // The limits Apollo applies on HTTP (query-limits.ts).
-        validation: graphQLValidationFor(config),
-        clientAddress: clientAddressResolver(config.trustProxy),
-        maxSocketsPerUser: config.maxSocketsPerUser,
-        rateLimiter,
-        signIns,
-        documents,
-      });
-      streams = new GraphQLStreamServer({
-        schema,
-        services,
-        feed: hub,
-        fork,
-        publicUrl,
-        logger: forwardingLogger,
-        documents,
+        documents: new DocumentCache(graphQLValidationFor(config)),
         signIns,
         maxConnectionsPerUser: config.maxSocketsPerUser,
         rateLimiter,
-      });
+      };
+      sockets = new GraphQLWebSocketServer(fastify.server, { ...transport, clientAddress: clientAddressResolver(config.trustProxy) });
+      streams = new GraphQLStreamServer(transport);
       // Changes to users from any process: caches, open sockets and live subscriptions follow.
       userChanges = new UserChangeFanOut({ services, sockets: signIns, hub, fork, logger: forwardingLogger });
       bus.listenUserChanges(userChanges.onChange);

@@ -2,8 +2,11 @@ import { GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType } from 'graphql-ws';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
+import { DocumentCache } from '../../src/graphql/document-cache';
+import { graphQLValidation } from '../../src/graphql/query-limits';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { GraphQLWebSocketServer } from '../../src/realtime/graphql-ws.server';
+import { LiveSignIns } from '../../src/realtime/live-sign-ins';
 import { startServer, type TestServer } from '../support/server';
 
 /**
@@ -25,6 +28,8 @@ describe('graphql-ws keep-alive', () => {
       fork: () => server.app.database.orm.em.fork(),
       publicUrl: () => server.url,
       logger: { error: () => undefined },
+      documents: new DocumentCache(graphQLValidation({ introspection: true })),
+      signIns: new LiveSignIns(),
       keepAliveMs: 100,
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
