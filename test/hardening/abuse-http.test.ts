@@ -3,6 +3,7 @@ import { MAX_JSON_BODY_BYTES, MAX_SMALL_BODY_BYTES } from '../../src/http/route-
 import { ConfigError, DEFAULT_HTTP_TIMEOUTS, loadConfig } from '../../src/config';
 import { MAX_URL_LENGTH } from '../../src/http/request-guards';
 import { PNG_BYTES, upload } from '../support/http';
+import { isWholeAnswer, parseHttpAnswer, type RawHttpAnswer } from '../support/raw-http';
 import { startServer, type TestServer } from '../support/server';
 
 /**
@@ -13,10 +14,7 @@ import { startServer, type TestServer } from '../support/server';
  * depends on the database: the embedded one is enough.
  */
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
+interface RawAnswer extends RawHttpAnswer {
   /** From the first byte written to the socket closing (or the answer, for keep-alive). */
   ms: number;
   closed: boolean;
@@ -41,31 +39,13 @@ function rawRequest(
     const finish = () => {
       clearTimeout(timer);
       clearInterval(writer);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const headEnd = text.indexOf('\r\n\r\n');
-      const head = headEnd === -1 ? text : text.slice(0, headEnd);
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({
-        status: Number(statusLine.split(' ')[1] ?? 0),
-        headers,
-        body: headEnd === -1 ? '' : text.slice(headEnd + 4),
-        ms: Date.now() - started,
-        closed,
-      });
+      resolve({ ...parseHttpAnswer(Buffer.concat(chunks), 'latin1'), ms: Date.now() - started, closed });
       socket.destroy();
     };
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       // A complete answer with a length ends the wait, even on a kept-alive connection.
-      const text = Buffer.concat(chunks).toString('latin1');
-      const length = /\r\ncontent-length: *(\d+)/i.exec(text);
-      const headEnd = text.indexOf('\r\n\r\n');
-      if (!options.untilClosed && length && headEnd !== -1 && Buffer.byteLength(text.slice(headEnd + 4), 'latin1') >= Number(length[1])) finish();
+      if (!options.untilClosed && isWholeAnswer(Buffer.concat(chunks))) finish();
     });
     socket.on('close', () => {
       closed = true;

@@ -5,6 +5,7 @@ import { operationPoints } from '../../src/graphql/rate-cost';
 import { LEGACY_REQUEST_POINTS } from '../../src/legacy/legacy.routes';
 import { DEFAULT_RATE_LIMIT, loadConfig } from '../../src/config';
 import { authorizationOf, type Signer } from '../support/http';
+import { serversWithClients } from '../support/live-suite';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { connect, EventStream, subscribers, TICKET_EVENTS } from '../support/live-client';
 import { sseClient, SseStream } from '../realtime/sse-client';
@@ -281,15 +282,7 @@ describe.each(DATABASES)('the window (%s)', (kind) => {
 (process.env.TEST_DATABASE_URL ? describe : describe.skip)('two server processes on one PostgreSQL database', () => {
   let a: TestServer;
   let b: TestServer;
-  beforeAll(async () => {
-    const config = { rateLimitPoints: 20, rateLimitWindowMs: 600_000 };
-    a = await startServer('postgres', { config });
-    b = await startServer('postgres', { bare: true, config: { ...config, databaseUrl: a.app.config.databaseUrl, credentialKey: a.key } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  serversWithClients('postgres', 2, { config: { rateLimitPoints: 20, rateLimitWindowMs: 600_000 } }, ([first, second]) => ([a, b] = [first, second]));
 
   it('spend on one process counts on the other', async () => {
     const user = a.users.customer;

@@ -2,24 +2,12 @@ import { gqlOk } from '../support/http';
 import { serverWithClients } from '../support/live-suite';
 import { DATABASES, type FixtureName, type TestServer, type TestUser } from '../support/server';
 import { connect, EventStream, settled, subscribers, type ReceivedEvent } from '../support/live-client';
+import { permissionFlags } from '../support/spec-tables';
 
 /**
  * Who receives what: every kind of event, to exactly the viewers who may see the ticket at that
  * moment, each with their own permission flags.
  */
-
-const NONE = {
-  reply: false,
-  edit: false,
-  assign: false,
-  startProcessing: false,
-  requestInformation: false,
-  fix: false,
-  close: false,
-  reopen: false,
-  cancel: false,
-};
-const flags = (...allowed: Array<keyof typeof NONE>) => ({ ...NONE, ...Object.fromEntries(allowed.map((name) => [name, true])) });
 
 const VIEWERS: FixtureName[] = ['customer', 'otherCustomer', 'staff', 'otherStaff', 'scheduler', 'multi'];
 
@@ -56,8 +44,8 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     const id = await createTicket(users.customer, 'The printer is on fire');
     await expectMore(before, ['customer', 'scheduler']);
     expect(last('customer')).toMatchObject({ kind: 'CREATED', actor: { id: String(users.customer.id) }, reply: null });
-    expect(last('customer').ticket).toMatchObject({ id, status: 'NEW', permissions: flags('reply', 'edit', 'cancel') });
-    expect(last('scheduler').ticket.permissions).toEqual(flags('reply', 'assign', 'cancel'));
+    expect(last('customer').ticket).toMatchObject({ id, status: 'NEW', permissions: permissionFlags('reply', 'edit', 'cancel') });
+    expect(last('scheduler').ticket.permissions).toEqual(permissionFlags('reply', 'assign', 'cancel'));
 
     // EDITED
     before = counts();
@@ -71,9 +59,9 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     await expectMore(before, ['customer', 'scheduler', 'staff']);
     expect(last('staff')).toMatchObject({ kind: 'STATUS_CHANGED', actor: { id: String(users.scheduler.id) } });
     expect(last('staff').ticket).toMatchObject({ status: 'ASSIGNED', staff: { id: String(users.staff.id) } });
-    expect(last('staff').ticket.permissions).toEqual(flags('reply', 'startProcessing', 'requestInformation', 'fix'));
-    expect(last('customer').ticket.permissions).toEqual(flags('reply', 'cancel'));
-    expect(last('scheduler').ticket.permissions).toEqual(flags('reply', 'assign', 'requestInformation', 'cancel'));
+    expect(last('staff').ticket.permissions).toEqual(permissionFlags('reply', 'startProcessing', 'requestInformation', 'fix'));
+    expect(last('customer').ticket.permissions).toEqual(permissionFlags('reply', 'cancel'));
+    expect(last('scheduler').ticket.permissions).toEqual(permissionFlags('reply', 'assign', 'requestInformation', 'cancel'));
 
     // REPLY_ADDED by the staff member.
     before = counts();
@@ -96,7 +84,7 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     before = counts();
     await run(users.scheduler, 'assignTicket', id, `, staffId: "${users.otherStaff.id}"`);
     await expectMore(before, ['customer', 'scheduler', 'otherStaff']);
-    expect(last('otherStaff').ticket.permissions).toEqual(flags('reply', 'startProcessing', 'requestInformation', 'fix'));
+    expect(last('otherStaff').ticket.permissions).toEqual(permissionFlags('reply', 'startProcessing', 'requestInformation', 'fix'));
     before = counts();
     await run(users.otherStaff, 'startProcessing', id);
     await gqlOk(server, users.otherStaff, 'mutation($id: ID!) { addReply(ticketId: $id, content: "Mine now") { id } }', { id });
@@ -120,7 +108,7 @@ describe.each(DATABASES)('ticket events reach exactly the viewers who may see th
     // Holding the customer and staff roles grants nothing on other people's tickets.
     expect(streams.multi.events).toEqual([]);
     // The flags follow the ticket: in processing, its customer may still reply and cancel, not edit.
-    expect(last('customer').ticket.permissions).toEqual(flags('reply', 'cancel'));
+    expect(last('customer').ticket.permissions).toEqual(permissionFlags('reply', 'cancel'));
     for (const stream of Object.values(streams)) {
       expect(stream.errors).toEqual([]);
       // Cursors are distinct and increase.

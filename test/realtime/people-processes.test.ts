@@ -1,8 +1,9 @@
 import { legacy } from '../support/legacy-client';
 import { createTicketAs, gqlOk, walkTo } from '../support/http';
 import { freshUser, login, outcomeOf, UPDATE_USER, within } from '../support/people';
-import { startServer, type TestServer } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
+import { describeEachSharedBus, serversWithClients } from '../support/live-suite';
+import type { TestServer } from '../support/server';
+import { connect, EventStream, settled, subscribers } from '../support/live-client';
 
 /**
  * Changes to users reach every server process at once (issue 11): two `createApp` instances on
@@ -11,31 +12,17 @@ import { connect, EventStream, settled, subscribers, type LiveClient } from '../
  * TEST_REDIS_URL is set), not by waiting for B's caches to expire.
  */
 
-const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])] : [];
-
 const ME = '{ me { id roles } }';
 
-(BUSES.length ? describe.each(BUSES) : describe.skip.each(['postgres']))('people across two server processes, changes over %s', (bus) => {
+describeEachSharedBus('people across two server processes, changes over %s', (bus, config) => {
   let a: TestServer;
   let b: TestServer;
-  const clients: LiveClient[] = [];
+  const clients = serversWithClients('postgres', 2, { config }, ([first, second]) => ([a, b] = [first, second]));
   const openOn = (server: TestServer, params: Record<string, unknown>) => {
     const client = connect(server, null, params);
     clients.push(client);
     return client;
   };
-
-  beforeAll(async () => {
-    const redisUrl = bus === 'redis' ? process.env.TEST_REDIS_URL : undefined;
-    a = await startServer('postgres', { config: { redisUrl } });
-    const second = await startServer('postgres', { bare: true, config: { databaseUrl: a.app.config.databaseUrl, credentialKey: a.key, redisUrl } });
-    b = { ...second, users: a.users };
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await b?.close();
-    await a?.close();
-  });
 
   it('a token from one process works on the other', async () => {
     const { token } = await login(a, 'staff', 'correct horse battery');

@@ -1,7 +1,8 @@
 import { legacyOk } from '../support/legacy-client';
 import { gqlOk } from '../support/http';
+import { describeEachSharedBus, serversWithClients } from '../support/live-suite';
 import { startServer, type FixtureName, type TestServer, type TestUser } from '../support/server';
-import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
+import { connect, EventStream, settled, subscribers } from '../support/live-client';
 
 /**
  * Several server processes on one PostgreSQL database (two `createApp` instances here, each with
@@ -9,26 +10,10 @@ import { connect, EventStream, settled, subscribers, type LiveClient } from '../
  * subscribers of both, over LISTEN/NOTIFY by default and over Redis when REDIS_URL is set.
  */
 
-const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])] : [];
-
-(BUSES.length ? describe.each(BUSES) : describe.skip.each(['postgres']))('two server processes on one PostgreSQL database, notes over %s', (bus) => {
+describeEachSharedBus('two server processes on one PostgreSQL database, notes over %s', (bus, config) => {
   let a: TestServer;
   let b: TestServer;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    const redisUrl = bus === 'redis' ? process.env.TEST_REDIS_URL : undefined;
-    a = await startServer('postgres', { config: { redisUrl } });
-    const second = await startServer('postgres', {
-      bare: true,
-      config: { databaseUrl: a.app.config.databaseUrl, credentialKey: a.key, redisUrl },
-    });
-    b = { ...second, users: a.users };
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await b?.close();
-    await a?.close();
-  });
+  const clients = serversWithClients('postgres', 2, { config }, ([first, second]) => ([a, b] = [first, second]));
 
   const open = (server: TestServer, user: TestUser, variables: { after?: string } = {}) => {
     const client = connect(server, user);

@@ -1,7 +1,8 @@
 import type { Client } from 'graphql-sse';
 import { legacyOk } from '../support/legacy-client';
 import { gqlOk } from '../support/http';
-import { startServer, type TestServer } from '../support/server';
+import { describeEachSharedBus, serversWithClients } from '../support/live-suite';
+import type { TestServer } from '../support/server';
 import { settled, subscribers } from '../support/live-client';
 import { sseClient, SseStream, streamUrl } from './sse-client';
 
@@ -13,26 +14,12 @@ import { sseClient, SseStream, streamUrl } from './sse-client';
  * last cursor it received: nothing missed, nothing repeated. Over LISTEN/NOTIFY, and Redis when
  * TEST_REDIS_URL is set.
  */
-const BUSES: Array<'postgres' | 'redis'> = process.env.TEST_DATABASE_URL ? ['postgres', ...(process.env.TEST_REDIS_URL ? (['redis'] as const) : [])] : [];
-
 const REPLY = 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }';
 
-(BUSES.length ? describe.each(BUSES) : describe.skip.each(['postgres']))('GraphQL over SSE across two server processes, notes over %s', (bus) => {
+describeEachSharedBus('GraphQL over SSE across two server processes, notes over %s', (_bus, config) => {
   let a: TestServer;
   let b: TestServer;
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    const redisUrl = bus === 'redis' ? process.env.TEST_REDIS_URL : undefined;
-    a = await startServer('postgres', { config: { redisUrl } });
-    const second = await startServer('postgres', { bare: true, config: { databaseUrl: a.app.config.databaseUrl, credentialKey: a.key, redisUrl } });
-    b = { ...second, users: a.users };
-  });
-  afterAll(async () => {
-    for (const client of clients) client.dispose();
-    await b?.close();
-    await a?.close();
-  });
+  const clients = serversWithClients<Client>('postgres', 2, { config }, ([first, second]) => ([a, b] = [first, second]));
 
   it('a stream on one process receives what the other commits, as each viewer may see it', async () => {
     const { customer, otherCustomer, staff, scheduler } = a.users;

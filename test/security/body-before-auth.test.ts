@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { ANONYMOUS_BODY_BYTES } from '../../src/http/auth-before-body';
 import { errorCode, gql, PNG_BYTES } from '../support/http';
+import { isWholeAnswer, parseHttpAnswer, type RawHttpAnswer } from '../support/raw-http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 
 /**
@@ -17,10 +18,7 @@ const CONNECTIONS_PER_ADDRESS = 8;
 /** How long a client waits for an answer to a request whose body it holds back. */
 const WAIT_MS = 3_000;
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
+interface RawAnswer extends RawHttpAnswer {
   /** The server closed the connection. */
   closed: boolean;
 }
@@ -35,24 +33,12 @@ function answerOf(socket: Socket, waitMs = WAIT_MS): Promise<RawAnswer> {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const headEnd = text.indexOf('\r\n\r\n');
-      const head = headEnd === -1 ? text : text.slice(0, headEnd);
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(statusLine.split(' ')[1] ?? 0), headers, body: headEnd === -1 ? '' : text.slice(headEnd + 4), closed });
+      resolve({ ...parseHttpAnswer(Buffer.concat(chunks), 'utf8'), closed });
     };
     const timer = setTimeout(finish, waitMs);
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const length = /\r\ncontent-length: *(\d+)/i.exec(text);
-      const headEnd = text.indexOf('\r\n\r\n');
-      if (length && headEnd !== -1 && Buffer.byteLength(text.slice(headEnd + 4), 'latin1') >= Number(length[1])) {
+      if (isWholeAnswer(Buffer.concat(chunks))) {
         // Let a `connection: close` show as closed.
         setTimeout(finish, 50);
       }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { legacy } from '../support/legacy-client';
 import { createTicketAs, gql } from '../support/http';
-import { pgClusterUnavailableReason, startPgCluster, type PgCluster } from '../support/pg-cluster';
+import { pgClusterUnavailableReason, serverOnPrivateCluster, type PgCluster } from '../support/pg-cluster';
 import { startServer, type TestServer } from '../support/server';
 
 /**
@@ -162,15 +162,7 @@ function clusterProcesses(cluster: PgCluster): number[] {
     frozen = [];
   };
 
-  beforeAll(async () => {
-    cluster = await startPgCluster();
-    server = await startServer('postgres', { config: { ...TIMEOUTS, databaseUrl: cluster.url() } });
-  }, 120_000);
-  afterAll(async () => {
-    thaw();
-    await server?.close();
-    await cluster?.destroy();
-  }, 60_000);
+  serverOnPrivateCluster(TIMEOUTS, (started, privateCluster) => ([server, cluster] = [started, privateCluster]), thaw);
 
   it('answers 503 within the bound while frozen, /readyz says so, nothing refused is half-written, and it recovers', async () => {
     const target = await createTicketAs(server, server.users.customer, 'the ticket replies go to');

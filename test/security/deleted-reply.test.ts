@@ -1,8 +1,9 @@
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
-import { connect, EventStream, settled, type LiveClient } from '../support/live-client';
+import { connect, EventStream, settled } from '../support/live-client';
 import { legacyOk } from '../support/legacy-client';
 import { createTicketAs, gqlOk } from '../support/http';
-import { DATABASES, startServer, type TestServer } from '../support/server';
+import { serverWithClients } from '../support/live-suite';
+import { DATABASES, type TestServer } from '../support/server';
 
 /**
  * Issue 9, "Deleted means gone": after deleteReply the reply's text is never served again to
@@ -15,15 +16,7 @@ const SECRET = 'my password is hunter2-7f3a';
 
 describe.each(DATABASES)('a deleted reply is gone (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-
-  beforeAll(async () => {
-    server = await startServer(kind);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, {}, (started) => (server = started));
 
   it('is served by no query, list, detail or replayed event', async () => {
     const { customer, scheduler, staff } = server.users;

@@ -1,7 +1,8 @@
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
-import { connect, EventStream, settled, type LiveClient } from '../support/live-client';
+import { connect, EventStream, settled } from '../support/live-client';
 import { createTicketAs } from '../support/http';
-import { DATABASES, startServer, type TestServer } from '../support/server';
+import { serverWithClients } from '../support/live-suite';
+import { DATABASES, type TestServer } from '../support/server';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": a replay without `ticketId` read the
@@ -17,15 +18,7 @@ const OTHERS = 300;
 
 describe.each(DATABASES)('a replay without ticketId (%s)', (kind) => {
   let server: TestServer;
-  const clients: LiveClient[] = [];
-
-  beforeAll(async () => {
-    server = await startServer(kind);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-    await server?.close();
-  });
+  const clients = serverWithClients(kind, {}, (started) => (server = started));
 
   it("reads the viewer's events, not the whole log after the cursor", async () => {
     const { customer, otherCustomer, scheduler } = server.users;

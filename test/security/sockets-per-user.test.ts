@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS, loadConfig } from '../../src/config';
 import { CLOSE_TOO_MANY_SOCKETS } from '../../src/realtime/graphql-ws.server';
 import { DATABASES, startServer, type TestServer } from '../support/server';
-import { rawConnect, type RawSocket } from '../support/raw-socket';
+import { rawSockets } from '../support/raw-socket';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": every open socket costs the server
@@ -11,19 +11,12 @@ import { rawConnect, type RawSocket } from '../support/raw-socket';
  */
 describe.each(DATABASES)('sockets per user (%s)', (kind) => {
   let server: TestServer;
-  const sockets: RawSocket[] = [];
-  const open = (credential: string) => {
-    const socket = rawConnect(server, credential);
-    sockets.push(socket);
-    return socket;
-  };
+  const { open, closeAll } = rawSockets(() => server);
 
   beforeAll(async () => {
     server = await startServer(kind, { config: { maxSocketsPerUser: 3 } });
   });
-  afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.close();
-  });
+  afterEach(closeAll);
   afterAll(async () => {
     await server?.close();
   });

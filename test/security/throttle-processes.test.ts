@@ -1,6 +1,7 @@
 import { DEFAULT_USERNAME_LIMIT } from '../../src/modules/auth/login-throttle';
 import { gqlOk } from '../support/http';
-import { startServer, type TestServer } from '../support/server';
+import { serversWithClients } from '../support/live-suite';
+import type { TestServer } from '../support/server';
 import { signIn, tally, TRANSPORTS, type Transport } from '../support/sign-in';
 
 /**
@@ -19,16 +20,9 @@ const from = (address: string) => ({ 'x-forwarded-for': address });
 (process.env.TEST_DATABASE_URL ? describe : describe.skip)('two server processes on one PostgreSQL database', () => {
   let a: TestServer;
   let b: TestServer;
-  beforeAll(async () => {
-    const loginThrottle = { perAddress: { maxFailures: ADDRESS_LIMIT, windowMs: 600_000, lockMs: 60_000 } };
-    // Behind a proxy (TRUST_PROXY), so each test can come from an address of its own.
-    a = await startServer('postgres', { bare: true, loginThrottle, config: { trustProxy: true } });
-    b = await startServer('postgres', { bare: true, loginThrottle, config: { databaseUrl: a.app.config.databaseUrl, credentialKey: a.key, trustProxy: true } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  const loginThrottle = { perAddress: { maxFailures: ADDRESS_LIMIT, windowMs: 600_000, lockMs: 60_000 } };
+  // Behind a proxy (TRUST_PROXY), so each test can come from an address of its own.
+  serversWithClients('postgres', 2, { bare: true, loginThrottle, config: { trustProxy: true } }, ([first, second]) => ([a, b] = [first, second]));
 
   const processes = () => [a, b];
   const createUser = (username: string) => gqlOk(a, a.users.admin, CREATE_USER, { input: { username, password: 'the real passphrase', roles: ['CUSTOMER'] } });

@@ -1,7 +1,7 @@
 import { CLOSE_UNAVAILABLE } from '../../src/realtime/graphql-ws.server';
-import { pgClusterUnavailableReason, startPgCluster, type PgCluster } from '../support/pg-cluster';
-import { startServer, type TestServer } from '../support/server';
-import { rawConnect, type RawSocket } from '../support/raw-socket';
+import { pgClusterUnavailableReason, serverOnPrivateCluster, type PgCluster } from '../support/pg-cluster';
+import type { TestServer } from '../support/server';
+import { rawSockets } from '../support/raw-socket';
 
 /**
  * Issue 9, "Faults left open": a graphql-ws connection whose credential cannot be checked because
@@ -19,22 +19,9 @@ if (skipReason) console.warn(`ws-outage-close: skipped, ${skipReason}`);
 (skipReason ? describe.skip : describe)('a WebSocket opened while the database is away (postgres, private cluster)', () => {
   let cluster: PgCluster;
   let server: TestServer;
-  const sockets: RawSocket[] = [];
-  const open = (credential: string) => {
-    const socket = rawConnect(server, credential);
-    sockets.push(socket);
-    return socket;
-  };
+  const { open, closeAll } = rawSockets(() => server);
 
-  beforeAll(async () => {
-    cluster = await startPgCluster();
-    server = await startServer('postgres', { config: { databaseUrl: cluster.url(), databaseAcquireTimeoutMs: 1_000 } });
-  }, 120_000);
-  afterAll(async () => {
-    for (const socket of sockets) socket.close();
-    await server?.close();
-    await cluster?.destroy();
-  }, 60_000);
+  serverOnPrivateCluster({ databaseAcquireTimeoutMs: 1_000 }, (started, privateCluster) => ([server, cluster] = [started, privateCluster]), closeAll);
 
   it('is closed with 4503 and a reason to retry, not 4403; once it is back the same credential connects', async () => {
     const { customer, scheduler } = server.users;

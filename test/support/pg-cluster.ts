@@ -2,8 +2,10 @@ import { execFile, spawnSync } from 'node:child_process';
 import { accessSync, appendFileSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import type { AppConfig } from '../../src/config';
 import { freePort } from './ports';
 import { scratchDir, TEST_SCRATCH_ROOT } from './scratch';
+import { startServer, type TestServer } from './server';
 
 /**
  * A private PostgreSQL server for fault injection: its own data directory and port, so a test
@@ -195,4 +197,29 @@ export async function startPgCluster(options: { settings?: Record<string, string
     throw error;
   }
   return cluster;
+}
+
+/**
+ * The lifecycle of a suite whose server runs on a private cluster the suite stops, freezes and
+ * starts: the cluster, then the server on it (with `config`), start before the suite's tests and
+ * are handed to `onStart`; after them `release` lets go of what the suite holds (sockets, frozen
+ * processes), the server closes and the cluster goes.
+ */
+export function serverOnPrivateCluster(
+  config: Partial<AppConfig>,
+  onStart: (server: TestServer, cluster: PgCluster) => void,
+  release: () => void = () => undefined,
+): void {
+  let cluster: PgCluster | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    cluster = await startPgCluster();
+    server = await startServer('postgres', { config: { ...config, databaseUrl: cluster.url() } });
+    onStart(server, cluster);
+  }, 120_000);
+  afterAll(async () => {
+    release();
+    await server?.close();
+    await cluster?.destroy();
+  }, 60_000);
 }

@@ -71,3 +71,21 @@ export function rawConnect(server: Pick<TestServer, 'url'>, credential: string |
     },
   };
 }
+
+/**
+ * The raw sockets a suite opens on its server (`server()`, read when a socket opens), closed
+ * together by `closeAll` (in an afterEach to free a user's places between tests, or an afterAll).
+ */
+export function rawSockets(server: () => Pick<TestServer, 'url'>): { open(credential: string): RawSocket; closeAll(): void } {
+  const sockets: RawSocket[] = [];
+  return {
+    open(credential) {
+      const socket = rawConnect(server(), credential);
+      sockets.push(socket);
+      return socket;
+    },
+    closeAll() {
+      for (const socket of sockets.splice(0)) socket.close();
+    },
+  };
+}

@@ -46,3 +46,22 @@ export const SPEC_STATUSES = [
   { code: 7, legacy: 'CANCEL', status: TicketStatus.CANCEL, permissionKey: 'CANCEL' },
   { code: 8, legacy: 'IN PROCESSING', status: TicketStatus.IN_PROCESSING, permissionKey: 'IN PROCESSING' },
 ] as const;
+
+/** the contract's nine permission flags, all false ("Other operations": what a ticket's `permissions` answers). */
+const NO_PERMISSIONS = {
+  reply: false,
+  edit: false,
+  assign: false,
+  startProcessing: false,
+  requestInformation: false,
+  fix: false,
+  close: false,
+  reopen: false,
+  cancel: false,
+};
+
+/** A ticket's `permissions` as the contract gives them: the named flags true, every other one false. */
+export const permissionFlags = (...allowed: Array<keyof typeof NO_PERMISSIONS>): Record<keyof typeof NO_PERMISSIONS, boolean> => ({
+  ...NO_PERMISSIONS,
+  ...Object.fromEntries(allowed.map((name) => [name, true])),
+});
