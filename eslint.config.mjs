@@ -59,4 +59,15 @@ export default tseslint.config(
     rules: restrict(into(['graphql', 'realtime', 'metrics'], 'legacy/ is one transport: it imports no other (http/ is its HTTP plumbing).')),
   },
   { files: ['src/http/**/*.ts'], rules: restrict(into(['legacy', 'realtime'], 'http/ is plain HTTP plumbing: it imports no other transport.')) },
+  // realtime/ never the legacy endpoint; of metrics/ only the observer types it reports to (metrics stay optional).
+  {
+    files: ['src/realtime/**/*.ts'],
+    rules: {
+      ...restrict(into(['legacy'], 'realtime/ is one transport: it imports no other (graphql/ is what it runs, http/ its plumbing).')),
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ ...into(['metrics'], 'realtime/ reports to metrics/ through its observer types only.'), allowTypeImports: true }] },
+      ],
+    },
+  },
 );
