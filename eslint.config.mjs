@@ -59,4 +59,19 @@ export default tseslint.config(
     rules: restrict(into(['graphql', 'realtime', 'metrics'], 'legacy/ is one transport: it imports no other (http/ is its HTTP plumbing).')),
   },
   { files: ['src/http/**/*.ts'], rules: restrict(into(['legacy', 'realtime'], 'http/ is plain HTTP plumbing: it imports no other transport.')) },
+  // Raw SQL outside src/db/ goes through db/sql.ts (`execute(em, sql, params)`), which runs in em's transaction:
+  // the connection's own execute runs outside it unless the caller remembers to pass the context.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/db/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['getConnection', 'getKnex'].map((property) => ({
+          property,
+          message: `Raw SQL runs through execute(em, sql, params) in src/db/sql.ts, which carries em's transaction; ${property}() outside src/db/ can run a statement outside it.`,
+        })),
+      ],
+    },
+  },
 );

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SqlRunner } from '../../db/sql';
 
 /**
  * Where the failed-login counters live: in memory for one process (the embedded database allows
@@ -165,9 +166,6 @@ export class MemoryThrottleStore implements ThrottleStore {
     }
   }
 }
-
-/** Runs one SQL statement with `?` placeholders; the database module provides it. */
-export type SqlRunner = <T>(sql: string, params: unknown[]) => Promise<T[]>;
 
 /** How often (at most) a process deletes rows nobody needs any more. */
 const SWEEP_INTERVAL_MS = 60_000;

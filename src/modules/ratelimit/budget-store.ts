@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SqlRunner } from '../auth/throttle-store';
+import type { SqlRunner } from '../../db/sql';
 
 /**
  * Where the per-client request budgets live (docs/hardening.md, "Request budgets"): in memory for
