@@ -189,64 +189,54 @@ export class UserDirectory {
  * request's EntityManager fork, so results never outlive the request.
  */
 class UserFactsLoader {
-  private readonly users = new Map<number, Promise<DirectoryUser | undefined>>();
-  private readonly counts = new Map<number, Promise<number>>();
-  private pendingUsers: Array<{ id: number; resolve: (user: DirectoryUser | undefined) => void; reject: (error: unknown) => void }> = [];
-  private pendingCounts: Array<{ id: number; resolve: (count: number) => void; reject: (error: unknown) => void }> = [];
+  private readonly users: TickBatch<DirectoryUser | undefined>;
+  private readonly counts: TickBatch<number>;
 
-  constructor(
-    private readonly em: EntityManager,
-    private readonly directory: UserDirectory,
-  ) {}
+  constructor(em: EntityManager, directory: UserDirectory) {
+    this.users = new TickBatch((ids) => directory.byIds(em, ids), undefined);
+    this.counts = new TickBatch((ids) => directory.openAssignedCounts(em, ids), 0);
+  }
 
   user(id: number): Promise<DirectoryUser | undefined> {
-    let promise = this.users.get(id);
-    if (!promise) {
-      promise = new Promise((resolve, reject) => {
-        if (this.pendingUsers.push({ id, resolve, reject }) === 1) afterTick(() => this.flushUsers());
-      });
-      this.users.set(id, promise);
-    }
-    return promise;
+    return this.users.load(id);
   }
 
   openAssigned(id: number): Promise<number> {
-    let promise = this.counts.get(id);
-    if (!promise) {
-      promise = new Promise((resolve, reject) => {
-        if (this.pendingCounts.push({ id, resolve, reject }) === 1) afterTick(() => this.flushCounts());
+    return this.counts.load(id);
+  }
+}
+
+/**
+ * One kind of per-user answer, batched: the ids asked for in one tick are fetched together by one
+ * call of `fetch`, and each id's answer is kept (an id fetch does not answer gets `missing`).
+ */
+class TickBatch<Answer> {
+  private readonly answers = new Map<number, Promise<Answer>>();
+  private pending: Array<{ id: number; resolve: (answer: Answer) => void; reject: (error: unknown) => void }> = [];
+
+  constructor(
+    private readonly fetch: (ids: number[]) => Promise<ReadonlyMap<number, Answer>>,
+    private readonly missing: Answer,
+  ) {}
+
+  load(id: number): Promise<Answer> {
+    let answer = this.answers.get(id);
+    if (!answer) {
+      answer = new Promise((resolve, reject) => {
+        if (this.pending.push({ id, resolve, reject }) === 1) afterTick(() => this.flush());
       });
-      this.counts.set(id, promise);
+      this.answers.set(id, answer);
     }
-    return promise;
+    return answer;
   }
 
-  private flushUsers(): void {
-    const batch = this.pendingUsers;
-    this.pendingUsers = [];
-    this.directory
-      .byIds(
-        this.em,
-        batch.map((each) => each.id),
-      )
-      .then(
-        (found) => batch.forEach((each) => each.resolve(found.get(each.id))),
-        (error: unknown) => batch.forEach((each) => each.reject(error)),
-      );
-  }
-
-  private flushCounts(): void {
-    const batch = this.pendingCounts;
-    this.pendingCounts = [];
-    this.directory
-      .openAssignedCounts(
-        this.em,
-        batch.map((each) => each.id),
-      )
-      .then(
-        (counts) => batch.forEach((each) => each.resolve(counts.get(each.id) ?? 0)),
-        (error: unknown) => batch.forEach((each) => each.reject(error)),
-      );
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.fetch(batch.map((each) => each.id)).then(
+      (found) => batch.forEach((each) => each.resolve(found.get(each.id) ?? this.missing)),
+      (error: unknown) => batch.forEach((each) => each.reject(error)),
+    );
   }
 }
 
