@@ -1,5 +1,5 @@
 import type { SqlRunner } from '../../db/sql';
-import { LruEntries, storedKey, sweeper } from '../ratelimit/counter-store';
+import { MemoryStore, storedKey, sweeper } from '../ratelimit/counter-store';
 
 /**
  * Where the failed-login counters live: in memory for one process (the embedded database allows
@@ -79,20 +79,13 @@ interface Entry {
  * preferring ones that are neither locked nor trusted, so spraying fresh usernames is not a cheap
  * way to flush the lock of an account under attack.
  */
-export class MemoryThrottleStore implements ThrottleStore {
-  readonly kind = 'memory';
-  private readonly entries: LruEntries<Entry>;
-
+export class MemoryThrottleStore extends MemoryStore<Entry> implements ThrottleStore {
   constructor(maxEntries = 30_000) {
-    this.entries = new LruEntries(maxEntries);
-  }
-
-  get size(): number {
-    return this.entries.size;
+    super(maxEntries);
   }
 
   async take(key: string, rule: CounterRule, now: number): Promise<Take> {
-    let entry = this.entries.get(key);
+    let entry = this.entry(key);
     if (entry && entry.lockedUntil > now) {
       return { admitted: false, waitMs: entry.lockedUntil - now, lockedUntil: entry.lockedUntil, trusted: entry.trustedUntil > now };
     }
@@ -106,12 +99,12 @@ export class MemoryThrottleStore implements ThrottleStore {
     entry.failures += 1;
     entry.lastAttemptAt = now;
     if (entry.failures >= rule.maxFailures) entry.lockedUntil = now + lockLength(rule, entry.failures);
-    this.touch(key, entry, now);
+    this.touchAt(key, entry, now);
     return { admitted: true, waitMs: 0, lockedUntil: entry.lockedUntil, trusted: entry.trustedUntil > now };
   }
 
   async giveBack(key: string, rule: CounterRule, _now: number): Promise<void> {
-    const entry = this.entries.get(key);
+    const entry = this.entry(key);
     if (!entry || entry.failures === 0) return;
     entry.failures -= 1;
     // The lock this attempt set (or any below the limit) goes with it.
@@ -119,28 +112,28 @@ export class MemoryThrottleStore implements ThrottleStore {
   }
 
   async succeed(key: string, trustedUntil: number, now: number): Promise<void> {
-    const entry = this.entries.get(key);
+    const entry = this.entry(key);
     if (trustedUntil <= now) {
-      if (entry && entry.trustedUntil <= now) this.entries.delete(key);
+      if (entry && entry.trustedUntil <= now) this.forget(key);
       else if (entry) Object.assign(entry, { failures: 0, lockedUntil: 0 });
       return;
     }
     const next = entry ?? { failures: 0, windowStart: now, lastAttemptAt: now, lockedUntil: 0, trustedUntil: 0 };
     Object.assign(next, { failures: 0, lockedUntil: 0, trustedUntil: Math.max(next.trustedUntil, trustedUntil) });
-    this.touch(key, next, now);
+    this.touchAt(key, next, now);
   }
 
   async lockedFor(keys: readonly string[], now: number): Promise<number> {
     let wait = 0;
     for (const key of keys) {
-      const entry = this.entries.get(key);
+      const entry = this.entry(key);
       if (entry) wait = Math.max(wait, entry.lockedUntil - now);
     }
     return wait;
   }
 
-  private touch(key: string, entry: Entry, now: number): void {
-    this.entries.touch(key, entry, (other) => other.lockedUntil <= now && other.trustedUntil <= now);
+  private touchAt(key: string, entry: Entry, now: number): void {
+    this.touch(key, entry, (other) => other.lockedUntil <= now && other.trustedUntil <= now);
   }
 }
 

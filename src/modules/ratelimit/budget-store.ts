@@ -1,5 +1,5 @@
 import type { SqlRunner } from '../../db/sql';
-import { LruEntries, storedKey, sweeper } from './counter-store';
+import { MemoryStore, storedKey, sweeper } from './counter-store';
 
 /**
  * Where the per-client request budgets live (docs/hardening.md, "Request budgets"): in memory for
@@ -41,25 +41,18 @@ interface Window {
  * Budgets in a Map bounded by `maxEntries`, least recently used first out (an evicted key starts
  * afresh: spraying addresses frees memory, not anyone else's budget).
  */
-export class MemoryBudgetStore implements BudgetStore {
-  readonly kind = 'memory';
-  private readonly windows: LruEntries<Window>;
-
+export class MemoryBudgetStore extends MemoryStore<Window> implements BudgetStore {
   constructor(maxEntries = 100_000) {
-    this.windows = new LruEntries(maxEntries);
-  }
-
-  get size(): number {
-    return this.windows.size;
+    super(maxEntries);
   }
 
   async take(key: string, cost: number, limit: number, windowMs: number, now: number): Promise<BudgetTake> {
     assertTake(cost, limit, windowMs);
-    let window = this.windows.get(key);
+    let window = this.entry(key);
     if (!window || window.resetAt <= now) window = { used: 0, resetAt: now + windowMs };
     const admitted = window.used + cost <= limit;
     if (admitted) window.used += cost;
-    this.windows.touch(key, window);
+    this.touch(key, window);
     return { admitted, used: window.used, resetAt: window.resetAt };
   }
 }

@@ -10,8 +10,9 @@ import type { SqlRunner } from '../../db/sql';
 /** How far from the oldest entry eviction looks for one it prefers. */
 const EVICTION_SCAN = 32;
 
-/** A memory store's entries in least-recently-used order, never more than `maxEntries`. */
-export class LruEntries<Entry> {
+/** A store in memory, for one process: its entries in least-recently-used order, never more than `maxEntries`. */
+export abstract class MemoryStore<Entry> {
+  readonly kind = 'memory';
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly maxEntries: number) {
@@ -22,11 +23,11 @@ export class LruEntries<Entry> {
     return this.entries.size;
   }
 
-  get(key: string): Entry | undefined {
+  protected entry(key: string): Entry | undefined {
     return this.entries.get(key);
   }
 
-  delete(key: string): void {
+  protected forget(key: string): void {
     this.entries.delete(key);
   }
 
@@ -34,7 +35,7 @@ export class LruEntries<Entry> {
    * Stores `entry` as the most recently used. Past the bound the oldest entry goes, or, with
    * `preferEvicting`, the first of the oldest few that it accepts.
    */
-  touch(key: string, entry: Entry, preferEvicting?: (entry: Entry) => boolean): void {
+  protected touch(key: string, entry: Entry, preferEvicting?: (entry: Entry) => boolean): void {
     this.entries.delete(key);
     this.entries.set(key, entry);
     while (this.entries.size > this.maxEntries) this.entries.delete(this.victim(preferEvicting));
