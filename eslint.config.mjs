@@ -70,4 +70,19 @@ export default tseslint.config(
       ],
     },
   },
+  // Raw SQL outside src/db/ goes through db/sql.ts (`execute(em, sql, params)`), which runs in em's transaction:
+  // the connection's own execute runs outside it unless the caller remembers to pass the context.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/db/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['getConnection', 'getKnex'].map((property) => ({
+          property,
+          message: `Raw SQL runs through execute(em, sql, params) in src/db/sql.ts, which carries em's transaction; ${property}() outside src/db/ can run a statement outside it.`,
+        })),
+      ],
+    },
+  },
 );

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_RATE_LIMIT, type AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
+import { poolStats, standaloneRunner } from './db/sql';
 import { viewerFromAuthorization } from './graphql/context';
 import { graphQLValidationFor } from './graphql/query-limits';
 import { rateLimitPlugin } from './graphql/rate-limit.plugin';
@@ -22,7 +23,7 @@ import { securityHeaders } from './http/security-headers';
 import { legacyRoutes } from './legacy/legacy.routes';
 import { graphqlMetricsPlugin } from './metrics/graphql-metrics.plugin';
 import { Metrics } from './metrics/metrics';
-import { metricsRoutes, poolStats } from './metrics/metrics.routes';
+import { metricsRoutes } from './metrics/metrics.routes';
 import type { LoginThrottleOptions } from './modules/auth/login-throttle';
 import { SCRYPT_PARAMS, type ScryptParams } from './modules/auth/password';
 import { MemoryBudgetStore, PostgresBudgetStore } from './modules/ratelimit/budget-store';
@@ -111,7 +112,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // Request budgets (RATE_LIMIT_POINTS): shared through the database when processes share one.
   const rateLimiter = config.rateLimitPoints
     ? new RateLimiter(
-        config.databaseUrl ? new PostgresBudgetStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all')) : new MemoryBudgetStore(),
+        config.databaseUrl ? new PostgresBudgetStore(standaloneRunner(orm.em)) : new MemoryBudgetStore(),
         { points: config.rateLimitPoints, windowMs: config.rateLimitWindowMs ?? DEFAULT_RATE_LIMIT.rateLimitWindowMs },
         metrics ? (transport) => metrics.rateLimited(transport) : undefined,
       )
@@ -194,7 +195,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await server.register(imageRoutes, { services, fork, publicUrl });
   await live.attach(server, { schema, services, publicUrl, rateLimiter });
   await server.register(sseRoutes, { live });
-  metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm) });
+  metrics?.watch({ connections: () => live.sockets?.connections ?? 0, hub: () => live.hub?.stats(), pool: () => poolStats(orm.em) });
   await server.register(legacyRoutes, { services, fork, publicUrl, rateLimiter });
   await server.register(boardRoutes, { publicUrl });
 

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { DEFAULT_SESSION_TIMEOUTS, type AppConfig } from './config';
+import { standaloneRunner } from './db/sql';
 import { MeteredLoginThrottle } from './metrics/metered-login-throttle';
 import type { Metrics } from './metrics/metrics';
 import { AuthService } from './modules/auth/auth.service';
@@ -54,9 +55,7 @@ export function createServices(deps: ServicesDeps): Services {
   const users = new UserService(hasher);
   // Several processes can share a PostgreSQL server: their failed-login limits must be one. The
   // embedded database has one process, so memory is enough there.
-  const throttleStore: ThrottleStore | undefined = config.databaseUrl
-    ? new PostgresThrottleStore((sql, params) => orm.em.fork().getConnection().execute(sql, params, 'all'))
-    : undefined;
+  const throttleStore: ThrottleStore | undefined = config.databaseUrl ? new PostgresThrottleStore(standaloneRunner(orm.em)) : undefined;
   const images = new ImageService();
   const tickets = new TicketService(images, changes);
   const core = {

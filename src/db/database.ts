@@ -4,6 +4,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGlite } from '@electric-sql/pglite';
 import type { PGliteConnectionConfig } from 'mikro-orm-pglite';
 import { SafePGliteDriver } from './pglite-driver';
+import { execute } from './sql';
 import { Client } from 'pg';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -191,7 +192,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       kind: 'postgres',
       orm,
       ping: async () => {
-        await orm.em.getConnection().execute('select 1');
+        await execute(orm.em.fork(), 'select 1');
       },
       close: () => orm.close(true),
     };
@@ -209,7 +210,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind: 'embedded',
     orm,
     ping: async () => {
-      await orm.em.getConnection().execute('select 1');
+      await execute(orm.em.fork(), 'select 1');
     },
     close: async () => {
       await orm.close(true);

@@ -48,40 +48,10 @@ export function countStatements(sql: string): number {
       continue;
     }
     content = true;
-    if (c === "'") {
+    if (c === "'" || c === '"') {
       // E'…' (or e'…') allows backslash escapes; the prefix must not be the tail of an identifier.
-      const escapes = (sql[i - 1] === 'E' || sql[i - 1] === 'e') && !isIdentChar(sql[i - 2]);
-      i++;
-      while (i < n) {
-        if (escapes && sql[i] === '\\') {
-          i += 2;
-          continue;
-        }
-        if (sql[i] === "'") {
-          if (sql[i + 1] === "'") {
-            i += 2;
-            continue;
-          }
-          break;
-        }
-        i++;
-      }
-      i++;
-      continue;
-    }
-    if (c === '"') {
-      i++;
-      while (i < n) {
-        if (sql[i] === '"') {
-          if (sql[i + 1] === '"') {
-            i += 2;
-            continue;
-          }
-          break;
-        }
-        i++;
-      }
-      i++;
+      const escapes = c === "'" && (sql[i - 1] === 'E' || sql[i - 1] === 'e') && !isIdentChar(sql[i - 2]);
+      i = afterQuoted(sql, i, escapes);
       continue;
     }
     if (c === '$' && !isIdentChar(sql[i - 1])) {
@@ -97,4 +67,26 @@ export function countStatements(sql: string): number {
   }
   if (content) count++;
   return count;
+}
+
+/**
+ * The index just past the string constant ('…') or quoted identifier ("…") opening at `start`:
+ * the quote character doubled stands for itself, and with `escapes` (E'…') a backslash escapes
+ * the next character. An unterminated one runs to the end.
+ */
+function afterQuoted(sql: string, start: number, escapes: boolean): number {
+  const quote = sql[start];
+  let i = start + 1;
+  while (i < sql.length) {
+    if (escapes && sql[i] === '\\') {
+      i += 2;
+    } else if (sql[i] !== quote) {
+      i++;
+    } else if (sql[i + 1] === quote) {
+      i += 2;
+    } else {
+      return i + 1;
+    }
+  }
+  return i + 1;
 }

@@ -119,6 +119,32 @@ const IDENTIFIER_START = /[A-Za-z_$]/;
 const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$-]*/y;
 const NUMBER = /[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
 
+/** `\u` starts four hexadecimal digits. */
+const HEX_ESCAPE = -1;
+/** A backslash before a line break: a line continuation, standing for nothing. */
+const LINE_CONTINUATION = -2;
+
+/**
+ * What `\x` stands for, indexed by the code of an ASCII x: JSON's and JavaScript's one-letter
+ * escapes, HEX_ESCAPE, LINE_CONTINUATION, or x itself (JSON5's rule: `\"`, `\\`, `\/`, …).
+ * One lookup, whatever the escape.
+ */
+const ESCAPE = new Int32Array(0x80).map((_, code) => code);
+for (const [letter, code] of [
+  ['b', 0x08],
+  ['f', Char.FF],
+  ['n', Char.LF],
+  ['r', Char.CR],
+  ['t', Char.TAB],
+  ['v', Char.VT],
+  ['0', 0],
+  ['u', HEX_ESCAPE],
+  ['\n', LINE_CONTINUATION],
+  ['\r', LINE_CONTINUATION],
+] as const) {
+  ESCAPE[letter.charCodeAt(0)] = code;
+}
+
 /** The value of one hexadecimal digit, or -1. */
 function hexDigit(code: number): number {
   if (code >= 0x30 && code <= 0x39) return code - 0x30;
@@ -229,28 +255,8 @@ class TolerantJsonReader {
   }
 
   private object(depth: number): Record<string, unknown> {
-    if (depth > MAX_LEGACY_JSON_DEPTH) throw this.fail(`nesting deeper than ${MAX_LEGACY_JSON_DEPTH} levels`);
-    const open = this.pos;
-    this.pos += 1;
     const result: Record<string, unknown> = {};
-    let afterMember = false;
-    for (;;) {
-      const crossedLine = this.skipTrivia();
-      if (this.pos >= this.text.length) throw this.failAt(open, 'this object is never closed with "}"');
-      const code = this.text.charCodeAt(this.pos);
-      if (code === Char.CLOSE_BRACE) {
-        this.pos += 1;
-        return result;
-      }
-      if (afterMember) {
-        if (code === Char.COMMA) {
-          this.pos += 1;
-          afterMember = false;
-          continue;
-        }
-        // The seed's slip: `"operator": "scheduler"⏎ "status": "ALL"`.
-        if (!crossedLine) throw this.fail(`expected "," or "}" but found ${this.describeHere()}`);
-      }
+    this.members(depth, Char.CLOSE_BRACE, () => {
       const key = this.key();
       this.skipTrivia();
       if (this.text.charCodeAt(this.pos) !== Char.COLON) {
@@ -261,34 +267,45 @@ class TolerantJsonReader {
       if (this.pos >= this.text.length) throw this.fail(`the value of "${abbreviate(key)}" is missing`);
       // defineProperty, not assignment: a "__proto__" key becomes an own property as with JSON.parse.
       Object.defineProperty(result, key, { value: this.value(depth), enumerable: true, writable: true, configurable: true });
-      afterMember = true;
-    }
+    });
+    return result;
   }
 
   private array(depth: number): unknown[] {
+    const result: unknown[] = [];
+    this.members(depth, Char.CLOSE_BRACKET, () => result.push(this.value(depth)));
+    return result;
+  }
+
+  /**
+   * An object's members or an array's elements, from the opening brace or bracket at `pos` to its
+   * `close`: `member` reads each one. They are separated by commas, or by a line break alone (the
+   * seed's slip: `"operator": "scheduler"⏎ "status": "ALL"`); a comma may trail the last.
+   */
+  private members(depth: number, close: typeof Char.CLOSE_BRACE | typeof Char.CLOSE_BRACKET, member: () => void): void {
     if (depth > MAX_LEGACY_JSON_DEPTH) throw this.fail(`nesting deeper than ${MAX_LEGACY_JSON_DEPTH} levels`);
+    const closing = close === Char.CLOSE_BRACE ? '}' : ']';
     const open = this.pos;
     this.pos += 1;
-    const result: unknown[] = [];
-    let afterElement = false;
+    let afterMember = false;
     for (;;) {
       const crossedLine = this.skipTrivia();
-      if (this.pos >= this.text.length) throw this.failAt(open, 'this array is never closed with "]"');
+      if (this.pos >= this.text.length) throw this.failAt(open, `this ${close === Char.CLOSE_BRACE ? 'object' : 'array'} is never closed with "${closing}"`);
       const code = this.text.charCodeAt(this.pos);
-      if (code === Char.CLOSE_BRACKET) {
+      if (code === close) {
         this.pos += 1;
-        return result;
+        return;
       }
-      if (afterElement) {
+      if (afterMember) {
         if (code === Char.COMMA) {
           this.pos += 1;
-          afterElement = false;
+          afterMember = false;
           continue;
         }
-        if (!crossedLine) throw this.fail(`expected "," or "]" but found ${this.describeHere()}`);
+        if (!crossedLine) throw this.fail(`expected "," or "${closing}" but found ${this.describeHere()}`);
       }
-      result.push(this.value(depth));
-      afterElement = true;
+      member();
+      afterMember = true;
     }
   }
 
@@ -342,44 +359,17 @@ class TolerantJsonReader {
         if (index >= end) throw this.failAt(index - 1, 'a backslash ends the body');
         const letter = text.charCodeAt(index);
         index += 1;
-        switch (letter) {
-          case 0x75 /* u */:
-            code = hex4(text, index);
-            if (code < 0) throw this.failAt(index - 2, 'expected four hexadecimal digits after "\\u"');
-            index += 4;
-            break;
-          case 0x62 /* b */:
-            code = 0x08;
-            break;
-          case 0x66 /* f */:
-            code = Char.FF;
-            break;
-          case 0x6e /* n */:
-            code = Char.LF;
-            break;
-          case 0x72 /* r */:
-            code = Char.CR;
-            break;
-          case 0x74 /* t */:
-            code = Char.TAB;
-            break;
-          case 0x76 /* v */:
-            code = Char.VT;
-            break;
-          case Char.DIGIT_0:
-            code = 0;
-            break;
-          case Char.CR:
-            // A line continuation: the backslash and the line break stand for nothing.
-            if (text.charCodeAt(index) === Char.LF) index += 1;
-            continue;
-          case Char.LF:
-          case Char.LINE_SEPARATOR:
-          case Char.PARAGRAPH_SEPARATOR:
-            continue;
-          default:
-            // Any other escaped character stands for itself (JSON5's rule): `\"`, `\\`, `\/`, …
-            code = letter;
+        const escaped = letter < 0x80 ? (ESCAPE[letter] as number) : isLineBreak(letter) ? LINE_CONTINUATION : letter;
+        if (escaped >= 0) {
+          code = escaped;
+        } else if (escaped === HEX_ESCAPE) {
+          code = hex4(text, index);
+          if (code < 0) throw this.failAt(index - 2, 'expected four hexadecimal digits after "\\u"');
+          index += 4;
+        } else {
+          // CR LF after the backslash is one line break.
+          if (letter === Char.CR && text.charCodeAt(index) === Char.LF) index += 1;
+          continue;
         }
       }
       if (code > 0xff && units instanceof Uint8Array) units = this.units.widen(units, length);

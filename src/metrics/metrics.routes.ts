@@ -72,12 +72,3 @@ export function metricsRoutes(app: FastifyInstance, { metrics, token, ping }: Me
   app.addHook('onReady', check);
   app.addHook('onClose', async () => clearInterval(interval));
 }
-
-/** The knex (tarn) pool behind MikroORM, on PostgreSQL and on PGlite (a pool of one) alike. */
-export function poolStats(orm: { em: { getConnection(): unknown } }): { used: number; free: number; waiting: number } | undefined {
-  type Tarn = { numUsed(): number; numFree(): number; numPendingAcquires(): number };
-  const connection = orm.em.getConnection() as { getKnex?: () => { client?: { pool?: Tarn } } };
-  const pool = connection.getKnex?.().client?.pool;
-  if (!pool) return undefined;
-  return { used: pool.numUsed(), free: pool.numFree(), waiting: pool.numPendingAcquires() };
-}

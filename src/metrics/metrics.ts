@@ -46,57 +46,51 @@ export class Metrics implements LiveObserver, LoginObserver {
 
   constructor(options: { operationNameLimit?: number } = {}) {
     this.operationNames = new OperationNameLabels(options.operationNameLimit);
-    const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const sources = (): MetricsSources => this.sources;
+    const registers = [this.registry];
+    const counter = <Label extends string>(name: string, help: string, labelNames: Label[] = []) => new Counter({ name, help, labelNames, registers });
+    const histogram = <Label extends string>(name: string, help: string, buckets: number[], labelNames: Label[] = []) =>
+      new Histogram({ name, help, labelNames, buckets, registers });
+    /** With `collect`, a gauge read at scrape time: `collect` sets it. */
+    const gauge = <Label extends string>(name: string, help: string, collect?: (gauge: Gauge<Label>) => void, labelNames: Label[] = []) =>
+      new Gauge<Label>({
+        name,
+        help,
+        labelNames,
+        registers,
+        ...(collect && {
+          collect(this: Gauge<Label>) {
+            collect(this);
+          },
+        }),
+      });
 
-    this.httpRequests = new Counter({
-      name: 'helpdesk_http_requests_total',
-      help: 'HTTP requests answered, by method, route pattern ("unmatched" for 404s without a route) and status',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.httpDuration = new Histogram({
-      name: 'helpdesk_http_request_duration_seconds',
-      help: 'Time from receiving an HTTP request to its response, by method and route pattern',
-      labelNames: ['method', 'route'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.graphqlOperations = new Counter({
-      name: 'helpdesk_graphql_operations_total',
-      help: 'GraphQL operations over HTTP, by operation name (bounded: see docs/operations.md), type and outcome ("ok" or the first error code)',
-      labelNames: ['operation', 'type', 'outcome'],
-      registers,
-    });
-    this.graphqlDuration = new Histogram({
-      name: 'helpdesk_graphql_operation_duration_seconds',
-      help: 'Time to answer a GraphQL operation over HTTP, by operation name and type',
-      labelNames: ['operation', 'type'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    new Gauge({
-      name: 'helpdesk_websocket_connections',
-      help: 'Open graphql-ws sockets',
-      registers,
-      collect() {
-        this.set(sources().connections?.() ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'helpdesk_subscriptions_active',
-      help: 'Live ticketEvents subscriptions served by this process',
-      registers,
-      collect() {
-        this.set(sources().hub?.()?.subscribers ?? 0);
-      },
-    });
-    this.eventsWritten = new Counter({
-      name: 'helpdesk_events_written_total',
-      help: 'Ticket events committed to the event log by this process',
-      registers,
-    });
+    this.httpRequests = counter(
+      'helpdesk_http_requests_total',
+      'HTTP requests answered, by method, route pattern ("unmatched" for 404s without a route) and status',
+      ['method', 'route', 'status'],
+    );
+    this.httpDuration = histogram(
+      'helpdesk_http_request_duration_seconds',
+      'Time from receiving an HTTP request to its response, by method and route pattern',
+      LATENCY_BUCKETS,
+      ['method', 'route'],
+    );
+    this.graphqlOperations = counter(
+      'helpdesk_graphql_operations_total',
+      'GraphQL operations over HTTP, by operation name (bounded: see docs/operations.md), type and outcome ("ok" or the first error code)',
+      ['operation', 'type', 'outcome'],
+    );
+    this.graphqlDuration = histogram(
+      'helpdesk_graphql_operation_duration_seconds',
+      'Time to answer a GraphQL operation over HTTP, by operation name and type',
+      LATENCY_BUCKETS,
+      ['operation', 'type'],
+    );
+    gauge('helpdesk_websocket_connections', 'Open graphql-ws sockets', (it) => it.set(sources().connections?.() ?? 0));
+    gauge('helpdesk_subscriptions_active', 'Live ticketEvents subscriptions served by this process', (it) => it.set(sources().hub?.()?.subscribers ?? 0));
+    this.eventsWritten = counter('helpdesk_events_written_total', 'Ticket events committed to the event log by this process');
     let fannedOutSeen = 0;
     new Counter({
       name: 'helpdesk_events_fanned_out_total',
@@ -108,68 +102,36 @@ export class Metrics implements LiveObserver, LoginObserver {
         fannedOutSeen = now;
       },
     });
-    this.eventsDelivered = new Counter({
-      name: 'helpdesk_events_delivered_total',
-      help: 'Ticket events handed to a subscriber (one per subscriber that may see the event)',
-      registers,
-    });
-    this.eventsDroppedTotal = new Counter({
-      name: 'helpdesk_events_dropped_total',
-      help: 'Undelivered ticket events discarded when a subscriber fell too far behind and was cut off (it resumes with its cursor)',
-      registers,
-    });
-    this.deliveryDelay = new Histogram({
-      name: 'helpdesk_event_delivery_delay_seconds',
-      help: "Time from an event's commit to its hand-over to a subscriber",
-      buckets: DELIVERY_BUCKETS,
-      registers,
-    });
-    this.loginFailures = new Counter({
-      name: 'helpdesk_login_failures_total',
-      help: 'Failed sign-ins: "password" (wrong username or password), "credential" (a credential that does not decode)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.loginThrottledTotal = new Counter({
-      name: 'helpdesk_login_throttled_total',
-      help: 'Sign-in attempts refused by the failed-login throttle',
-      registers,
-    });
-    this.rateLimitedTotal = new Counter({
-      name: 'helpdesk_rate_limited_total',
-      help: 'Requests refused (429) because their client had spent its budget (RATE_LIMIT_POINTS), by transport: graphql, legacy, websocket, stream',
-      labelNames: ['transport'],
-      registers,
-    });
-    new Gauge({
-      name: 'helpdesk_db_pool_connections',
-      help: 'Database pool connections by state (used, free)',
-      labelNames: ['state'],
-      registers,
-      collect() {
+    this.eventsDelivered = counter('helpdesk_events_delivered_total', 'Ticket events handed to a subscriber (one per subscriber that may see the event)');
+    this.eventsDroppedTotal = counter(
+      'helpdesk_events_dropped_total',
+      'Undelivered ticket events discarded when a subscriber fell too far behind and was cut off (it resumes with its cursor)',
+    );
+    this.deliveryDelay = histogram('helpdesk_event_delivery_delay_seconds', "Time from an event's commit to its hand-over to a subscriber", DELIVERY_BUCKETS);
+    this.loginFailures = counter(
+      'helpdesk_login_failures_total',
+      'Failed sign-ins: "password" (wrong username or password), "credential" (a credential that does not decode)',
+      ['reason'],
+    );
+    this.loginThrottledTotal = counter('helpdesk_login_throttled_total', 'Sign-in attempts refused by the failed-login throttle');
+    this.rateLimitedTotal = counter(
+      'helpdesk_rate_limited_total',
+      'Requests refused (429) because their client had spent its budget (RATE_LIMIT_POINTS), by transport: graphql, legacy, websocket, stream',
+      ['transport'],
+    );
+    gauge(
+      'helpdesk_db_pool_connections',
+      'Database pool connections by state (used, free)',
+      (it) => {
         const stats = sources().pool?.();
-        this.set({ state: 'used' }, stats?.used ?? 0);
-        this.set({ state: 'free' }, stats?.free ?? 0);
+        it.set({ state: 'used' }, stats?.used ?? 0);
+        it.set({ state: 'free' }, stats?.free ?? 0);
       },
-    });
-    new Gauge({
-      name: 'helpdesk_db_pool_waiting',
-      help: 'Queries waiting for a database connection',
-      registers,
-      collect() {
-        this.set(sources().pool?.()?.waiting ?? 0);
-      },
-    });
-    this.databaseUp = new Gauge({
-      name: 'helpdesk_database_up',
-      help: 'Whether the last database check (every few seconds) succeeded: 1 up, 0 down',
-      registers,
-    });
-    this.databaseOutages = new Counter({
-      name: 'helpdesk_database_outages_total',
-      help: 'Times the database check went from succeeding to failing',
-      registers,
-    });
+      ['state'],
+    );
+    gauge('helpdesk_db_pool_waiting', 'Queries waiting for a database connection', (it) => it.set(sources().pool?.()?.waiting ?? 0));
+    this.databaseUp = gauge('helpdesk_database_up', 'Whether the last database check (every few seconds) succeeded: 1 up, 0 down');
+    this.databaseOutages = counter('helpdesk_database_outages_total', 'Times the database check went from succeeding to failing');
   }
 
   /** Connects the scrape-time gauges to the app's parts. */

@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { AppConfig } from '../config';
 import { clientAddressResolver } from '../http/client-address';
 import type { Database } from '../db/database';
+import { execute } from '../db/sql';
 import { graphQLValidationFor } from '../graphql/query-limits';
 import { EventLog } from '../modules/event/event-log';
 import type { ChangeSink } from '../modules/event/ticket-change';
@@ -64,7 +65,7 @@ async function createBus(config: AppConfig, database: Database, logger: Logger):
     // One channel per database: servers of different databases may share a Redis.
     const name =
       database.kind === 'postgres'
-        ? String((await database.orm.em.fork().getConnection().execute<Array<{ name: string }>>('select current_database() as name'))[0].name)
+        ? String((await execute<Array<{ name: string }>>(database.orm.em.fork(), 'select current_database() as name'))[0].name)
         : `embedded-${randomUUID()}`;
     return new RedisEventBus(config.redisUrl, `helpdesk:ticket-events:${name}`, logger);
   }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Client } from 'pg';
+import { execute } from '../db/sql';
 import { formatUserChange, parseUserChange, type UserChange } from '../modules/user/user-change';
 import { BaseEventBus, BusLogger, EventNote, formatNote, parseNote } from './event-bus';
 
@@ -41,11 +42,11 @@ export class PostgresEventBus extends BaseEventBus {
   }
 
   override async announceInTransaction(tem: EntityManager, note: EventNote): Promise<void> {
-    await tem.getConnection().execute('select pg_notify(?, ?)', [POSTGRES_CHANNEL, formatNote(note)], 'all', tem.getTransactionContext());
+    await execute(tem, 'select pg_notify(?, ?)', [POSTGRES_CHANNEL, formatNote(note)]);
   }
 
   override async announceUserChangeInTransaction(tem: EntityManager, change: UserChange): Promise<void> {
-    await tem.getConnection().execute('select pg_notify(?, ?)', [POSTGRES_USER_CHANNEL, formatUserChange(change)], 'all', tem.getTransactionContext());
+    await execute(tem, 'select pg_notify(?, ?)', [POSTGRES_USER_CHANNEL, formatUserChange(change)]);
   }
 
   override async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, ID, Info, Int, Query, Resolver, Root, Subscription, type PubSub } from 'type-graphql';
+import { pageOf, pageSize } from '../paging';
 import type { RequestContext } from '../context';
 import { selectedFields } from '../selection';
 import { badInput, forbidden, notFound } from '../../shared/errors';
@@ -127,8 +128,7 @@ export class TicketEventResolver {
     })
     after?: string | null,
   ): Promise<TicketEventConnectionType> {
-    const limit = first ?? DEFAULT_EVENT_PAGE;
-    if (limit < 1 || limit > MAX_EVENT_PAGE) throw badInput('first', `first must be between 1 and ${MAX_EVENT_PAGE}`);
+    const limit = pageSize(first, 'first', MAX_EVENT_PAGE) ?? DEFAULT_EVENT_PAGE;
     const request = await checkEventRequest(ctx, { ticketId, after }, () => EVENT_LOG.lastSeq(ctx.em));
     const fields = selectedFields(info, ['edges', 'node', 'ticket']);
     const page = await readReplayPage(ctx.em, { log: EVENT_LOG, reader: ctx.services.reader }, request.viewer, {
@@ -137,16 +137,12 @@ export class TicketEventResolver {
       limit,
       include: { replies: fields.has('replies'), history: fields.has('history') },
     });
-    const edges = page.events.map((event) => ({ cursor: event.cursor, node: event as unknown as TicketEventType }));
-    return {
-      edges,
-      pageInfo: {
-        hasNextPage: page.full,
-        hasPreviousPage: false,
-        startCursor: edges[0]?.cursor ?? null,
-        // Where to resume, even when every event read was one the viewer may not see.
-        endCursor: page.lastSeq > 0 ? encodeEventCursor(page.lastSeq) : null,
-      },
-    };
+    return pageOf(
+      page.events,
+      (event) => event.cursor,
+      (event) => event as unknown as TicketEventType,
+      // Where to resume, even when every event read was one the viewer may not see.
+      { hasNextPage: page.full, endCursor: page.lastSeq > 0 ? encodeEventCursor(page.lastSeq) : null },
+    );
   }
 }

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { pageOf, pageSize } from '../paging';
 import type { RequestContext } from '../context';
 import { selectedFields } from '../selection';
 import { badInput, forbidden, notFound } from '../../shared/errors';
@@ -63,12 +64,6 @@ export function toTicketFilter(input: TicketFilterInput | null | undefined): Tic
   };
 }
 
-function pageSize(value: number | null | undefined, field: string): number | undefined {
-  if (value == null) return undefined;
-  if (value < 1 || value > MAX_PAGE_SIZE) throw badInput(field, `${field} must be between 1 and ${MAX_PAGE_SIZE}`);
-  return value;
-}
-
 /** Which nested collections a selection under `path` asks for. */
 function includeFor(info: GraphQLResolveInfo, path: readonly string[] = []): TicketInclude {
   const fields = selectedFields(info, path);
@@ -110,8 +105,8 @@ export class TicketResolver {
     @Arg('filter', () => TicketFilterInput, { nullable: true }) filter?: TicketFilterInput | null,
   ): Promise<TicketConnectionType> {
     const viewer = await ctx.viewer();
-    const forwardSize = pageSize(first, 'first');
-    const backwardSize = pageSize(last, 'last');
+    const forwardSize = pageSize(first, 'first', MAX_PAGE_SIZE);
+    const backwardSize = pageSize(last, 'last', MAX_PAGE_SIZE);
     if (forwardSize !== undefined && backwardSize !== undefined) throw badInput('last', 'first and last cannot be combined: page one way');
     const fromEnd = backwardSize !== undefined;
     const limit = backwardSize ?? forwardSize ?? DEFAULT_PAGE_SIZE;
@@ -126,19 +121,14 @@ export class TicketResolver {
       before: before == null ? undefined : decodeTicketCursor(before, order, 'before'),
       include: includeFor(info, ['edges', 'node']),
     });
-    const edges = page.tickets.map((node) => ({
-      cursor: encodeTicketCursor(order, positionOf(node, order.field)),
-      node: node as unknown as TicketType,
-    }));
     return {
-      edges,
-      pageInfo: {
+      ...pageOf(
+        page.tickets,
+        (node) => encodeTicketCursor(order, positionOf(node, order.field)),
+        (node) => node as unknown as TicketType,
         // Relay: the direction not paged in may answer false; we do rather than spend a statement.
-        hasNextPage: !fromEnd && page.hasMore,
-        hasPreviousPage: fromEnd && page.hasMore,
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
+        { hasNextPage: !fromEnd && page.hasMore, hasPreviousPage: fromEnd && page.hasMore },
+      ),
       query,
     };
   }

@@ -1,5 +1,6 @@
 import { GraphQLDateTime } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { pageOf, pageSize } from '../paging';
 import type { RequestContext } from '../context';
 import { badInput, notFound } from '../../shared/errors';
 import { parseUserId } from '../../shared/ids';
@@ -43,17 +44,11 @@ export class UserResolver {
     @Arg('filter', () => UserFilterInput, { nullable: true }) filter?: UserFilterInput | null,
   ): Promise<UserConnectionType> {
     const viewer = await ctx.viewer();
-    const limit = first ?? DEFAULT_USER_PAGE_SIZE;
-    if (limit < 1 || limit > MAX_USER_PAGE_SIZE) throw badInput('first', `first must be between 1 and ${MAX_USER_PAGE_SIZE}`);
+    const limit = pageSize(first, 'first', MAX_USER_PAGE_SIZE) ?? DEFAULT_USER_PAGE_SIZE;
     const query: UserFilter = { roles: filter?.roles ?? undefined, search: filter?.search ?? undefined, active: filter?.active ?? undefined };
     const page = await ctx.services.directory.list(ctx.em, viewer, query, { limit, after: after ? decodeUserCursor(after, 'after') : undefined });
-    const edges = page.users.map((user) => ({ cursor: encodeUserCursor(user.username), node: toUserType(user) }));
-    return {
-      edges,
-      // Forward paging only: Relay lets hasPreviousPage be false when paging with first/after.
-      pageInfo: { hasNextPage: page.hasMore, hasPreviousPage: false, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
-      filter: query,
-    };
+    // Forward paging only: Relay lets hasPreviousPage be false when paging with first/after.
+    return { ...pageOf(page.users, (user) => encodeUserCursor(user.username), toUserType, { hasNextPage: page.hasMore }), filter: query };
   }
 
   @Query(() => UserType, {
@@ -73,8 +68,7 @@ export class UserResolver {
     @Arg('userId', () => ID) userId?: string,
   ): Promise<AuditEntry[]> {
     const viewer = await ctx.viewer();
-    const limit = first ?? 50;
-    if (limit < 1 || limit > MAX_AUDIT_PAGE) throw badInput('first', `first must be between 1 and ${MAX_AUDIT_PAGE}`);
+    const limit = pageSize(first, 'first', MAX_AUDIT_PAGE) ?? 50;
     let beforeId: number | undefined;
     if (before != null) {
       if (!/^[1-9][0-9]{0,15}$/.test(before)) throw badInput('before', 'before must be an audit entry id');

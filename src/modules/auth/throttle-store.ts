@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import type { SqlRunner } from '../../db/sql';
+import { MemoryStore, storedKey, sweeper } from '../ratelimit/counter-store';
 
 /**
  * Where the failed-login counters live: in memory for one process (the embedded database allows
@@ -71,52 +72,39 @@ interface Entry {
   lastAttemptAt: number;
   lockedUntil: number;
   trustedUntil: number;
-  /** The longest window of the rules that wrote it, to tell when it can be forgotten. */
-  windowMs: number;
 }
 
-/** How far from the oldest entry eviction looks for one that is not locked. */
-const EVICTION_SCAN = 32;
-
 /**
- * Counters in a Map kept in least-recently-used order, bounded by `maxEntries`: the oldest entry
- * goes first, preferring ones that are neither locked nor trusted, so spraying fresh usernames is
- * not a cheap way to flush the lock of an account under attack.
+ * Counters in least-recently-used order, bounded by `maxEntries`: the oldest entry goes first,
+ * preferring ones that are neither locked nor trusted, so spraying fresh usernames is not a cheap
+ * way to flush the lock of an account under attack.
  */
-export class MemoryThrottleStore implements ThrottleStore {
-  readonly kind = 'memory';
-  private readonly entries = new Map<string, Entry>();
-
-  constructor(private readonly maxEntries = 30_000) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
-  }
-
-  get size(): number {
-    return this.entries.size;
+export class MemoryThrottleStore extends MemoryStore<Entry> implements ThrottleStore {
+  constructor(maxEntries = 30_000) {
+    super(maxEntries);
   }
 
   async take(key: string, rule: CounterRule, now: number): Promise<Take> {
-    let entry = this.entries.get(key);
+    let entry = this.entry(key);
     if (entry && entry.lockedUntil > now) {
       return { admitted: false, waitMs: entry.lockedUntil - now, lockedUntil: entry.lockedUntil, trusted: entry.trustedUntil > now };
     }
     const anchor = entry && (rule.anchor === 'first' ? entry.windowStart : entry.lastAttemptAt);
     if (!entry) {
-      entry = { failures: 0, windowStart: now, lastAttemptAt: now, lockedUntil: 0, trustedUntil: 0, windowMs: rule.windowMs };
+      entry = { failures: 0, windowStart: now, lastAttemptAt: now, lockedUntil: 0, trustedUntil: 0 };
     } else if (anchor !== undefined && now - anchor >= rule.windowMs) {
       entry.failures = 0;
       entry.windowStart = now;
     }
     entry.failures += 1;
     entry.lastAttemptAt = now;
-    entry.windowMs = Math.max(entry.windowMs, rule.windowMs);
     if (entry.failures >= rule.maxFailures) entry.lockedUntil = now + lockLength(rule, entry.failures);
-    this.touch(key, entry, now);
+    this.touchAt(key, entry, now);
     return { admitted: true, waitMs: 0, lockedUntil: entry.lockedUntil, trusted: entry.trustedUntil > now };
   }
 
   async giveBack(key: string, rule: CounterRule, _now: number): Promise<void> {
-    const entry = this.entries.get(key);
+    const entry = this.entry(key);
     if (!entry || entry.failures === 0) return;
     entry.failures -= 1;
     // The lock this attempt set (or any below the limit) goes with it.
@@ -124,53 +112,30 @@ export class MemoryThrottleStore implements ThrottleStore {
   }
 
   async succeed(key: string, trustedUntil: number, now: number): Promise<void> {
-    const entry = this.entries.get(key);
+    const entry = this.entry(key);
     if (trustedUntil <= now) {
-      if (entry && entry.trustedUntil <= now) this.entries.delete(key);
+      if (entry && entry.trustedUntil <= now) this.forget(key);
       else if (entry) Object.assign(entry, { failures: 0, lockedUntil: 0 });
       return;
     }
-    const next = entry ?? { failures: 0, windowStart: now, lastAttemptAt: now, lockedUntil: 0, trustedUntil: 0, windowMs: 0 };
+    const next = entry ?? { failures: 0, windowStart: now, lastAttemptAt: now, lockedUntil: 0, trustedUntil: 0 };
     Object.assign(next, { failures: 0, lockedUntil: 0, trustedUntil: Math.max(next.trustedUntil, trustedUntil) });
-    this.touch(key, next, now);
+    this.touchAt(key, next, now);
   }
 
   async lockedFor(keys: readonly string[], now: number): Promise<number> {
     let wait = 0;
     for (const key of keys) {
-      const entry = this.entries.get(key);
+      const entry = this.entry(key);
       if (entry) wait = Math.max(wait, entry.lockedUntil - now);
     }
     return wait;
   }
 
-  private forgettable(entry: Entry, now: number): boolean {
-    return entry.lockedUntil <= now && entry.trustedUntil <= now && now - entry.lastAttemptAt >= entry.windowMs;
-  }
-
-  private touch(key: string, entry: Entry, now: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) {
-      let victim: string | undefined;
-      let scanned = 0;
-      for (const [candidate, value] of this.entries) {
-        if (scanned++ >= EVICTION_SCAN) break;
-        if (this.forgettable(value, now) || (value.lockedUntil <= now && value.trustedUntil <= now)) {
-          victim = candidate;
-          break;
-        }
-      }
-      this.entries.delete(victim ?? (this.entries.keys().next().value as string));
-    }
+  private touchAt(key: string, entry: Entry, now: number): void {
+    this.touch(key, entry, (other) => other.lockedUntil <= now && other.trustedUntil <= now);
   }
 }
-
-/** Runs one SQL statement with `?` placeholders; the database module provides it. */
-export type SqlRunner = <T>(sql: string, params: unknown[]) => Promise<T[]>;
-
-/** How often (at most) a process deletes rows nobody needs any more. */
-const SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * Counters in the `login_throttle` table (migration `Migration20261203050000_login_throttle`),
@@ -184,9 +149,15 @@ const SWEEP_INTERVAL_MS = 60_000;
  */
 export class PostgresThrottleStore implements ThrottleStore {
   readonly kind = 'postgres';
-  private lastSweep = 0;
+  private readonly sweep: (now: number) => void;
 
-  constructor(private readonly run: SqlRunner) {}
+  constructor(private readonly run: SqlRunner) {
+    this.sweep = sweeper(run, 'delete from login_throttle where locked_until <= ? and trusted_until <= ? and last_attempt_at + window_ms <= ?', (now) => [
+      now,
+      now,
+      now,
+    ]);
+  }
 
   async take(key: string, rule: CounterRule, now: number): Promise<Take> {
     assertRule(rule);
@@ -256,16 +227,4 @@ export class PostgresThrottleStore implements ThrottleStore {
     );
     return Math.max(0, Number(rows[0]?.locked_until ?? 0) - now);
   }
-
-  private sweep(now: number): void {
-    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
-    this.lastSweep = now;
-    this.run('delete from login_throttle where locked_until <= ? and trusted_until <= ? and last_attempt_at + window_ms <= ?', [now, now, now]).catch(() => {
-      // Best effort: the next sweep tries again; counters stay correct meanwhile.
-    });
-  }
-}
-
-function storedKey(key: string): string {
-  return createHash('sha256').update(key).digest('base64');
 }

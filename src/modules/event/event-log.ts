@@ -125,13 +125,12 @@ export class EventLog {
   async append(tem: EntityManager, change: TicketChange, notifyChannel?: string): Promise<number> {
     // With a channel, the NOTIFY is queued by the same statement (see appendWith).
     const notify = notifyChannel === undefined ? '' : `, pg_notify(?, seq::text || ':' || ticket_id::text)`;
-    const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
+    const rows = await execute<Array<{ seq: string | number }>>(
+      tem,
       `with ordered as (select pg_advisory_xact_lock(?::bigint))
        ${INSERT_EVENT}
        returning seq${notify}`,
       eventParams(change, notifyChannel),
-      'all',
-      tem.getTransactionContext(),
     );
     return seqOf(rows);
   }
@@ -144,7 +143,8 @@ export class EventLog {
    */
   async appendWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites, notifyChannel?: string): Promise<number | undefined> {
     const notify = notifyChannel === undefined ? '' : `, pg_notify(?, event.seq::text || ':' || event.ticket_id::text)`;
-    const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
+    const rows = await execute<Array<{ seq: string | number }>>(
+      tem,
       `with ${writes.ctes},
        ordered as (select pg_advisory_xact_lock(?::bigint) from ${writes.gate}),
        event as (
@@ -152,8 +152,6 @@ export class EventLog {
          returning seq, ticket_id)
        select event.seq${notify} from event`,
       [...writes.params, ...eventParams(change, notifyChannel)],
-      'all',
-      tem.getTransactionContext(),
     );
     if (!rows.length) return undefined;
     return seqOf(rows);

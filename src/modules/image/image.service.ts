@@ -1,4 +1,5 @@
 import { EntityManager } from '@mikro-orm/core';
+import { execute } from '../../db/sql';
 import { badInput } from '../../shared/errors';
 import { Viewer } from '../user/viewer';
 import { StoredImage } from './image.entity';
@@ -59,9 +60,7 @@ export class ImageService {
   /** The bytes and type of a stored image, or null. */
   async read(em: EntityManager, id: string): Promise<ImageContent | null> {
     // base64 on the wire: see Base64ByteaType for why.
-    const rows = await em
-      .getConnection()
-      .execute<Array<{ mime: string; data: string }>>("select mime, encode(data, 'base64') as data from images where id = ?", [id], 'all');
+    const rows = await execute<Array<{ mime: string; data: string }>>(em, "select mime, encode(data, 'base64') as data from images where id = ?", [id]);
     const row = rows[0];
     if (!row) return null;
     return { mime: row.mime, data: Buffer.from(row.data, 'base64') };

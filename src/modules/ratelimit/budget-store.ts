@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { SqlRunner } from '../auth/throttle-store';
+import type { SqlRunner } from '../../db/sql';
+import { MemoryStore, storedKey, sweeper } from './counter-store';
 
 /**
  * Where the per-client request budgets live (docs/hardening.md, "Request budgets"): in memory for
@@ -41,33 +41,21 @@ interface Window {
  * Budgets in a Map bounded by `maxEntries`, least recently used first out (an evicted key starts
  * afresh: spraying addresses frees memory, not anyone else's budget).
  */
-export class MemoryBudgetStore implements BudgetStore {
-  readonly kind = 'memory';
-  private readonly windows = new Map<string, Window>();
-
-  constructor(private readonly maxEntries = 100_000) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
-  }
-
-  get size(): number {
-    return this.windows.size;
+export class MemoryBudgetStore extends MemoryStore<Window> implements BudgetStore {
+  constructor(maxEntries = 100_000) {
+    super(maxEntries);
   }
 
   async take(key: string, cost: number, limit: number, windowMs: number, now: number): Promise<BudgetTake> {
     assertTake(cost, limit, windowMs);
-    let window = this.windows.get(key);
+    let window = this.entry(key);
     if (!window || window.resetAt <= now) window = { used: 0, resetAt: now + windowMs };
     const admitted = window.used + cost <= limit;
     if (admitted) window.used += cost;
-    this.windows.delete(key);
-    this.windows.set(key, window);
-    if (this.windows.size > this.maxEntries) this.windows.delete(this.windows.keys().next().value as string);
+    this.touch(key, window);
     return { admitted, used: window.used, resetAt: window.resetAt };
   }
 }
-
-/** How often (at most) a process deletes windows that have ended. */
-const SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * Budgets in the `rate_limit_budget` table (migration `Migration20261206000000_rate_limit_budget`),
@@ -79,9 +67,12 @@ const SWEEP_INTERVAL_MS = 60_000;
  */
 export class PostgresBudgetStore implements BudgetStore {
   readonly kind = 'postgres';
-  private lastSweep = 0;
+  private readonly sweep: (now: number) => void;
 
-  constructor(private readonly run: SqlRunner) {}
+  constructor(private readonly run: SqlRunner) {
+    // Ended windows are also reset by their next take: the sweep only frees the rows.
+    this.sweep = sweeper(run, 'delete from rate_limit_budget where reset_at <= ?', (now) => [now]);
+  }
 
   async take(key: string, cost: number, limit: number, windowMs: number, now: number): Promise<BudgetTake> {
     assertTake(cost, limit, windowMs);
@@ -102,16 +93,4 @@ export class PostgresBudgetStore implements BudgetStore {
     if (!row) throw new Error('rate_limit_budget returned no row');
     return { admitted: row.admitted, used: Number(row.used), resetAt: Number(row.reset_at) };
   }
-
-  private sweep(now: number): void {
-    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
-    this.lastSweep = now;
-    this.run('delete from rate_limit_budget where reset_at <= ?', [now]).catch(() => {
-      // Best effort: the next sweep tries again; ended windows are reset on their next take anyway.
-    });
-  }
-}
-
-function storedKey(key: string): string {
-  return createHash('sha256').update(key).digest('base64');
 }

@@ -1,6 +1,5 @@
-import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
-import { uuidv7 } from '../../shared/uuid';
-import { Ticket } from '../ticket/ticket.entity';
+import { Entity, OptionalProps, Property } from '@mikro-orm/core';
+import { TicketRow } from '../ticket/ticket-row.entity';
 
 /**
  * A message on a ticket. Deleting a reply keeps its row (the record that it existed, who wrote
@@ -8,15 +7,8 @@ import { Ticket } from '../ticket/ticket.entity';
  * means gone, from every read and every replayed event. Reads skip deleted replies.
  */
 @Entity({ tableName: 'replies' })
-export class Reply {
+export class Reply extends TicketRow {
   [OptionalProps]?: 'createdAt' | 'deletedAt';
-
-  @PrimaryKey({ type: 'uuid' })
-  id: string = uuidv7();
-
-  /** A relation to MikroORM (so a new ticket is inserted before its history), an id to us. */
-  @ManyToOne(() => Ticket, { mapToPk: true, fieldName: 'ticket_id', type: 'uuid' })
-  ticketId!: string;
 
   @Property({ type: 'integer' })
   authorId!: number;

@@ -1,4 +1,5 @@
 import { EntityManager } from '@mikro-orm/core';
+import { execute } from '../../db/sql';
 import { DEFAULT_LIMITS } from '../../config';
 import { conflict, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
@@ -97,23 +98,20 @@ export class ReplyService {
     const id = parseUuid(replyId, 'replyId');
     const expectedTicket = ticketId === undefined ? undefined : parseUuid(ticketId, 'ticketId');
     return this.unit.run(em, async (tem, changes) => {
-      const connection = tem.getConnection();
-      const [found] = await connection.execute<Array<{ ticket_id: string; author_id: number }>>(
+      const [found] = await execute<Array<{ ticket_id: string; author_id: number }>>(
+        tem,
         'select ticket_id, author_id from replies where id = ? and deleted_at is null',
         [id],
-        'all',
-        tem.getTransactionContext(),
       );
       if (!found || (expectedTicket !== undefined && found.ticket_id !== expectedTicket)) throw notFound('Reply not found');
       // The ticket's lock orders the deletion and its event with the ticket's other changes.
       const ticket = await lockTicket(tem, found.ticket_id);
       if (found.author_id !== viewer.id) throw forbidden(MESSAGES.deleteReply);
       const at = new Date();
-      const erased = await connection.execute<Array<{ id: string }>>(
+      const erased = await execute<Array<{ id: string }>>(
+        tem,
         'update replies set deleted_at = ?, content = null where id = ? and deleted_at is null returning id',
         [at, id],
-        'all',
-        tem.getTransactionContext(),
       );
       // Another request deleted it while this one waited for the lock.
       if (!erased.length) throw notFound('Reply not found');

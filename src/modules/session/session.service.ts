@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
+import { execute } from '../../db/sql';
 import { badInput, forbidden, notFound, unauthenticated } from '../../shared/errors';
 import type { AuthService } from '../auth/auth.service';
 import { normalizeRoles, type Role } from '../user/role';
@@ -175,30 +176,25 @@ export class SessionService {
       userAgent: command.userAgent ? command.userAgent.slice(0, MAX_USER_AGENT_LENGTH) : null,
     };
     const ended = await em.transactional(async (tem) => {
-      const connection = tem.getConnection();
-      const tx = tem.getTransactionContext();
-      await connection.execute(
+      await execute(
+        tem,
         `insert into sessions (id, user_id, token_digest, created_at, last_used_at, expires_at, user_agent)
          values (?, ?, ?, ?, ?, ?, ?)`,
         [record.id, record.userId, tokenDigest(token), new Date(now), new Date(now), new Date(record.expiresAt), record.userAgent],
-        'run',
-        tx,
       );
-      await connection.execute(
-        'delete from sessions where user_id = ? and (revoked_at < ? or expires_at < ?)',
-        [viewer.id, new Date(now - ENDED_RETENTION_MS), new Date(now - ENDED_RETENTION_MS)],
-        'run',
-        tx,
-      );
+      await execute(tem, 'delete from sessions where user_id = ? and (revoked_at < ? or expires_at < ?)', [
+        viewer.id,
+        new Date(now - ENDED_RETENTION_MS),
+        new Date(now - ENDED_RETENTION_MS),
+      ]);
       // One user may not pile up sessions without bound: beyond the limit the least recently used go.
-      const surplus: Array<{ id: string }> = await connection.execute(
+      const surplus = await execute<Array<{ id: string }>>(
+        tem,
         `update sessions set revoked_at = ? where id in (
            select id from sessions where user_id = ? and revoked_at is null and expires_at > ?
            order by last_used_at desc, created_at desc offset ?)
          returning id`,
         [new Date(now), viewer.id, new Date(now), this.maxSessionsPerUser],
-        'all',
-        tx,
       );
       const changes = surplus.map((row): UserChange => ({ kind: 'session', userId: viewer.id, sessionId: row.id }));
       for (const change of changes) await this.changes.record(tem, change);
@@ -244,17 +240,15 @@ export class SessionService {
   private async refresh(digest: string): Promise<TokenViewer> {
     const generation = this.generation;
     const now = this.now();
-    const rows: TokenRow[] = await this.fork()
-      .getConnection()
-      .execute(
-        `update sessions s set last_used_at = ?
-           from users u
-          where s.token_digest = ? and u.id = s.user_id and u.active
-            and s.revoked_at is null and s.expires_at > ? and s.last_used_at > ?
-         returning s.id, s.user_id, ${epochMs('s.expires_at')} as expires_at, u.username, u.roles, u.is_admin`,
-        [new Date(now), digest, new Date(now), new Date(now - this.settings.idleTimeoutMs)],
-        'all',
-      );
+    const rows = await execute<TokenRow[]>(
+      this.fork(),
+      `update sessions s set last_used_at = ?
+         from users u
+        where s.token_digest = ? and u.id = s.user_id and u.active
+          and s.revoked_at is null and s.expires_at > ? and s.last_used_at > ?
+       returning s.id, s.user_id, ${epochMs('s.expires_at')} as expires_at, u.username, u.roles, u.is_admin`,
+      [new Date(now), digest, new Date(now), new Date(now - this.settings.idleTimeoutMs)],
+    );
     const row = rows[0];
     if (!row) throw unauthenticated();
     const viewer: Viewer = Object.freeze({
@@ -275,12 +269,12 @@ export class SessionService {
   async list(em: EntityManager, viewer: Viewer, userId: number = viewer.id): Promise<SessionRecord[]> {
     if (userId !== viewer.id && !viewer.isAdmin) throw forbidden('You are not allowed to list the sessions of another user');
     const now = this.now();
-    const rows: SessionRow[] = await em.getConnection().execute(
+    const rows = await execute<SessionRow[]>(
+      em,
       `select ${SESSION_COLUMNS} from sessions
         where user_id = ? and revoked_at is null and expires_at > ? and last_used_at > ?
         order by last_used_at desc, created_at desc limit ?`,
       [userId, new Date(now), new Date(now - this.settings.idleTimeoutMs), this.maxSessionsPerUser],
-      'all',
     );
     return rows.map(toRecord);
   }
@@ -294,14 +288,12 @@ export class SessionService {
    */
   async revoke(em: EntityManager, viewer: Viewer, sessionId: string): Promise<void> {
     const change = await em.transactional(async (tem) => {
-      const connection = tem.getConnection();
-      const tx = tem.getTransactionContext();
-      const rows: SessionRow[] = await connection.execute(`select ${SESSION_COLUMNS} from sessions where id = ? for update`, [sessionId], 'all', tx);
+      const rows = await execute<SessionRow[]>(tem, `select ${SESSION_COLUMNS} from sessions where id = ? for update`, [sessionId]);
       const session = rows[0] ? toRecord(rows[0]) : undefined;
       if (!session) throw notFound('Session not found');
       if (session.userId !== viewer.id && !viewer.isAdmin) throw forbidden('You are not allowed to revoke this session');
       if (session.revokedAt !== null) return undefined;
-      await connection.execute('update sessions set revoked_at = ? where id = ?', [new Date(this.now()), sessionId], 'run', tx);
+      await execute(tem, 'update sessions set revoked_at = ? where id = ?', [new Date(this.now()), sessionId]);
       if (session.userId !== viewer.id) {
         await recordAudit(tem, { userId: session.userId, actorId: viewer.id, action: UserAuditAction.SESSION_REVOKED });
       }
@@ -317,12 +309,11 @@ export class SessionService {
    * and records the changes. The caller reports them with {@link committed} after its commit.
    */
   async revokeAllOf(tem: EntityManager, userId: number, exceptSessionId?: string): Promise<UserChange[]> {
-    const rows: Array<{ id: string }> = await tem.getConnection().execute(
+    const rows = await execute<Array<{ id: string }>>(
+      tem,
       `update sessions set revoked_at = ? where user_id = ? and revoked_at is null and expires_at > ?
          ${exceptSessionId ? 'and id <> ?' : ''} returning id`,
       [new Date(this.now()), userId, new Date(this.now()), ...(exceptSessionId ? [exceptSessionId] : [])],
-      'all',
-      tem.getTransactionContext(),
     );
     const changes = rows.map((row): UserChange => ({ kind: 'session', userId, sessionId: row.id }));
     for (const change of changes) await this.changes.record(tem, change);
@@ -341,17 +332,15 @@ export class SessionService {
   async touchLive(sessionIds: readonly string[]): Promise<Set<string>> {
     if (sessionIds.length === 0) return new Set();
     const now = this.now();
-    const rows: Array<{ id: string }> = await this.fork()
-      .getConnection()
-      .execute(
-        `update sessions s set last_used_at = ?
-           from users u
-          where s.id = any(?::uuid[]) and u.id = s.user_id and u.active
-            and s.revoked_at is null and s.expires_at > ? and s.last_used_at > ?
-         returning s.id`,
-        [new Date(now), pgArray(sessionIds), new Date(now), new Date(now - this.settings.idleTimeoutMs)],
-        'all',
-      );
+    const rows = await execute<Array<{ id: string }>>(
+      this.fork(),
+      `update sessions s set last_used_at = ?
+         from users u
+        where s.id = any(?::uuid[]) and u.id = s.user_id and u.active
+          and s.revoked_at is null and s.expires_at > ? and s.last_used_at > ?
+       returning s.id`,
+      [new Date(now), pgArray(sessionIds), new Date(now), new Date(now - this.settings.idleTimeoutMs)],
+    );
     return new Set(rows.map((row) => row.id));
   }
 

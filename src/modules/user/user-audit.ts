@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { execute } from '../../db/sql';
 import { normalizeRoles, type Role } from './role';
 
 /** What happened to a user. Passwords and tokens never appear in an entry, only that they changed. */
@@ -41,14 +42,14 @@ const pgArray = (values: readonly string[] | undefined): string | null => (value
 
 /** Appends an entry inside the caller's transaction, so a change and its record commit together. */
 export async function recordAudit(tem: EntityManager, record: AuditRecord): Promise<void> {
-  await tem
-    .getConnection()
-    .execute(
-      'insert into user_audit (user_id, actor_id, action, roles, previous_roles, admin) values (?, ?, ?, ?::text[], ?::text[], ?)',
-      [record.userId, record.actorId, record.action, pgArray(record.roles), pgArray(record.previousRoles), record.admin ?? null],
-      'run',
-      tem.getTransactionContext(),
-    );
+  await execute(tem, 'insert into user_audit (user_id, actor_id, action, roles, previous_roles, admin) values (?, ?, ?, ?::text[], ?::text[], ?)', [
+    record.userId,
+    record.actorId,
+    record.action,
+    pgArray(record.roles),
+    pgArray(record.previousRoles),
+    record.admin ?? null,
+  ]);
 }
 
 interface AuditRow {
@@ -64,12 +65,12 @@ interface AuditRow {
 
 /** A user's entries, newest first, `limit` of them older than entry `before` (keyset). */
 export async function readAudit(em: EntityManager, userId: number, options: { limit: number; before?: number }): Promise<AuditEntry[]> {
-  const rows: AuditRow[] = await em.getConnection().execute(
+  const rows = await execute<AuditRow[]>(
+    em,
     `select id, user_id, actor_id, action, roles, previous_roles, admin, (extract(epoch from at) * 1000)::float8 as at
        from user_audit where user_id = ? ${options.before !== undefined ? 'and id < ?' : ''}
       order by id desc limit ?`,
     [userId, ...(options.before !== undefined ? [options.before] : []), options.limit],
-    'all',
   );
   return rows.map((row) => ({
     id: String(row.id),

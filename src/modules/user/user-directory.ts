@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { execute } from '../../db/sql';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { STATUS_CODE, TicketStatus } from '../ticket/ticket-status';
 import { normalizeRoles, Role } from './role';
@@ -127,9 +128,10 @@ export class UserDirectory {
       conditions.push(`${where.sql ? 'and' : 'where'} u.username > ?`);
       params.push(page.after);
     }
-    const rows: UserRow[] = await em
-      .getConnection()
-      .execute(`select ${USER_COLUMNS} from users u ${conditions.join(' ')} order by u.username limit ?`, [...params, page.limit + 1], 'all');
+    const rows = await execute<UserRow[]>(em, `select ${USER_COLUMNS} from users u ${conditions.join(' ')} order by u.username limit ?`, [
+      ...params,
+      page.limit + 1,
+    ]);
     const hasMore = rows.length > page.limit;
     return { users: rows.slice(0, page.limit).map(toDirectoryUser), hasMore };
   }
@@ -138,9 +140,7 @@ export class UserDirectory {
   async count(em: EntityManager, viewer: Viewer, filter: UserFilter): Promise<number> {
     if (!canBrowseDirectory(viewer)) throw forbidden(DIRECTORY_FORBIDDEN);
     const where = whereOf(filter);
-    const rows: Array<{ count: number | string }> = await em
-      .getConnection()
-      .execute(`select count(*)::int as count from users u ${where.sql}`, where.params, 'all');
+    const rows = await execute<Array<{ count: number | string }>>(em, `select count(*)::int as count from users u ${where.sql}`, where.params);
     return Number(rows[0]?.count ?? 0);
   }
 
@@ -158,23 +158,23 @@ export class UserDirectory {
 
   /** One user without any permission check (the services' own reads). */
   async byId(em: EntityManager, id: number): Promise<DirectoryUser | undefined> {
-    const rows: UserRow[] = await em.getConnection().execute(`select ${USER_COLUMNS} from users u where u.id = ?`, [id], 'all');
+    const rows = await execute<UserRow[]>(em, `select ${USER_COLUMNS} from users u where u.id = ?`, [id]);
     return rows[0] ? toDirectoryUser(rows[0]) : undefined;
   }
 
   /** Many users at once, by id (field resolvers batch through {@link userFacts}). */
   async byIds(em: EntityManager, ids: readonly number[]): Promise<Map<number, DirectoryUser>> {
-    const rows: UserRow[] = await em.getConnection().execute(`select ${USER_COLUMNS} from users u where u.id = any(?::int[])`, [pgArray(ids)], 'all');
+    const rows = await execute<UserRow[]>(em, `select ${USER_COLUMNS} from users u where u.id = any(?::int[])`, [pgArray(ids)]);
     return new Map(rows.map((row) => [Number(row.id), toDirectoryUser(row)]));
   }
 
   /** Open tickets assigned to each of these users (0 for none), in one statement. */
   async openAssignedCounts(em: EntityManager, ids: readonly number[]): Promise<Map<number, number>> {
-    const rows: Array<{ staff_id: number; count: number | string }> = await em.getConnection().execute(
+    const rows = await execute<Array<{ staff_id: number; count: number | string }>>(
+      em,
       `select staff_id, count(*)::int as count from tickets
         where staff_id = any(?::int[]) and status = any(?::smallint[]) group by staff_id`,
       [pgArray(ids), pgArray(OPEN_ASSIGNED_STATUSES.map((status) => STATUS_CODE[status]))],
-      'all',
     );
     const counts = new Map(ids.map((id) => [id, 0]));
     for (const row of rows) counts.set(Number(row.staff_id), Number(row.count));
@@ -189,64 +189,54 @@ export class UserDirectory {
  * request's EntityManager fork, so results never outlive the request.
  */
 class UserFactsLoader {
-  private readonly users = new Map<number, Promise<DirectoryUser | undefined>>();
-  private readonly counts = new Map<number, Promise<number>>();
-  private pendingUsers: Array<{ id: number; resolve: (user: DirectoryUser | undefined) => void; reject: (error: unknown) => void }> = [];
-  private pendingCounts: Array<{ id: number; resolve: (count: number) => void; reject: (error: unknown) => void }> = [];
+  private readonly users: TickBatch<DirectoryUser | undefined>;
+  private readonly counts: TickBatch<number>;
 
-  constructor(
-    private readonly em: EntityManager,
-    private readonly directory: UserDirectory,
-  ) {}
+  constructor(em: EntityManager, directory: UserDirectory) {
+    this.users = new TickBatch((ids) => directory.byIds(em, ids), undefined);
+    this.counts = new TickBatch((ids) => directory.openAssignedCounts(em, ids), 0);
+  }
 
   user(id: number): Promise<DirectoryUser | undefined> {
-    let promise = this.users.get(id);
-    if (!promise) {
-      promise = new Promise((resolve, reject) => {
-        if (this.pendingUsers.push({ id, resolve, reject }) === 1) afterTick(() => this.flushUsers());
-      });
-      this.users.set(id, promise);
-    }
-    return promise;
+    return this.users.load(id);
   }
 
   openAssigned(id: number): Promise<number> {
-    let promise = this.counts.get(id);
-    if (!promise) {
-      promise = new Promise((resolve, reject) => {
-        if (this.pendingCounts.push({ id, resolve, reject }) === 1) afterTick(() => this.flushCounts());
+    return this.counts.load(id);
+  }
+}
+
+/**
+ * One kind of per-user answer, batched: the ids asked for in one tick are fetched together by one
+ * call of `fetch`, and each id's answer is kept (an id fetch does not answer gets `missing`).
+ */
+class TickBatch<Answer> {
+  private readonly answers = new Map<number, Promise<Answer>>();
+  private pending: Array<{ id: number; resolve: (answer: Answer) => void; reject: (error: unknown) => void }> = [];
+
+  constructor(
+    private readonly fetch: (ids: number[]) => Promise<ReadonlyMap<number, Answer>>,
+    private readonly missing: Answer,
+  ) {}
+
+  load(id: number): Promise<Answer> {
+    let answer = this.answers.get(id);
+    if (!answer) {
+      answer = new Promise((resolve, reject) => {
+        if (this.pending.push({ id, resolve, reject }) === 1) afterTick(() => this.flush());
       });
-      this.counts.set(id, promise);
+      this.answers.set(id, answer);
     }
-    return promise;
+    return answer;
   }
 
-  private flushUsers(): void {
-    const batch = this.pendingUsers;
-    this.pendingUsers = [];
-    this.directory
-      .byIds(
-        this.em,
-        batch.map((each) => each.id),
-      )
-      .then(
-        (found) => batch.forEach((each) => each.resolve(found.get(each.id))),
-        (error: unknown) => batch.forEach((each) => each.reject(error)),
-      );
-  }
-
-  private flushCounts(): void {
-    const batch = this.pendingCounts;
-    this.pendingCounts = [];
-    this.directory
-      .openAssignedCounts(
-        this.em,
-        batch.map((each) => each.id),
-      )
-      .then(
-        (counts) => batch.forEach((each) => each.resolve(counts.get(each.id) ?? 0)),
-        (error: unknown) => batch.forEach((each) => each.reject(error)),
-      );
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.fetch(batch.map((each) => each.id)).then(
+      (found) => batch.forEach((each) => each.resolve(found.get(each.id) ?? this.missing)),
+      (error: unknown) => batch.forEach((each) => each.reject(error)),
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import { LockMode, type EntityManager } from '@mikro-orm/core';
+import { execute } from '../../db/sql';
 import { badInput, conflict, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
 import type { AuthService } from '../auth/auth.service';
 import type { SessionService } from '../session/session.service';
@@ -55,9 +56,7 @@ export class UserLifecycleService {
     const changes = await em.transactional(async (tem) => {
       // Every active administrator's row first, in id order: two administrators demoting each
       // other at once serialise here, and the second sees that the first is gone.
-      const admins: Array<{ id: number }> = await tem
-        .getConnection()
-        .execute('select id from users where is_admin and active order by id for update', [], 'all', tem.getTransactionContext());
+      const admins = await execute<Array<{ id: number }>>(tem, 'select id from users where is_admin and active order by id for update');
       const user = await tem.findOne(User, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!user) throw notFound('User not found');
       const wasActiveAdmin = user.isAdmin && user.active;
