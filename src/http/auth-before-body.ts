@@ -23,6 +23,10 @@ import './route-config';
  * The legacy endpoint carries its credential in the body and must read it first: there the
  * bounds are the throttle check above, the bytes-in-flight budget and, for multipart, the rule
  * that the credential comes before any file (legacy.routes.ts).
+ *
+ * "Before the body is read": a refused body is not read and its connection closes, unless it is
+ * declared small (at most {@link SMALL_BODY_BYTES}), which is read and dropped first so that the
+ * client reads the refusal (body-guards.ts `settleUnreadBody`).
  */
 
 /** Largest `/graphql` body a request without an Authorization header may send. */
@@ -68,7 +72,7 @@ export function authBeforeBody(app: FastifyInstance, options: AuthBeforeBodyOpti
       const domain = asDomainError(error);
       if (!domain) throw error;
       const body = graphql ? { errors: [formatDomainError({ message: domain.message }, domain)] } : undefined;
-      return refuseUnread(reply, domain, body);
+      return refuseUnread(request, reply, domain, body);
     }
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { DomainError, ErrorCode } from '../shared/errors';
@@ -17,8 +17,10 @@ import { baseSecurityHeaders } from './security-headers';
  * - **connections per client address**: beyond the limit a new connection is answered 503 and
  *   closed before any request on it is parsed.
  *
- * The refusals made before a body is read close the connection (`connection: close`), so the
- * unread rest of the body is not read either.
+ * A request refused before its body was read to its end (here, before authentication, or at a
+ * part of a form) goes through {@link settleUnreadBody}: a large body from a sender we do not
+ * know is not read and its connection closes; the rest of an authenticated sender's body is read
+ * (within bounds) first, so the client reads the refusal.
  */
 
 /** A body up to this size is small: read without reserving from the budget (it is what a connection holds anyway). */
@@ -62,14 +64,82 @@ export function declaredBodyBytes(request: FastifyRequest): number | undefined {
   return request.headers['transfer-encoding'] === undefined ? 0 : undefined;
 }
 
-/** Sends a refusal made before the body was read, and closes the connection after it. */
-export function refuseUnread(reply: FastifyReply, error: DomainError, body?: unknown): FastifyReply {
+/**
+ * Sends a refusal made before the body was read (an `onRequest` hook): as {@link settleUnreadBody}
+ * for a sender we do not know, so a large body is not read and its connection closes.
+ */
+export async function refuseUnread(request: FastifyRequest, reply: FastifyReply, error: DomainError, body?: unknown): Promise<FastifyReply> {
+  await settleUnreadBody(request, reply, 'unknown');
   const status = HTTP_STATUS[error.code];
   if (error.details.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.details.retryAfterSeconds));
-  return reply
-    .header('connection', 'close')
-    .status(status)
-    .send(body ?? { code: status, message: error.message });
+  return reply.status(status).send(body ?? { code: status, message: error.message });
+}
+
+/** The most of an authenticated sender's unread body that is read (and dropped) before its refusal is sent. */
+export const DRAIN_BEFORE_REFUSAL_BYTES = 1024 * 1024;
+/** How long an unread body is read before its refusal is sent all the same. */
+export const DRAIN_BEFORE_REFUSAL_MS = 2_000;
+
+/** Who sent a body that is refused before it was read to its end: a verified credential, or someone we do not know. */
+export type BodySender = 'authenticated' | 'unknown';
+
+/**
+ * Readies the refusal of a request whose body is not read to its end (refused before it, or at a
+ * part of a form: no credential yet, not an image, one file too many), before the error is answered.
+ *
+ * A client still sending when the answer comes and the connection closes under it sees a reset
+ * instead of the answer (Node 24's `fetch` reports `write EPIPE`): closing with unread bytes
+ * resets the connection. So the rest of the body is read and dropped first, as far as the sender
+ * may make us read:
+ *
+ * - **an authenticated sender**: at most {@link DRAIN_BEFORE_REFUSAL_BYTES} more;
+ * - **a sender we do not know**: only a body declared small (Content-Length up to
+ *   {@link SMALL_BODY_BYTES}, what an anonymous `/graphql` request may send anyway); a larger or
+ *   chunked one is not read at all.
+ *
+ * Either way within {@link DRAIN_BEFORE_REFUSAL_MS}. A body read to its end keeps its keep-alive
+ * connection; otherwise (too large, too slow, not read) the answer closes it (`connection: close`).
+ *
+ * The rest is read before the answer, not after it (as nginx's lingering close does), because
+ * Node's HTTP server closes a `connection: close` socket as soon as its answer is written; and so
+ * the request holds its bytes-in-flight reservation and its connection while it drains, like any
+ * request being read.
+ */
+export async function settleUnreadBody(request: FastifyRequest, reply: FastifyReply, sender: BodySender): Promise<void> {
+  const declared = declaredBodyBytes(request);
+  const maxBytes = sender === 'authenticated' ? DRAIN_BEFORE_REFUSAL_BYTES : declared !== undefined && declared <= SMALL_BODY_BYTES ? SMALL_BODY_BYTES : 0;
+  const outcome = maxBytes > 0 ? await drain(request.raw, maxBytes, DRAIN_BEFORE_REFUSAL_MS) : 'not-read';
+  if (outcome === 'ended') return;
+  if (outcome !== 'not-read') request.log.info({ outcome, sender }, 'refused request: the rest of its body is not read');
+  reply.header('connection', 'close');
+}
+
+type DrainOutcome = 'ended' | 'too-large' | 'too-slow' | 'gone' | 'not-read';
+
+/** Reads and drops what is left of a request body: until it ends, `maxBytes` came, `maxMs` passed, or the request is gone. */
+function drain(raw: IncomingMessage, maxBytes: number, maxMs: number): Promise<DrainOutcome> {
+  // A parser (multipart's busboy) may still be piped from the request: the rest is nobody's now.
+  raw.unpipe();
+  if (raw.readableEnded) return Promise.resolve('ended');
+  if (raw.destroyed) return Promise.resolve('gone');
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const finish = (outcome: DrainOutcome) => {
+      clearTimeout(timer);
+      raw.off('data', onData).off('end', onEnd).off('close', onGone).off('error', onGone);
+      if (outcome !== 'ended') raw.pause();
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) finish('too-large');
+    };
+    const onEnd = () => finish('ended');
+    const onGone = () => finish('gone');
+    const timer = setTimeout(() => finish('too-slow'), maxMs);
+    raw.on('data', onData).once('end', onEnd).once('close', onGone).once('error', onGone);
+    raw.resume();
+  });
 }
 
 /**
@@ -111,6 +181,7 @@ export function bodyBudget(app: FastifyInstance, options: BodyBudgetOptions): vo
     if (!budget.tryReserve(bytes)) {
       request.log.warn({ bytes, inUse: budget.inUse, capacity: budget.capacity }, 'request body refused: too many large bodies in flight');
       return refuseUnread(
+        request,
         reply,
         new DomainError(ErrorCode.UNAVAILABLE, 'The server is receiving too many large requests right now; retry shortly', { retryAfterSeconds: 1 }),
       );

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { malformedMultipart } from './errors';
+import { settleUnreadBody } from './body-guards';
 import './route-config';
 import { badInput } from '../shared/errors';
 import { authenticateRequest, authorizationFromHeader } from '../modules/session/authorization';
@@ -26,7 +27,11 @@ export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOpti
 
   // Files stream in (multipart limits); a throttled address is refused before the body.
   app.post('/uploads', { config: { largeBody: true } }, async (request, reply) => {
-    const { viewer } = await authenticateRequest(services, authorizationFromHeader(request.headers.authorization), request.ip);
+    const { viewer } = await authenticateRequest(services, authorizationFromHeader(request.headers.authorization), request.ip).catch(async (error: unknown) => {
+      // Not a byte of a stranger's upload is read (http/body-guards.ts settleUnreadBody).
+      await settleUnreadBody(request, reply, 'unknown');
+      throw error;
+    });
     if (!request.isMultipart()) throw badInput('body', 'Send images as multipart/form-data file parts');
     const images: CheckedImage[] = [];
     try {
@@ -38,6 +43,8 @@ export async function imageRoutes(app: FastifyInstance, options: ImageRoutesOpti
         images.push({ bytes, mime: assertImage(bytes, field) });
       }
     } catch (error) {
+      // Refused part-way: the rest is read (within bounds) so the client reads the refusal.
+      await settleUnreadBody(request, reply, 'authenticated');
       throw malformedMultipart(error);
     }
     if (images.length === 0) throw badInput('images', 'No image file parts in the upload');

@@ -10,6 +10,7 @@ import { findLegacyAction, type LegacyInput } from './legacy-actions';
 import { parseLegacyBody } from './legacy-body.parser';
 import { asFields } from './legacy-fields';
 import { malformedMultipart } from '../http/errors';
+import { settleUnreadBody, type BodySender } from '../http/body-guards';
 import type { Viewer } from '../modules/user/viewer';
 import { MAX_JSON_BODY_BYTES } from '../http/route-config';
 import { budgetSpent, rateLimitHeaders, type RateLimiter } from '../modules/ratelimit/rate-limiter';
@@ -59,11 +60,17 @@ export async function legacyRoutes(app: FastifyInstance, options: LegacyRoutesOp
     let verified: Viewer | undefined;
     let input: LegacyInput;
     if (request.isMultipart()) {
+      let sender: BodySender = 'unknown';
+      const verify = async (credential: unknown): Promise<Viewer> => {
+        const viewer = await services.auth.authenticate(credential, request.ip);
+        sender = 'authenticated';
+        return viewer;
+      };
       try {
-        ({ input, viewer: verified } = await readForm(request, (credential) => services.auth.authenticate(credential, request.ip)));
+        ({ input, viewer: verified } = await readForm(request, verify));
       } catch (error) {
-        // The rest of the form may be unread: close the connection rather than read it.
-        reply.header('connection', 'close');
+        // The rest of the form may be unread: a stranger's is not read, an authenticated sender's is, within bounds.
+        await settleUnreadBody(request, reply, sender);
         throw error;
       }
     } else {

@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { ANONYMOUS_BODY_BYTES } from '../../src/http/auth-before-body';
+import { DRAIN_BEFORE_REFUSAL_BYTES, DRAIN_BEFORE_REFUSAL_MS } from '../../src/http/body-guards';
 import { errorCode, gql, PNG_BYTES } from '../support/http';
 import { isWholeAnswer, parseHttpAnswer, type RawHttpAnswer } from '../support/raw-http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
@@ -261,11 +262,40 @@ describe.each(DATABASES)('bodies are not read before we know who is asking (%s)'
       expect(JSON.parse(answer.body)).toEqual({ code: 401, message: 'Invalid credential' });
     });
 
+    it('reads a small form from a sender it does not know before refusing it, so fetch gets the 401, not a reset', async () => {
+      const form = new FormData();
+      form.append('action', 'create-ticket');
+      for (let index = 0; index < 3; index++) form.append('images', new Blob([PNG_BYTES]), `image${index}.png`);
+      form.append('credential', server.users.customer.credential);
+      const response = await fetch(`${server.url}/api/ticket`, { method: 'POST', body: form });
+      expect({ status: response.status, body: await response.json() }).toEqual({
+        status: 401,
+        body: { code: 401, message: 'Send the credential field before any file in a multipart form' },
+      });
+    });
+
     it('refuses a form with 64 KiB of fields before its credential', async () => {
       const start = textPart('action', 'create-ticket') + textPart('content', 'x'.repeat(64 * 1024)) + textPart('status', 'new');
       const answer = keep(await held(server, '127.0.0.6', '/api/ticket', 3 * MB, start, multipart));
       expect(answer.status).toBe(401);
       expect(JSON.parse(answer.body).message).toBe('Send the credential field before 65536 bytes of fields in a multipart form');
+    });
+
+    it('reads the rest of an authenticated form refused part-way, so fetch gets the 413 (one file too many), not a reset', async () => {
+      // The 11th file is refused as its part begins, while fetch is still sending the form (a few
+      // times: whether the close would catch it mid-write depends on timing).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const form = new FormData();
+        form.append('action', 'create-ticket');
+        form.append('credential', server.users.customer.credential);
+        form.append('content', 'eleven images');
+        for (let index = 0; index < 11; index++) form.append('images', new Blob([PNG_BYTES]), `image${index}.png`);
+        const response = await fetch(`${server.url}/api/ticket`, { method: 'POST', body: form });
+        expect({ status: response.status, body: await response.json() }).toEqual({
+          status: 413,
+          body: { code: 413, message: 'At most 10 images per request' },
+        });
+      }
     });
 
     it('files a ticket from a form whose credential comes first', async () => {
@@ -279,6 +309,78 @@ describe.each(DATABASES)('bodies are not read before we know who is asking (%s)'
       const response = await fetch(`${server.url}/api/ticket`, { method: 'POST', headers: multipart, body });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ uuid: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    });
+  });
+  describe("/uploads refused part-way: a stranger's body is not read, an authenticated sender's is, within bounds", () => {
+    const boundary = 'UploadBoundary';
+    const multipart = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+    const authorization = () => ({ authorization: `Credential ${server.users.customer.credential}` });
+    const fileHead = (name: string) => `--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="${name}"\r\nContent-Type: image/png\r\n\r\n`;
+    /** A first file that is not an image (refused as soon as it is read), and the start of a second one. */
+    const start = Buffer.from(`${fileHead('page.html')}<html>not an image</html>\r\n${fileHead('pad.png')}`);
+    const notAnImage = { code: 400, message: 'images[0]: not a PNG, JPEG, GIF or WebP image' };
+    /** The rest of the form after {@link start}: `padding` bytes of the second file, and the closing boundary. */
+    const rest = (padding: number) => Buffer.concat([Buffer.alloc(padding, 1), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+
+    it('refuses a wrong Authorization header with 401 at once and closes, without reading the files', async () => {
+      const wrong = `Credential ${server.credential('customer', 'not the password')}`;
+      const answer = keep(await held(server, '127.0.0.7', '/uploads', 3 * MB, start, { ...multipart, authorization: wrong }));
+      expect(answer.status).toBe(401);
+      expect(answer.closed).toBe(true);
+    });
+
+    it('reads the rest of an authenticated upload refused at its first file, answers, and keeps the connection', async () => {
+      const socket = keep({ socket: await open(server, '127.0.0.7') }).socket;
+      const body = Buffer.concat([start, rest(256 * 1024)]);
+      const head = Object.entries({ host: 'test', 'content-length': String(body.length), ...multipart, ...authorization() })
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
+      const answer = answerOf(socket);
+      socket.write(`POST /uploads HTTP/1.1\r\n${head}\r\n`);
+      socket.write(body);
+      const refused = await answer;
+      expect({ status: refused.status, body: JSON.parse(refused.body), closed: refused.closed }).toEqual({ status: 400, body: notAnImage, closed: false });
+      // Every byte of the body was read: the next request on the connection is understood.
+      const next = answerOf(socket);
+      socket.write('GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n');
+      expect((await next).status).toBe(200);
+    });
+
+    it(`waits at most ${DRAIN_BEFORE_REFUSAL_MS} ms for the rest, holding its share of the bytes in flight meanwhile, then answers and closes`, async () => {
+      const startedAt = Date.now();
+      const draining = held(server, '127.0.0.8', '/uploads', 3 * MB, start, { ...multipart, ...authorization() });
+      // While it drains, its 3 MB are still reserved: a 2 MB body does not fit the 4 MiB budget.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const other = keep(await held(server, '127.0.0.7', '/api/ticket', 2 * MB, '{"action": '));
+      expect(other.status).toBe(503);
+      const answer = keep(await draining);
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(DRAIN_BEFORE_REFUSAL_MS - 100);
+      expect({ status: answer.status, body: JSON.parse(answer.body), closed: answer.closed }).toEqual({ status: 400, body: notAnImage, closed: true });
+    });
+
+    it(`reads at most ${DRAIN_BEFORE_REFUSAL_BYTES} bytes of the rest, then answers and closes`, async () => {
+      const socket = keep({ socket: await open(server, '127.0.0.8') }).socket;
+      const head = Object.entries({ host: 'test', 'content-length': String(3 * MB), ...multipart, ...authorization() })
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
+      const answer = answerOf(socket);
+      const startedAt = Date.now();
+      socket.write(`POST /uploads HTTP/1.1\r\n${head}\r\n`);
+      socket.write(start);
+      socket.write(Buffer.alloc(2 * MB, 1));
+      const refused = await answer;
+      expect(refused.closed).toBe(true);
+      // Cut off by bytes, not by the time bound.
+      expect(Date.now() - startedAt).toBeLessThan(DRAIN_BEFORE_REFUSAL_MS);
+      if (refused.status !== 0) expect(JSON.parse(refused.body)).toEqual(notAnImage);
+    });
+
+    it('reads the rest of an authenticated upload refused part-way, so fetch gets the 400, not a reset', async () => {
+      const form = new FormData();
+      form.append('images', new Blob(['<html>not an image</html>']), 'page.html');
+      for (let index = 0; index < 5; index++) form.append('images', new Blob([PNG_BYTES, Buffer.alloc(64 * 1024, index)]), `image${index}.png`);
+      const response = await fetch(`${server.url}/uploads`, { method: 'POST', headers: authorization(), body: form });
+      expect({ status: response.status, body: await response.json() }).toEqual({ status: 400, body: notAnImage });
     });
   });
 });
