@@ -144,7 +144,8 @@ export class EventLog {
    */
   async appendWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites, notifyChannel?: string): Promise<number | undefined> {
     const notify = notifyChannel === undefined ? '' : `, pg_notify(?, event.seq::text || ':' || event.ticket_id::text)`;
-    const rows = await tem.getConnection().execute<Array<{ seq: string | number }>>(
+    const rows = await execute<Array<{ seq: string | number }>>(
+      tem,
       `with ${writes.ctes},
        ordered as (select pg_advisory_xact_lock(?::bigint) from ${writes.gate}),
        event as (
@@ -152,8 +153,6 @@ export class EventLog {
          returning seq, ticket_id)
        select event.seq${notify} from event`,
       [...writes.params, ...eventParams(change, notifyChannel)],
-      'all',
-      tem.getTransactionContext(),
     );
     if (!rows.length) return undefined;
     return seqOf(rows);

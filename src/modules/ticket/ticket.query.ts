@@ -351,7 +351,7 @@ export class TicketReader {
   ): Promise<{ ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null> {
     const withUser = userId !== undefined;
     const sql = readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, { namedUser: withUser });
-    const rows = await tem.getConnection().execute<ReadRow[]>(sql, withUser ? [id, userId] : [id], 'all', tem.getTransactionContext());
+    const rows = await execute<ReadRow[]>(tem, sql, withUser ? [id, userId] : [id]);
     const ticket = assemble(rows, include)[0];
     if (!ticket) return null;
     const named = withUser ? rows.find((row: ReadRow) => row.kind === KIND_USER && row.user_id === userId) : undefined;
