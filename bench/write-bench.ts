@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { encodeCredential } from '../src/modules/auth/credential';
 import { openDatabase } from '../src/db/database';
 import { ServerProcess } from './ipc';
+import { PostgresCpu } from './pg-cpu';
 import autocannon from 'autocannon';
 import type { LoadResult } from './load';
 import { ADD_REPLY, graphqlBody, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
@@ -27,7 +28,8 @@ import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
  * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000  --before DIR (a built
  * checkout of an earlier commit, measured in the same run: before and after)  --targets app-transition
  * (only these)  --cpu-prof DIR (V8 profiles of the servers). Prints req/s, p99, the
- * ratio to the bound, the server's CPU per write and the load average.
+ * ratio to the bound, the CPU per write of the server process and of PostgreSQL's backends
+ * serving the benchmark's database (pg-cpu.ts; PostgreSQL only), and the load average.
  */
 
 const APP_SERVER = path.join(__dirname, 'app-server.js');
@@ -280,10 +282,14 @@ interface Row {
   target: string;
   result: LoadResult;
   cpuMsPerWrite: number;
+  /** PostgreSQL backends' CPU per write (undefined on PGlite, whose CPU is the server's). */
+  pgCpuMsPerWrite?: number;
   load1: number;
 }
 
-async function createEnvironment(options: Options): Promise<{ kind: string; dataDir: string; databaseUrl?: string; cleanup(): Promise<void> }> {
+async function createEnvironment(
+  options: Options,
+): Promise<{ kind: string; dataDir: string; databaseUrl?: string; databaseName?: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'helpdesk-write-bench-'));
   const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
   if (!options.databaseUrl) return { kind: 'embedded PGlite', dataDir, cleanup: removeDir };
@@ -298,6 +304,7 @@ async function createEnvironment(options: Options): Promise<{ kind: string; data
     kind: `PostgreSQL, fresh database ${name}`,
     dataDir,
     databaseUrl: url.toString(),
+    databaseName: name,
     async cleanup() {
       await removeDir();
       const client = new Client({ connectionString: options.databaseUrl });
@@ -370,6 +377,7 @@ async function main(): Promise<void> {
       return server;
     };
 
+    const pgCpu = options.databaseUrl && environment.databaseName ? await PostgresCpu.open(options.databaseUrl, environment.databaseName) : undefined;
     const rows: Row[] = [];
     if (options.before) {
       all['before-transition'] = { ...all['app-transition']!, name: 'before-transition', server: 'before' };
@@ -392,14 +400,19 @@ async function main(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 500));
         await syncWalk(walk, server, target.server, staffCredential);
         const before = await server.send({ type: 'sample', reset: true });
+        const pgBefore = await pgCpu?.sample();
         const result = await loadWrites(server.url, target, options.duration, writers);
         const after = await server.send({ type: 'sample', reset: false });
-        const cpuMsPerWrite = ((after.cpuMicros ?? 0) - (before.cpuMicros ?? 0)) / 1000 / Math.max(1, result.requests);
+        const pgAfter = await pgCpu?.sample();
+        const perWrite = (ms: number) => ms / Math.max(1, result.requests);
+        const cpuMsPerWrite = perWrite(((after.cpuMicros ?? 0) - (before.cpuMicros ?? 0)) / 1000);
+        const pgCpuMsPerWrite = pgCpu?.available && pgBefore && pgAfter ? perWrite(PostgresCpu.elapsedMs(pgBefore, pgAfter)) : undefined;
         const load1 = os.loadavg()[0]!;
-        rows.push({ writers, target: name, result, cpuMsPerWrite, load1 });
+        rows.push({ writers, target: name, result, cpuMsPerWrite, pgCpuMsPerWrite, load1 });
         log(
           `${String(writers).padStart(3)} writers  ${name.padEnd(27)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
-            `p99 ${String(result.p99).padStart(4)} ms  failed ${result.failed}  server CPU ${cpuMsPerWrite.toFixed(2)} ms/write  load ${load1.toFixed(2)}` +
+            `p99 ${String(result.p99).padStart(4)} ms  failed ${result.failed}  server CPU ${cpuMsPerWrite.toFixed(2)} ms/write  ` +
+            `PG CPU ${pgCpuMsPerWrite === undefined ? '–' : pgCpuMsPerWrite.toFixed(2)} ms/write  load ${load1.toFixed(2)}` +
             (result.firstFailure ? `  first failure: ${result.firstFailure.slice(0, 160)}` : ''),
         );
       }
@@ -407,9 +420,10 @@ async function main(): Promise<void> {
 
     log('');
     log(
-      '| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | load avg |',
+      '| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | ' +
+        'CPU ms/write, server + PG: bound | project | before | load avg |',
     );
-    log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const writers of options.writers) {
       const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);
       for (const kind of ['transition', 'reply']) {
@@ -421,15 +435,18 @@ async function main(): Promise<void> {
         const beforeCells = before
           ? `${before.result.requestsPerSecond.toFixed(0)} | ${(before.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${before.result.p99} ms`
           : '– | – | –';
+        const cpu = (row: Row | undefined) =>
+          row ? `${row.cpuMsPerWrite.toFixed(1)} + ${row.pgCpuMsPerWrite === undefined ? '–' : row.pgCpuMsPerWrite.toFixed(1)}` : '–';
         log(
           `| ${writers} | ${kind} | ${bound.result.requestsPerSecond.toFixed(0)} | ${app.result.requestsPerSecond.toFixed(0)} | ` +
             `${(app.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${bound.result.p99} ms | ${app.result.p99} ms | ` +
-            `${beforeCells} | ${unordered} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
+            `${beforeCells} | ${unordered} | ${cpu(bound)} | ${cpu(app)} | ${cpu(before)} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
         );
       }
     }
     for (const server of Object.values(servers)) await server!.stop();
     running.clear();
+    await pgCpu?.close();
   } finally {
     await stopAll();
   }
