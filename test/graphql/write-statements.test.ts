@@ -1,6 +1,8 @@
 import { connect, EventStream, subscribers, type LiveClient } from '../support/live-client';
 import { createTicketAs, errorCode, gql, gqlOk, walkTo } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
+import { execute } from '../../src/db/sql';
+import { writeTransaction } from '../../src/db/write-transaction';
 
 /**
  * The write path's round trips (issue 15): a transition costs two — begin with the statement that
@@ -148,5 +150,60 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     }
     expect(fannedOutLocally).toBe(true);
     stream.stop();
+  });
+  describe('the driver-level write transaction (db/write-transaction.ts)', () => {
+    const contentOf = async (id: string) =>
+      (await execute<Array<{ content: string }>>(server.app.database.orm.em.fork(), 'select content from tickets where id = ?', [id]))[0]!.content;
+    const edit = (em: Parameters<typeof execute>[0], id: string, content: string) =>
+      execute(em, 'update tickets set content = ? where id = ? returning id', [content, id]);
+
+    it('rolls back when the work throws after its first statement, and returns its connection every time', async () => {
+      const before = await contentOf(ticketId);
+      // More failures than the pool has connections: each one's connection went back.
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const em = server.app.database.orm.em.fork();
+        await expect(
+          writeTransaction(em, async () => {
+            await edit(em, ticketId, `rolled back ${attempt}`);
+            throw new Error('refused after the lock');
+          }),
+        ).rejects.toThrow('refused after the lock');
+      }
+      expect(await contentOf(ticketId)).toBe(before);
+    });
+
+    it('commits nothing when the statement sent with the commit fails, and the connection stays usable', async () => {
+      const before = await contentOf(ticketId);
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const em = server.app.database.orm.em.fork();
+        await expect(
+          writeTransaction(em, async (transaction) => {
+            await edit(em, ticketId, `never committed ${attempt}`);
+            transaction.commitWithNextStatement();
+            await execute(em, 'select 1 / (select count(*) - count(*) from tickets) as boom');
+          }),
+        ).rejects.toThrow(/division by zero/);
+      }
+      expect(await contentOf(ticketId)).toBe(before);
+    });
+
+    it('commits with the marked statement, then refuses another one; a work that marks none is committed at its end', async () => {
+      const before = await contentOf(ticketId);
+      const em = server.app.database.orm.em.fork();
+      await expect(
+        writeTransaction(em, async (transaction) => {
+          await execute(em, 'select 1 from tickets where id = ? for update', [ticketId]);
+          transaction.commitWithNextStatement();
+          await edit(em, ticketId, 'committed with its statement');
+          await execute(em, 'select 1');
+        }),
+      ).rejects.toThrow('A statement after the write transaction committed');
+      expect(await contentOf(ticketId)).toBe('committed with its statement');
+      const other = server.app.database.orm.em.fork();
+      await writeTransaction(other, async () => {
+        await edit(other, ticketId, before);
+      });
+      expect(await contentOf(ticketId)).toBe(before);
+    });
   });
 });
