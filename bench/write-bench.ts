@@ -24,8 +24,12 @@ import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
  * - reply: addReply by one customer on their open tickets, round robin;
  * - transition-unordered: the bound without the event-order lock, to show what that lock costs.
  *
- * DATABASE_URL set: a fresh database on that server; else embedded PGlite (the bound and the
- * product then cannot run at once: same data directory, one after the other at each step).
+ * DATABASE_URL set: a fresh database on that server; else embedded PGlite. Each server runs
+ * alone, started when its target's turn comes and stopped when another server's comes: a
+ * product server left idle would still LISTEN, wake at every other server's NOTIFY and read the
+ * event log, spending this machine's CPU (and PostgreSQL's) on another target's writes (and on
+ * PGlite two processes cannot share the data directory). A fresh process warms up three times as
+ * long, for its JIT.
  * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000  --before DIR (a built
  * checkout of an earlier commit, measured in the same run: before and after)  --targets app-transition
  * (only these)  --cpu-prof DIR (V8 profiles of the servers). Prints req/s, p99, the
@@ -365,27 +369,24 @@ async function main(): Promise<void> {
     const walk = new TransitionWalk(seed.transitionPool);
     const all = targets(seed, key, walk);
     const staffCredential = `Credential ${encodeCredential(seed.opsStaff.username, BENCH_PASSWORD, key)}`;
-    const together = Boolean(environment.databaseUrl);
     const servers: Partial<Record<ServerKind, ServerProcess>> = {};
     const scripts: Record<ServerKind, string> = {
       app: APP_SERVER,
       bound: BOUND_SERVER,
       before: path.join(options.before ?? '', 'dist-bench', 'bench', 'app-server.js'),
     };
-    const up = async (kind: ServerKind): Promise<ServerProcess> => {
-      if (servers[kind]) return servers[kind]!;
-      if (!together) {
-        for (const other of Object.keys(servers) as ServerKind[]) {
-          await servers[other]!.stop();
-          running.delete(servers[other]!);
-          delete servers[other];
-        }
+    const up = async (kind: ServerKind): Promise<{ server: ServerProcess; fresh: boolean }> => {
+      if (servers[kind]) return { server: servers[kind]!, fresh: false };
+      for (const other of Object.keys(servers) as ServerKind[]) {
+        await servers[other]!.stop();
+        running.delete(servers[other]!);
+        delete servers[other];
       }
       const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cpuProf, kind)}`] : [];
       const server = await ServerProcess.start(scripts[kind], env, { execArgv });
       running.add(server);
       servers[kind] = server;
-      return server;
+      return { server, fresh: true };
     };
 
     const pgCpu = options.databaseUrl && environment.databaseName ? await PostgresCpu.open(options.databaseUrl, environment.databaseName) : undefined;
@@ -404,12 +405,12 @@ async function main(): Promise<void> {
       for (const name of order) {
         if (options.targets.length && !options.targets.some((part) => name.includes(part))) continue;
         const target = all[name]!;
-        const server = await up(target.server);
+        const { server, fresh } = await up(target.server);
         await syncWalk(walk, server, target.server, staffCredential);
         // The first request with a credential checks its password (scrypt at 128 MiB, seconds on
         // a loaded machine; cached afterwards): done here, so no warm-up or run measures it.
         if (target.server !== 'bound') await signIn(server, target.headers);
-        if (options.warmup > 0) await loadWrites(server.url, target, options.warmup, writers);
+        if (options.warmup > 0) await loadWrites(server.url, target, options.warmup * (fresh ? 3 : 1), writers);
         // The writes the warm-up cut off still finish on the server: let them, then read the walk back.
         await new Promise((resolve) => setTimeout(resolve, 500));
         await syncWalk(walk, server, target.server, staffCredential);
