@@ -6,7 +6,9 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { encodeCredential } from '../src/modules/auth/credential';
 import { openDatabase } from '../src/db/database';
+import { execute } from '../src/db/sql';
 import { ServerProcess } from './ipc';
+import { PostgresCpu } from './pg-cpu';
 import autocannon from 'autocannon';
 import type { LoadResult } from './load';
 import { ADD_REPLY, graphqlBody, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
@@ -22,12 +24,17 @@ import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
  * - reply: addReply by one customer on their open tickets, round robin;
  * - transition-unordered: the bound without the event-order lock, to show what that lock costs.
  *
- * DATABASE_URL set: a fresh database on that server; else embedded PGlite (the bound and the
- * product then cannot run at once: same data directory, one after the other at each step).
+ * DATABASE_URL set: a fresh database on that server; else embedded PGlite. Each server runs
+ * alone, started when its target's turn comes and stopped when another server's comes: a
+ * product server left idle would still LISTEN, wake at every other server's NOTIFY and read the
+ * event log, spending this machine's CPU (and PostgreSQL's) on another target's writes (and on
+ * PGlite two processes cannot share the data directory). A fresh process warms up three times as
+ * long, for its JIT.
  * Options: --writers 1,10,50  --duration 4  --warmup 1  --tickets 4000  --before DIR (a built
  * checkout of an earlier commit, measured in the same run: before and after)  --targets app-transition
  * (only these)  --cpu-prof DIR (V8 profiles of the servers). Prints req/s, p99, the
- * ratio to the bound, the server's CPU per write and the load average.
+ * ratio to the bound, the CPU per write of the server process and of PostgreSQL's backends
+ * serving the benchmark's database (pg-cpu.ts; PostgreSQL only), and the load average.
  */
 
 const APP_SERVER = path.join(__dirname, 'app-server.js');
@@ -275,15 +282,26 @@ async function syncWalk(walk: TransitionWalk, server: ServerProcess, kind: Serve
   }
 }
 
+/** One authenticated request with these headers, checked to succeed. */
+async function signIn(server: ServerProcess, headers: Record<string, string>): Promise<void> {
+  const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers, body: graphqlBody('query Me { me { id } }') });
+  const body = await response.text();
+  if (!body.startsWith('{"data":')) throw new Error(`signing in failed: ${body.slice(0, 200)}`);
+}
+
 interface Row {
   writers: number;
   target: string;
   result: LoadResult;
   cpuMsPerWrite: number;
+  /** PostgreSQL backends' CPU per write (undefined on PGlite, whose CPU is the server's). */
+  pgCpuMsPerWrite?: number;
   load1: number;
 }
 
-async function createEnvironment(options: Options): Promise<{ kind: string; dataDir: string; databaseUrl?: string; cleanup(): Promise<void> }> {
+async function createEnvironment(
+  options: Options,
+): Promise<{ kind: string; dataDir: string; databaseUrl?: string; databaseName?: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'helpdesk-write-bench-'));
   const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
   if (!options.databaseUrl) return { kind: 'embedded PGlite', dataDir, cleanup: removeDir };
@@ -298,6 +316,7 @@ async function createEnvironment(options: Options): Promise<{ kind: string; data
     kind: `PostgreSQL, fresh database ${name}`,
     dataDir,
     databaseUrl: url.toString(),
+    databaseName: name,
     async cleanup() {
       await removeDir();
       const client = new Client({ connectionString: options.databaseUrl });
@@ -324,6 +343,9 @@ async function main(): Promise<void> {
     let seed: SeedResult;
     try {
       seed = await seedDatabase(database.orm.em.fork(), options.tickets);
+      // Freshly bulk-loaded tables would draw autovacuum's analyze into the first measured steps
+      // (its CPU counted as the writes'); do it now, before anything is measured.
+      await execute(database.orm.em.fork(), 'vacuum analyze');
     } finally {
       await database.close();
     }
@@ -347,29 +369,27 @@ async function main(): Promise<void> {
     const walk = new TransitionWalk(seed.transitionPool);
     const all = targets(seed, key, walk);
     const staffCredential = `Credential ${encodeCredential(seed.opsStaff.username, BENCH_PASSWORD, key)}`;
-    const together = Boolean(environment.databaseUrl);
     const servers: Partial<Record<ServerKind, ServerProcess>> = {};
     const scripts: Record<ServerKind, string> = {
       app: APP_SERVER,
       bound: BOUND_SERVER,
       before: path.join(options.before ?? '', 'dist-bench', 'bench', 'app-server.js'),
     };
-    const up = async (kind: ServerKind): Promise<ServerProcess> => {
-      if (servers[kind]) return servers[kind]!;
-      if (!together) {
-        for (const other of Object.keys(servers) as ServerKind[]) {
-          await servers[other]!.stop();
-          running.delete(servers[other]!);
-          delete servers[other];
-        }
+    const up = async (kind: ServerKind): Promise<{ server: ServerProcess; fresh: boolean }> => {
+      if (servers[kind]) return { server: servers[kind]!, fresh: false };
+      for (const other of Object.keys(servers) as ServerKind[]) {
+        await servers[other]!.stop();
+        running.delete(servers[other]!);
+        delete servers[other];
       }
       const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cpuProf, kind)}`] : [];
       const server = await ServerProcess.start(scripts[kind], env, { execArgv });
       running.add(server);
       servers[kind] = server;
-      return server;
+      return { server, fresh: true };
     };
 
+    const pgCpu = options.databaseUrl && environment.databaseName ? await PostgresCpu.open(options.databaseUrl, environment.databaseName) : undefined;
     const rows: Row[] = [];
     if (options.before) {
       all['before-transition'] = { ...all['app-transition']!, name: 'before-transition', server: 'before' };
@@ -385,21 +405,29 @@ async function main(): Promise<void> {
       for (const name of order) {
         if (options.targets.length && !options.targets.some((part) => name.includes(part))) continue;
         const target = all[name]!;
-        const server = await up(target.server);
+        const { server, fresh } = await up(target.server);
         await syncWalk(walk, server, target.server, staffCredential);
-        if (options.warmup > 0) await loadWrites(server.url, target, options.warmup, writers);
+        // The first request with a credential checks its password (scrypt at 128 MiB, seconds on
+        // a loaded machine; cached afterwards): done here, so no warm-up or run measures it.
+        if (target.server !== 'bound') await signIn(server, target.headers);
+        if (options.warmup > 0) await loadWrites(server.url, target, options.warmup * (fresh ? 3 : 1), writers);
         // The writes the warm-up cut off still finish on the server: let them, then read the walk back.
         await new Promise((resolve) => setTimeout(resolve, 500));
         await syncWalk(walk, server, target.server, staffCredential);
         const before = await server.send({ type: 'sample', reset: true });
+        const pgBefore = await pgCpu?.sample();
         const result = await loadWrites(server.url, target, options.duration, writers);
         const after = await server.send({ type: 'sample', reset: false });
-        const cpuMsPerWrite = ((after.cpuMicros ?? 0) - (before.cpuMicros ?? 0)) / 1000 / Math.max(1, result.requests);
+        const pgAfter = await pgCpu?.sample();
+        const perWrite = (ms: number) => ms / Math.max(1, result.requests);
+        const cpuMsPerWrite = perWrite(((after.cpuMicros ?? 0) - (before.cpuMicros ?? 0)) / 1000);
+        const pgCpuMsPerWrite = pgCpu?.available && pgBefore && pgAfter ? perWrite(PostgresCpu.elapsedMs(pgBefore, pgAfter)) : undefined;
         const load1 = os.loadavg()[0]!;
-        rows.push({ writers, target: name, result, cpuMsPerWrite, load1 });
+        rows.push({ writers, target: name, result, cpuMsPerWrite, pgCpuMsPerWrite, load1 });
         log(
           `${String(writers).padStart(3)} writers  ${name.padEnd(27)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
-            `p99 ${String(result.p99).padStart(4)} ms  failed ${result.failed}  server CPU ${cpuMsPerWrite.toFixed(2)} ms/write  load ${load1.toFixed(2)}` +
+            `p99 ${String(result.p99).padStart(4)} ms  failed ${result.failed}  server CPU ${cpuMsPerWrite.toFixed(2)} ms/write  ` +
+            `PG CPU ${pgCpuMsPerWrite === undefined ? '–' : pgCpuMsPerWrite.toFixed(2)} ms/write  load ${load1.toFixed(2)}` +
             (result.firstFailure ? `  first failure: ${result.firstFailure.slice(0, 160)}` : ''),
         );
       }
@@ -407,9 +435,10 @@ async function main(): Promise<void> {
 
     log('');
     log(
-      '| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | load avg |',
+      '| writers | write | bound req/s | project req/s | ratio | bound p99 | project p99 | before req/s | before ratio | before p99 | unordered bound req/s | ' +
+        'CPU ms/write, server + PG: bound | project | before | load avg |',
     );
-    log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const writers of options.writers) {
       const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);
       for (const kind of ['transition', 'reply']) {
@@ -421,15 +450,18 @@ async function main(): Promise<void> {
         const beforeCells = before
           ? `${before.result.requestsPerSecond.toFixed(0)} | ${(before.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${before.result.p99} ms`
           : '– | – | –';
+        const cpu = (row: Row | undefined) =>
+          row ? `${row.cpuMsPerWrite.toFixed(1)} + ${row.pgCpuMsPerWrite === undefined ? '–' : row.pgCpuMsPerWrite.toFixed(1)}` : '–';
         log(
           `| ${writers} | ${kind} | ${bound.result.requestsPerSecond.toFixed(0)} | ${app.result.requestsPerSecond.toFixed(0)} | ` +
             `${(app.result.requestsPerSecond / bound.result.requestsPerSecond).toFixed(2)} | ${bound.result.p99} ms | ${app.result.p99} ms | ` +
-            `${beforeCells} | ${unordered} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
+            `${beforeCells} | ${unordered} | ${cpu(bound)} | ${cpu(app)} | ${cpu(before)} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
         );
       }
     }
     for (const server of Object.values(servers)) await server!.stop();
     running.clear();
+    await pgCpu?.close();
   } finally {
     await stopAll();
   }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/postgresql';
+import { writeTransactionOf } from './write-transaction';
 
 /**
  * Runs a raw statement through the SQL entity manager's `execute`, which carries `em`'s
@@ -12,8 +13,12 @@ import type { SqlEntityManager } from '@mikro-orm/postgresql';
  * remembers to pass its context. The hot paths (the ticket reads, a write's row lock and its
  * event) use it too: over the connection's own `execute` it adds only the context lookup (a
  * fork answers itself) and the driver's exception conversion, nothing per row.
+ *
+ * Inside a driver-level write transaction on `em` (db/write-transaction.ts), the statement goes there.
  */
 export function execute<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T> {
+  const transaction = writeTransactionOf(em);
+  if (transaction) return transaction.execute<T>(sql, params);
   return (em as SqlEntityManager).execute<T & object>(sql, [...params], 'all');
 }
 

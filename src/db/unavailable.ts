@@ -17,8 +17,8 @@ const MESSAGE_PATTERNS = [
   /connect ECONNREFUSED/i,
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error/i,
-  // knex's answer to a statement sent in a transaction it has already ended. Every write here runs
-  // inside `em.transactional`, so the only way to get there is a transaction-control statement
+  // knex's answer to a statement sent in a transaction it has already ended. For a write inside
+  // `em.transactional` the only way to get there is a transaction-control statement
   // (BEGIN on a pooled connection the server has just dropped) that failed: knex marks the
   // transaction complete, and the callback's first statement reports this instead of the cause.
   // Found by the PostgreSQL outage test (test/hardening/faults-postgres-outage.test.ts).

@@ -7,6 +7,7 @@ import { validateText } from '../../shared/text';
 import { type ChangeSink, type TicketChange, TicketEventKind } from '../event/ticket-change';
 import { TicketReader } from '../ticket/ticket.query';
 import { uuidv7 } from '../../shared/uuid';
+import { writeTransaction } from '../../db/write-transaction';
 import { assertCan, MESSAGES, TicketOperation } from '../ticket/ticket.rules';
 import { lockTicket, TicketUnitOfWork } from '../ticket/ticket-unit-of-work';
 import { Viewer } from '../user/viewer';
@@ -38,10 +39,11 @@ export class ReplyService {
    * Adds a reply as the viewer; the ticket's row lock orders it against a concurrent close and
    * makes the count of its replies exact, so the cap holds under concurrent replies.
    *
-   * Four round trips: begin; lock and read the ticket (the rule table decides on it); one
-   * statement that counts the ticket's replies (its snapshot is taken after the lock was granted,
-   * so it sees every reply committed before), inserts the reply only under the cap, moves the
-   * ticket's updatedAt and appends the event; commit.
+   * Two round trips (db/write-transaction.ts): begin with the statement that locks and reads the
+   * ticket (the rule table decides on it); one statement that counts the ticket's replies (its
+   * snapshot is taken after the lock was granted, so it sees every reply committed before),
+   * inserts the reply only under the cap, moves the ticket's updatedAt and appends the event,
+   * sent with the commit (over the cap it writes nothing, so nothing is committed).
    */
   async add(
     em: EntityManager,
@@ -52,14 +54,15 @@ export class ReplyService {
     const id = parseUuid(ticketId, 'ticketId');
     const text = validateText(content, 'content');
     let change: TicketChange | undefined;
-    const reply = await em.transactional(async (tem) => {
-      const locked = await this.reader.lockForChange(tem, id, {});
+    const reply = await writeTransaction(em, async (transaction) => {
+      const locked = await this.reader.lockForChange(em, id, {});
       if (!locked) throw notFound('Ticket not found');
       assertCan(viewer, TicketOperation.REPLY, locked.ticket);
       const replyId = uuidv7();
       const at = new Date();
       change = { kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId, at };
-      const written = await this.changes.recordWith(tem, change, {
+      transaction.commitWithNextStatement();
+      const written = await this.changes.recordWith(em, change, {
         // One customer's chatter must not grow every reader's page of this ticket without limit.
         ctes: `reply as (
             insert into replies (id, ticket_id, author_id, content, created_at)

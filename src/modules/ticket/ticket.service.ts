@@ -3,6 +3,7 @@ import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
 import { uuidv7 } from '../../shared/uuid';
+import { writeTransaction } from '../../db/write-transaction';
 import { ChangeSink, TicketChange, TicketEventKind } from '../event/ticket-change';
 import { ImageService } from '../image/image.service';
 import type { ImageRef } from '../image/image-ref';
@@ -108,10 +109,11 @@ export class TicketService {
    * collections `include` asks for). ASSIGN names the staff member (who must hold the staff role)
    * and records the acting scheduler.
    *
-   * Four round trips: begin; one statement that locks the ticket's row and reads it (ASSIGN: and
-   * the named staff member); the rule table decides on that locked row; one statement that
-   * updates it, appends the history entry and the event (and queues the NOTIFY); commit. The
-   * answer is built from the locked row and what was written: no read after the commit.
+   * Two round trips (db/write-transaction.ts): begin with one statement that locks the ticket's
+   * row and reads it (ASSIGN: and the named staff member); the rule table decides on that locked
+   * row; one statement that updates it, appends the history entry and the event (and queues the
+   * NOTIFY), sent with the commit. The answer is built from the locked row and what was written:
+   * no read after the commit.
    */
   async transition(
     em: EntityManager,
@@ -126,8 +128,8 @@ export class TicketService {
     const assigning = operation === TicketOperation.ASSIGN;
     const include = options.include ?? {};
     let change: TicketChange | undefined;
-    const view = await em.transactional(async (tem) => {
-      const locked = await this.reader.lockForChange(tem, id, include, assigning ? options.staffId : undefined);
+    const view = await writeTransaction(em, async (transaction) => {
+      const locked = await this.reader.lockForChange(em, id, include, assigning ? options.staffId : undefined);
       if (!locked) throw notFound('Ticket not found');
       const { ticket } = locked;
       assertCan(viewer, operation, ticket);
@@ -147,14 +149,15 @@ export class TicketService {
       const historyId = uuidv7();
       const code = STATUS_CODE[target];
       change = { kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at };
-      const written = await this.changes.recordWith(tem, change, {
+      transaction.commitWithNextStatement();
+      const written = await this.changes.recordWith(em, change, {
         ctes: `changed as (
             update tickets set status = ?, updated_at = ?::timestamptz, staff_id = ?, scheduler_id = ? where id = ? returning id),
           history as (insert into ticket_history (id, ticket_id, actor_id, status, at) select ?::uuid, id, ?, ?, ?::timestamptz from changed)`,
         params: [code, at, staffId, schedulerId, id, historyId, viewer.id, code, at],
         gate: 'changed',
       });
-      // The row is locked: it cannot have gone; if it did, nothing was written.
+      // The row is locked: it cannot have gone; if it did, nothing was written (and nothing committed).
       if (!written) throw notFound('Ticket not found');
       const after: TicketView = {
         ...ticket,
