@@ -49,7 +49,7 @@ const HELP = `npm run bench [-- --name=value ...]   (or BENCH_NAME=value in the 
   --cpu-prof=DIR    write V8 CPU profiles of the server processes to DIR
   --keep=1          keep the temporary data directory / database
   --json=FILE       also write the results as JSON
-  --app-node-args="--flag ..."   extra Node.js flags for the product's server process only
+  --app-node-args="--flag ..."   extra Node.js flags for the product's server process only (not the --before build)
   --before=DIR      also measure the read targets of an earlier build in DIR (git archive <commit> | tar -x -C DIR,
                     then in DIR: tsc -b tsconfig.build.json && tsc -p bench/tsconfig.json), as before:<target>
 

@@ -205,7 +205,7 @@ async function measure(
 
 async function startServer(kind: Target['server'], env: NodeJS.ProcessEnv, options: BenchOptions): Promise<ServerProcess> {
   const execArgv = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir, kind)}`] : [];
-  if (kind !== 'bound') execArgv.push(...options.appNodeArgs);
+  if (kind === 'app') execArgv.push(...options.appNodeArgs);
   const script = kind === 'app' ? APP_SERVER : kind === 'before' ? path.join(options.before!, 'dist-bench', 'bench', 'app-server.js') : BOUND_SERVER;
   const server = await ServerProcess.start(script, env, { execArgv });
   running.add(server);

@@ -22,15 +22,27 @@ export function execute<T>(em: EntityManager, sql: string, params: readonly unkn
 export const MAX_PREPARED_STATEMENTS = 64;
 
 const preparedNames = new Map<string, string>();
+/** How many times a session was found without a statement it had prepared (names are never reused). */
+let generation = 0;
 
 /** The statement's name (from its text), or undefined when the cap is reached. */
 function preparedName(sql: string): string | undefined {
   let name = preparedNames.get(sql);
   if (name === undefined && preparedNames.size < MAX_PREPARED_STATEMENTS) {
-    name = `hd_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    name = `hd_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}_${generation}`;
     preparedNames.set(sql, name);
   }
   return name;
+}
+
+/**
+ * A session answered that it does not hold the statement (a `DEALLOCATE`, a pooler that moved
+ * us to another session): the next execution prepares it again under a new name, on every
+ * connection, since the pg driver believes the old name prepared wherever it ran it once.
+ */
+function forgetPrepared(sql: string): void {
+  generation++;
+  preparedNames.delete(sql);
 }
 
 /** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …`. */
@@ -62,51 +74,61 @@ const UNDEFINED_PSTATEMENT = '26000';
  */
 export async function executePrepared<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T> {
   const sqlEm = em as SqlEntityManager;
-  const name = preparedName(sql);
   const connection = sqlEm.getConnection();
   const context = sqlEm.getTransactionContext();
-  if (name === undefined) return execute<T>(em, sql, params);
-  if (connection instanceof SafePGliteConnection) {
-    if (context) return execute<T>(em, sql, params);
-    return logged(em, sql, params, () => executeOnPGlite<T>(em, connection, name, sql, params));
-  }
+  // PGlite inside a transaction: a failed PREPARE would abort it.
+  if (connection instanceof SafePGliteConnection && context) return execute<T>(em, sql, params);
+  const run = (name: string): Promise<T> =>
+    connection instanceof SafePGliteConnection
+      ? executeOnPGlite<T>(em, connection, name, sql, params)
+      : executeOnPostgres<T>(connection, name, sql, params, context);
   return logged(em, sql, params, async () => {
-    const query = connection
-      .getKnex()
-      .raw(sql, [...params] as never[])
-      .options({ name });
-    if (context) void query.transacting(context);
-    const result = (await query) as { rows: T };
-    return result.rows;
+    const name = preparedName(sql);
+    if (name === undefined) return execute<T>(em, sql, params);
+    try {
+      return await run(name);
+    } catch (error) {
+      // Retried only outside a transaction: inside one, the error has aborted it.
+      if ((error as { code?: string }).code !== UNDEFINED_PSTATEMENT || context) throw error;
+      forgetPrepared(sql);
+      const renamed = preparedName(sql);
+      return renamed === undefined ? execute<T>(em, sql, params) : run(renamed);
+    }
   });
+}
+
+async function executeOnPostgres<T>(
+  connection: ReturnType<SqlEntityManager['getConnection']>,
+  name: string,
+  sql: string,
+  params: readonly unknown[],
+  context: unknown,
+): Promise<T> {
+  const query = connection
+    .getKnex()
+    .raw(sql, [...params] as never[])
+    .options({ name });
+  if (context) void query.transacting(context as never);
+  const result = (await query) as { rows: T };
+  return result.rows;
 }
 
 async function executeOnPGlite<T>(em: EntityManager, connection: SafePGliteConnection, name: string, sql: string, params: readonly unknown[]): Promise<T> {
   let session = pglitePrepared.get(connection);
   if (!session) pglitePrepared.set(connection, (session = new Map()));
-  const run = async (): Promise<T> => {
-    let preparing = session.get(name);
-    if (!preparing) {
-      preparing = connection
-        .getKnex()
-        .raw(`prepare ${name} as ${numbered(sql)}`)
-        .then(() => undefined);
-      session.set(name, preparing);
-      preparing.catch(() => session.delete(name));
-    }
-    await preparing;
-    const call = params.length ? em.getPlatform().formatQuery(`execute ${name}(${params.map(() => '?').join(', ')})`, params) : `execute ${name}`;
-    const result = (await connection.getKnex().raw(call)) as { rows: T };
-    return result.rows;
-  };
-  try {
-    return await run();
-  } catch (error) {
-    // The session lost it (it never should, short of a DEALLOCATE): prepare again, once.
-    if ((error as { code?: string }).code !== UNDEFINED_PSTATEMENT) throw error;
-    session.delete(name);
-    return run();
+  let preparing = session.get(name);
+  if (!preparing) {
+    preparing = connection
+      .getKnex()
+      .raw(`prepare ${name} as ${numbered(sql)}`)
+      .then(() => undefined);
+    session.set(name, preparing);
+    preparing.catch(() => session.delete(name));
   }
+  await preparing;
+  const call = params.length ? em.getPlatform().formatQuery(`execute ${name}(${params.map(() => '?').join(', ')})`, params) : `execute ${name}`;
+  const result = (await connection.getKnex().raw(call)) as { rows: T };
+  return result.rows;
 }
 
 /** Logs the statement through MikroORM's logger, as its own `execute` does (tests count these). */
