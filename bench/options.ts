@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * Benchmark settings, from `--name=value` flags or `BENCH_*` environment variables (flags win).
  * Every setting has a default that keeps a whole run to a few minutes on a 2-core machine.
@@ -27,6 +29,11 @@ export interface BenchOptions {
   readonly jsonFile?: string;
   /** Extra Node.js flags for the product's server process only (e.g. `--max-semi-space-size=64`). */
   readonly appNodeArgs: readonly string[];
+  /**
+   * A built checkout of an earlier version (its `dist-bench/bench/app-server.js`): its read
+   * targets are measured too, as `before:<target>`, in the same rounds (before and after in one run).
+   */
+  readonly before?: string;
 }
 
 const HELP = `npm run bench [-- --name=value ...]   (or BENCH_NAME=value in the environment)
@@ -42,7 +49,9 @@ const HELP = `npm run bench [-- --name=value ...]   (or BENCH_NAME=value in the 
   --cpu-prof=DIR    write V8 CPU profiles of the server processes to DIR
   --keep=1          keep the temporary data directory / database
   --json=FILE       also write the results as JSON
-  --app-node-args="--flag ..."   extra Node.js flags for the product's server process only
+  --app-node-args="--flag ..."   extra Node.js flags for the product's server process only (not the --before build)
+  --before=DIR      also measure the read targets of an earlier build in DIR (git archive <commit> | tar -x -C DIR,
+                    then in DIR: tsc -b tsconfig.build.json && tsc -p bench/tsconfig.json), as before:<target>
 
   DATABASE_URL=postgres://user@host:port/db   run on that PostgreSQL server: the benchmark creates
                     a fresh database there (helpdesk_bench_<random>) and drops it afterwards.
@@ -86,7 +95,21 @@ function positive(name: string, text: string | undefined, fallback: number, { al
 export function readOptions(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const args = readArgs(argv);
   const get = (name: string): string | undefined => args.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = new Set(['duration', 'warmup', 'rounds', 'connections', 'tickets', 'targets', 'count', 'cold', 'cpu-prof', 'keep', 'json', 'app-node-args']);
+  const known = new Set([
+    'duration',
+    'warmup',
+    'rounds',
+    'connections',
+    'tickets',
+    'targets',
+    'count',
+    'cold',
+    'cpu-prof',
+    'keep',
+    'json',
+    'app-node-args',
+    'before',
+  ]);
   for (const name of args.keys()) if (!known.has(name)) throw new Error(`Unknown option --${name} (try --help)`);
 
   const databaseUrl = env.DATABASE_URL || undefined;
@@ -110,5 +133,6 @@ export function readOptions(argv: readonly string[] = process.argv.slice(2), env
     keep: ['1', 'true', 'yes'].includes((get('keep') ?? '').toLowerCase()),
     jsonFile: get('json') || undefined,
     appNodeArgs: (get('app-node-args') ?? '').split(/\s+/).filter(Boolean),
+    before: get('before') ? path.resolve(get('before')!) : undefined,
   };
 }

@@ -206,7 +206,8 @@ async function measure(
 async function startServer(kind: Target['server'], env: NodeJS.ProcessEnv, options: BenchOptions): Promise<ServerProcess> {
   const execArgv = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir, kind)}`] : [];
   if (kind === 'app') execArgv.push(...options.appNodeArgs);
-  const server = await ServerProcess.start(kind === 'app' ? APP_SERVER : BOUND_SERVER, env, { execArgv });
+  const script = kind === 'app' ? APP_SERVER : kind === 'before' ? path.join(options.before!, 'dist-bench', 'bench', 'app-server.js') : BOUND_SERVER;
+  const server = await ServerProcess.start(script, env, { execArgv });
   running.add(server);
   return server;
 }
@@ -265,6 +266,13 @@ async function run(options: BenchOptions): Promise<void> {
       (target) => options.targets.length === 0 || options.targets.some((wanted) => target.name.toLowerCase().includes(wanted.toLowerCase())),
     );
     if (targets.length === 0) throw new Error(`No target matches --targets=${options.targets.join(',')}`);
+    if (options.before) {
+      // The earlier build serves the same reads (never the writes: both builds would share the
+      // write targets' tickets), in the same rounds, so before/after is one run's ratio.
+      for (const target of targets.filter((candidate) => candidate.server === 'app' && !candidate.dynamic)) {
+        targets.push({ ...target, name: `before:${target.name}`, description: `${target.description}, earlier build in ${options.before}`, server: 'before' });
+      }
+    }
     log(
       `Each target alone: ${options.warmup} s warm-up, ${options.duration} s measured, ${options.connections} connections, ` +
         `${options.rounds} rounds; then ${options.countRequests} sequential requests to count SQL statements` +
@@ -282,7 +290,7 @@ async function run(options: BenchOptions): Promise<void> {
     for (let round = 1; round <= options.rounds; round++) {
       // PGlite allows one process per data directory, so the bound and the app never overlap;
       // which goes first alternates, so neither always gets the cooler machine.
-      const order: Array<Target['server']> = round % 2 === 1 ? ['bound', 'app'] : ['app', 'bound'];
+      const order: Array<Target['server']> = round % 2 === 1 ? ['bound', 'app', 'before'] : ['before', 'app', 'bound'];
       for (const kind of order) {
         const group = targets.filter((target) => target.server === kind);
         if (group.length === 0) continue;
@@ -385,7 +393,8 @@ async function run(options: BenchOptions): Promise<void> {
     }
     const gqlList = summaries.find((summary) => summary.name === 'gql-list-scheduler');
     const floorSummary = summaries.find((summary) => summary.name === 'floor');
-    for (const name of ['gql-list-scheduler', 'gql-list-customer', 'gql-list-staff', 'sql-bound']) {
+    const listNames = ['gql-list-scheduler', 'gql-list-customer', 'gql-list-staff'];
+    for (const name of [...listNames, ...listNames.map((list) => `before:${list}`), 'sql-bound']) {
       const summary = summaries.find((candidate) => candidate.name === name);
       if (!summary?.rounds.length || !floorSummary?.rounds.length) continue;
       const perRound = (value: (r: RoundResult, f: RoundResult) => number) =>

@@ -24,8 +24,8 @@ export interface Target {
   /** Short, stable name (the table's first column and the `--targets` filter). */
   readonly name: string;
   readonly description: string;
-  /** Which process serves it. */
-  readonly server: 'bound' | 'app';
+  /** Which process serves it: the reference servers, the product, or an earlier build of it (`--before`). */
+  readonly server: 'bound' | 'app' | 'before';
   readonly path: string;
   readonly headers: Record<string, string>;
   /** The next request body. */

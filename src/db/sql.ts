@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/postgresql';
 import { writeTransactionOf } from './write-transaction';
+import { SafePGliteConnection } from './pglite-driver';
 
 /**
  * Runs a raw statement through the SQL entity manager's `execute`, which carries `em`'s
@@ -42,4 +44,139 @@ export function poolStats(em: EntityManager): { used: number; free: number; wait
   const pool = connection.getKnex?.().client?.pool;
   if (!pool) return undefined;
   return { used: pool.numUsed(), free: pool.numFree(), waiting: pool.numPendingAcquires() };
+}
+
+/**
+ * How many distinct statement texts `executePrepared` keeps prepared; later texts run as
+ * `execute` does. A text is a shape (which filters, which ordering, which collections), not its
+ * values, so a handful cover the traffic; the cap bounds what each database session holds (one
+ * plan per text and connection) whatever combinations clients send.
+ */
+export const MAX_PREPARED_STATEMENTS = 64;
+
+const preparedNames = new Map<string, string>();
+/** How many times a session was found without a statement it had prepared (names are never reused). */
+let generation = 0;
+
+/** The statement's name (from its text), or undefined when the cap is reached. */
+function preparedName(sql: string): string | undefined {
+  let name = preparedNames.get(sql);
+  if (name === undefined && preparedNames.size < MAX_PREPARED_STATEMENTS) {
+    name = `hd_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}_${generation}`;
+    preparedNames.set(sql, name);
+  }
+  return name;
+}
+
+/**
+ * A session answered that it does not hold the statement (a `DEALLOCATE`, a pooler that moved
+ * us to another session): the next execution prepares it again under a new name, on every
+ * connection, since the pg driver believes the old name prepared wherever it ran it once.
+ */
+function forgetPrepared(sql: string): void {
+  generation++;
+  preparedNames.delete(sql);
+}
+
+/** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …`. */
+const numbered = (sql: string): string => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
+/** PGlite: names prepared in its (single) session, or being prepared. */
+const pglitePrepared = new WeakMap<SafePGliteConnection, Map<string, Promise<void>>>();
+
+/** SQLSTATE of EXECUTE naming a statement the session does not hold. */
+const UNDEFINED_PSTATEMENT = '26000';
+
+/**
+ * `execute` for the hot reads: the statement is prepared once per database session and then
+ * only executed, so PostgreSQL parses and plans its text once instead of on every request (a
+ * list page's statement, a CTE with four lookups, cost about as much to plan as to run).
+ *
+ * - PostgreSQL: a named prepared statement of the pg driver (knex passes the name through);
+ *   pg prepares it on each pooled connection the first time that connection runs it. The
+ *   parameters travel separately, as values.
+ * - PGlite: SQL `PREPARE` once in its one session, then `EXECUTE name(values)` with the values
+ *   inlined as literals, escaped as MikroORM inlines every parameter. Only outside a
+ *   transaction (a failed PREPARE would abort it); inside one it runs as `execute` does.
+ *
+ * Statements must use knex's `?` placeholders and no other `?`. Logged (and counted by tests)
+ * like any other statement, once per execution.
+ */
+export async function executePrepared<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T> {
+  // Inside a driver-level write transaction (db/write-transaction.ts) the statement must join it.
+  if (writeTransactionOf(em)) return execute<T>(em, sql, params);
+  const sqlEm = em as SqlEntityManager;
+  const connection = sqlEm.getConnection();
+  const context = sqlEm.getTransactionContext();
+  // PGlite inside a transaction: a failed PREPARE would abort it.
+  if (connection instanceof SafePGliteConnection && context) return execute<T>(em, sql, params);
+  const run = (name: string): Promise<T> =>
+    connection instanceof SafePGliteConnection
+      ? executeOnPGlite<T>(em, connection, name, sql, params)
+      : executeOnPostgres<T>(connection, name, sql, params, context);
+  return logged(em, sql, params, async () => {
+    const name = preparedName(sql);
+    if (name === undefined) return execute<T>(em, sql, params);
+    try {
+      return await run(name);
+    } catch (error) {
+      // Retried only outside a transaction: inside one, the error has aborted it.
+      if ((error as { code?: string }).code !== UNDEFINED_PSTATEMENT || context) throw error;
+      forgetPrepared(sql);
+      const renamed = preparedName(sql);
+      return renamed === undefined ? execute<T>(em, sql, params) : run(renamed);
+    }
+  });
+}
+
+async function executeOnPostgres<T>(
+  connection: ReturnType<SqlEntityManager['getConnection']>,
+  name: string,
+  sql: string,
+  params: readonly unknown[],
+  context: unknown,
+): Promise<T> {
+  const query = connection
+    .getKnex()
+    .raw(sql, [...params] as never[])
+    .options({ name });
+  if (context) void query.transacting(context as never);
+  const result = (await query) as { rows: T };
+  return result.rows;
+}
+
+async function executeOnPGlite<T>(em: EntityManager, connection: SafePGliteConnection, name: string, sql: string, params: readonly unknown[]): Promise<T> {
+  let session = pglitePrepared.get(connection);
+  if (!session) pglitePrepared.set(connection, (session = new Map()));
+  let preparing = session.get(name);
+  if (!preparing) {
+    preparing = connection
+      .getKnex()
+      .raw(`prepare ${name} as ${numbered(sql)}`)
+      .then(() => undefined);
+    session.set(name, preparing);
+    preparing.catch(() => session.delete(name));
+  }
+  await preparing;
+  const call = params.length ? em.getPlatform().formatQuery(`execute ${name}(${params.map(() => '?').join(', ')})`, params) : `execute ${name}`;
+  const result = (await connection.getKnex().raw(call)) as { rows: T };
+  return result.rows;
+}
+
+/** Logs the statement through MikroORM's logger, as its own `execute` does (tests count these). */
+async function logged<T>(em: EntityManager, sql: string, params: readonly unknown[], run: () => Promise<T>): Promise<T> {
+  const logger = em.config.getLogger();
+  if (!logger.isEnabled('query')) return run();
+  const started = Date.now();
+  try {
+    const result = await run();
+    logger.logQuery({ query: sql, params: [...params], took: Date.now() - started, results: Array.isArray(result) ? result.length : undefined });
+    return result;
+  } catch (error) {
+    logger.logQuery({ query: sql, params: [...params], took: Date.now() - started, level: 'error' });
+    throw error;
+  }
 }

@@ -6,7 +6,7 @@ import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
 import { containsPattern } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
-import { execute } from '../../db/sql';
+import { execute, executePrepared } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
@@ -487,7 +487,9 @@ export class TicketReader {
   }
 
   private async run(em: EntityManager, sql: string, params: unknown[], include: TicketInclude): Promise<TicketView[]> {
-    const rows = await execute<ReadRow[]>(em, sql, params);
+    // Prepared: the statement's text depends only on the filter's shape, and planning it cost
+    // PostgreSQL about as much as running it (docs/performance.md).
+    const rows = await executePrepared<ReadRow[]>(em, sql, params);
     return assemble(rows, include);
   }
 }

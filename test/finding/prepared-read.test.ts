@@ -1,0 +1,59 @@
+import { openDatabase, type Database } from '../../src/db/database';
+import { execute, executePrepared } from '../../src/db/sql';
+import { createPostgresDatabase, DATABASES } from '../support/server';
+
+/**
+ * The ticket reads run as prepared statements (src/db/sql.ts `executePrepared`): a named pg
+ * statement on PostgreSQL, SQL PREPARE/EXECUTE with inlined literals on PGlite. They must answer
+ * exactly what the plain `execute` answers, whatever the values hold, in and out of transactions.
+ */
+describe.each(DATABASES)('prepared reads (%s)', (kind) => {
+  let database: Database;
+  let drop: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    if (kind === 'postgres') {
+      const created = await createPostgresDatabase();
+      drop = created.drop;
+      // One pooled session, so the statement lost below is the one the next read runs on.
+      database = await openDatabase({ databaseUrl: created.url, poolSize: 1 });
+    } else {
+      database = await openDatabase({});
+    }
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  // Text parameters typed by the statement as PostgreSQL infers them: text, int, an array literal, a uuid.
+  const sql = `select ?::text as text, ?::int + 1 as next, cardinality(?::smallint[]) as size, ?::uuid as id`;
+  const awkward = `it's; -- not a comment \\ "quoted" 打印机 $1 ?`;
+  const params = [awkward, 41, '{1,2,3}', '0193f0c2-7b1e-7000-8000-000000000001'];
+
+  it('answers what execute answers, every time, with awkward text as a value', async () => {
+    const em = database.orm.em.fork();
+    const expected = await execute<unknown[]>(em, sql, params);
+    for (let i = 0; i < 7; i++) {
+      // Past five executions PostgreSQL may switch the statement to a generic plan.
+      expect(await executePrepared<unknown[]>(em, sql, params)).toEqual(expected);
+    }
+    expect(expected).toEqual([{ text: awkward, next: 42, size: 3, id: params[3] }]);
+  });
+
+  it('works inside a transaction and after the session lost the statement', async () => {
+    await database.orm.em.fork().transactional(async (tem) => {
+      expect(await executePrepared<Array<{ next: number }>>(tem, sql, params)).toMatchObject([{ next: 42 }]);
+    });
+    const em = database.orm.em.fork();
+    // The session forgets its prepared statements; the next read prepares it again.
+    await execute(em, 'deallocate all');
+    expect(await executePrepared<Array<{ next: number }>>(em, sql, params)).toMatchObject([{ next: 42 }]);
+  });
+
+  it('refuses a bad value with the database error, as execute does', async () => {
+    const em = database.orm.em.fork();
+    await expect(executePrepared(em, sql, [awkward, 1, '{1}', 'not-a-uuid'])).rejects.toThrow(/uuid/);
+    expect(await executePrepared<Array<{ next: number }>>(em, sql, params)).toMatchObject([{ next: 42 }]);
+  });
+});
