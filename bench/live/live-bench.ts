@@ -470,6 +470,7 @@ async function main(): Promise<void> {
       const sorted = Float64Array.from(latencies).sort();
       const incomplete = collected.reduce((sum, one) => sum + one.schedulerCounts.filter((received) => received !== committed.size).length, 0);
       const subscriptionErrors = collected.reduce((sum, one) => sum + one.subscriptionErrors, 0);
+      const retries = collected.reduce((sum, one) => sum + one.retries, 0);
       const clientCpuMicros = collected.reduce((sum, one) => sum + one.cpuMicros, 0);
       const deliveryWindowS = (lastReceipt - started) / 1000;
       const fanOuts = after.reduce((sum, sample, n) => sum + sample.eventsFannedOut - before[n].eventsFannedOut, 0);
@@ -514,6 +515,7 @@ async function main(): Promise<void> {
           (incomplete ? `; ${incomplete} scheduler dashboards missed events` : '') +
           (mutationErrors ? `; ${mutationErrors} mutations failed` : '') +
           (subscriptionErrors ? `; ${subscriptionErrors} subscription errors` : '') +
+          (retries ? `; ${retries} connection attempts failed and were retried (so far)` : '') +
           '\n',
       );
       lastMemory = memory;

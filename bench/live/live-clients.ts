@@ -36,36 +36,65 @@ function socketFrom(localAddress: string): unknown {
   };
 }
 
-function open(url: string, impl: unknown, role: string, credential: string, query: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const subscriber: Subscriber = { role, client: undefined as unknown as Client, received: 0 };
-    const client = createClient({
-      url,
-      webSocketImpl: impl,
-      connectionParams: { credential },
-      lazy: false,
-      retryAttempts: 0,
-      onNonLazyError: (error) => {
-        const { code, reason } = error as { code?: number; reason?: string };
-        reject(error instanceof Error ? error : new Error(`a subscriber's connection closed: ${code} ${reason ?? ''}`));
-      },
-      on: { connected: () => resolve() },
-    });
-    (subscriber as { client: Client }).client = client;
-    client.subscribe<{ ticketEvents: { cursor: string } }>(
-      { query },
-      {
-        next: (result) => {
-          if (!measuring || !result.data) return;
-          receipts.push(seqOf(result.data.ticketEvents.cursor), wallClock());
-          subscriber.received++;
-        },
-        error: () => subscriptionErrors++,
-        complete: () => undefined,
-      },
-    );
-    subscribers.push(subscriber);
+/** Connections that failed to open and were tried again (a busy machine can miss graphql-ws's 3 s init wait). */
+let retries = 0;
+const MAX_TRIES = 4;
+
+async function open(url: string, impl: unknown, role: string, credential: string, query: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openOnce(url, impl, role, credential, query);
+    } catch (error) {
+      if (attempt >= MAX_TRIES) throw error;
+      retries++;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
+  }
+}
+
+function openOnce(url: string, impl: unknown, role: string, credential: string, query: string): Promise<void> {
+  let opened = false;
+  let settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  const connected = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  const subscriber: Subscriber = { role, client: undefined as unknown as Client, received: 0 };
+  const client = createClient({
+    url,
+    webSocketImpl: impl,
+    connectionParams: { credential },
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: (error) => {
+      const { code, reason } = error as { code?: number; reason?: string };
+      settle?.reject(error instanceof Error ? error : new Error(`a subscriber's connection closed: ${code} ${reason ?? ''}`));
+    },
+    on: { connected: () => settle?.resolve() },
   });
+  (subscriber as { client: Client }).client = client;
+  client.subscribe<{ ticketEvents: { cursor: string } }>(
+    { query },
+    {
+      next: (result) => {
+        if (!measuring || !result.data) return;
+        receipts.push(seqOf(result.data.ticketEvents.cursor), wallClock());
+        subscriber.received++;
+      },
+      error: () => {
+        if (opened) subscriptionErrors++;
+      },
+      complete: () => undefined,
+    },
+  );
+  // Counted once connected: a failed attempt is disposed and tried again.
+  return connected.then(
+    () => {
+      opened = true;
+      subscribers.push(subscriber);
+    },
+    async (error: unknown) => {
+      await client.dispose();
+      throw error;
+    },
+  );
 }
 
 async function handle(command: ClientCommand): Promise<unknown> {
@@ -100,6 +129,7 @@ async function handle(command: ClientCommand): Promise<unknown> {
         receipts,
         cpuMicros: cpu.user + cpu.system,
         subscriptionErrors,
+        retries,
         schedulerCounts: subscribers.filter((subscriber) => subscriber.role === 'scheduler').map((subscriber) => subscriber.received),
       };
       receipts = [];

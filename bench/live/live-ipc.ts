@@ -104,6 +104,8 @@ export interface ClientReceipts {
   readonly receipts: number[];
   readonly cpuMicros: number;
   readonly subscriptionErrors: number;
+  /** Connections that failed to open and were opened again (since the start). */
+  readonly retries: number;
   readonly schedulerCounts: number[];
 }
 
