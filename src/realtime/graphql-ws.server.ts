@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { getOperationAST, type GraphQLSchema } from 'graphql';
+import { getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -90,6 +90,24 @@ function clientAddress(request: IncomingMessage): string {
   return request.socket.remoteAddress ?? 'unknown';
 }
 
+/**
+ * After the sign-in, drops what graphql-ws would otherwise hold per socket for as long as it is
+ * open: the connection parameters (the credential or token) and the upgrade request (its headers).
+ */
+function forgetAfterSignIn(ctx: { connectionParams?: unknown; extra: object }): void {
+  (ctx as { connectionParams?: unknown }).connectionParams = undefined;
+  (ctx.extra as { request?: unknown }).request = undefined;
+}
+
+/**
+ * graphql-ws keeps each subscribe message for the subscription's lifetime: its query text is
+ * replaced by the cached document's own copy, so thousands of dashboards keep one, not one each.
+ */
+function shareQueryText(payload: { readonly query: string }, document: DocumentNode): void {
+  const shared = document.loc?.source.body;
+  if (shared === payload.query) (payload as { query: string }).query = shared;
+}
+
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
@@ -173,6 +191,9 @@ export class GraphQLWebSocketServer {
           if (socket.readyState !== socket.OPEN) return false;
           ctx.extra.signIn = signIn;
           this.track(signIn);
+          // Memory: graphql-ws keeps both for the socket's lifetime, and nothing reads them after
+          // the sign-in (the credential need not linger either). ~2 KiB per socket.
+          forgetAfterSignIn(ctx);
           return true;
         },
         onSubscribe: (ctx, _id, payload) => {
@@ -184,6 +205,7 @@ export class GraphQLWebSocketServer {
           // Parsed and validated here (once per distinct query), so graphql-ws does neither.
           const document = documents.get(options.schema, payload.query);
           if (!('kind' in document)) return document;
+          shareQueryText(payload, document);
           const args = { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
           const { signIn } = ctx.extra;
           const operation = getOperationAST(document, payload.operationName);
@@ -265,19 +287,22 @@ export class GraphQLWebSocketServer {
     if (!this.accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       this.wss.emit('connection', ws, request);
-      // graphql-ws prints any socket error to console.error with a stack ("Internal error emitted
-      // on a WebSocket socket"). They are the client's: a frame over maxPayload (ws closes with
-      // 1009), a malformed frame (1002), invalid UTF-8 (1007). ws has closed the socket with the
-      // right code already, so its listener is replaced by a warning in the server's log.
-      ws.removeAllListeners('error');
-      ws.on('error', (error: Error & { code?: string }) => {
-        (this.logger.warn ?? this.logger.error).call(
-          this.logger,
-          { err: { code: error.code, message: error.message } },
-          'WebSocket client error; socket closed',
-        );
-        if (ws.readyState === ws.OPEN) ws.close(1011, 'Internal server error');
-      });
+      warnOnSocketErrors(ws, this.logger);
     });
   };
+}
+
+/**
+ * graphql-ws prints any socket error to console.error with a stack ("Internal error emitted on a
+ * WebSocket socket"). They are the client's: a frame over maxPayload (ws closes with 1009), a
+ * malformed frame (1002), invalid UTF-8 (1007). ws has closed the socket with the right code
+ * already, so its listener is replaced by a warning in the server's log. A function of its own so
+ * the listener, which lives as long as the socket, does not keep the upgrade request alive.
+ */
+function warnOnSocketErrors(ws: WebSocket, logger: GraphQLWebSocketOptions['logger']): void {
+  ws.removeAllListeners('error');
+  ws.on('error', (error: Error & { code?: string }) => {
+    (logger.warn ?? logger.error).call(logger, { err: { code: error.code, message: error.message } }, 'WebSocket client error; socket closed');
+    if (ws.readyState === ws.OPEN) ws.close(1011, 'Internal server error');
+  });
 }
