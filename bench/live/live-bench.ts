@@ -511,7 +511,14 @@ async function main(): Promise<void> {
       ]);
       process.stdout.write(
         `${count} subscribers: p99 ${percentile(sorted, 99).toFixed(1)} ms over ${latencies.length} deliveries of ${committed.size} events` +
-          ` (server RSS ${memory.map((sample) => `${mib(sample.rss).toFixed(0)} MiB with ${sample.connections} sockets`).join(', ')}; load average ${load.map((value) => value.toFixed(1)).join(' ')})` +
+          ` (server RSS ${memory
+            .map(
+              (sample, n) =>
+                `${mib(sample.rss).toFixed(0)} MiB with ${sample.connections} sockets: ` +
+                `${kib((sample.rss - baseline[n].rss) / sample.connections).toFixed(1)} KiB RSS, ` +
+                `${kib((sample.heapUsed + sample.external - baseline[n].heapUsed - baseline[n].external) / sample.connections).toFixed(1)} KiB heap per connection`,
+            )
+            .join(', ')}; load average ${load.map((value) => value.toFixed(1)).join(' ')})` +
           (incomplete ? `; ${incomplete} scheduler dashboards missed events` : '') +
           (mutationErrors ? `; ${mutationErrors} mutations failed` : '') +
           (subscriptionErrors ? `; ${subscriptionErrors} subscription errors` : '') +
