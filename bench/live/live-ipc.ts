@@ -43,6 +43,11 @@ export interface ServerSample {
   readonly executions: number;
   /** User + system CPU time of the process so far, in µs. */
   readonly cpuMicros: number;
+  /** File descriptors open in the server process, and its limit (each socket holds one). */
+  readonly fds: number;
+  readonly fdLimit: number;
+  /** Process id (the load average is the machine's; CPU is per process). */
+  readonly pid: number;
 }
 
 export type Command =
@@ -50,6 +55,8 @@ export type Command =
   | { readonly type: 'sample'; readonly gc: boolean }
   /** Commit instants (wall clock, ms) recorded since the last call, by seq; clears them. */
   | { readonly type: 'commits' }
+  /** Writes a V8 heap snapshot into `dir` (after a full GC) and returns its path. */
+  | { readonly type: 'snapshot'; readonly dir: string }
   | { readonly type: 'stop' };
 
 export interface Envelope {
@@ -61,6 +68,45 @@ export interface Reply {
   readonly id: number;
   readonly result?: unknown;
   readonly error?: string;
+}
+
+/** One subscriber for a load process to open. */
+export interface PlannedSubscriber {
+  readonly role: SeededUser['role'];
+  readonly credential: string;
+  readonly query: string;
+}
+
+/** What the benchmark asks of a load process (live-clients.ts). */
+export type ClientCommand =
+  | { readonly type: 'open'; readonly url: string; readonly localAddress: string; readonly subscribers: PlannedSubscriber[] }
+  /** Starts (clearing what was noted) or stops noting receipts. */
+  | { readonly type: 'measure'; readonly on: boolean }
+  | { readonly type: 'progress' }
+  /** The receipts noted since `measure`, and this process's CPU since then. */
+  | { readonly type: 'collect' }
+  | { readonly type: 'close' };
+
+export interface ClientEnvelope {
+  readonly id: number;
+  readonly command: ClientCommand;
+}
+
+export interface ClientProgress {
+  /** Scheduler dashboards in this process (they see every event). */
+  readonly schedulers: number;
+  /** The fewest events any of them received in the measured window (Infinity without any). */
+  readonly schedulerMin: number;
+}
+
+export interface ClientReceipts {
+  /** Pairs: event seq, wall-clock instant of receipt (ms). */
+  readonly receipts: number[];
+  readonly cpuMicros: number;
+  readonly subscriptionErrors: number;
+  /** Connections that failed to open and were opened again (since the start). */
+  readonly retries: number;
+  readonly schedulerCounts: number[];
 }
 
 export interface Ready {

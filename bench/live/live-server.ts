@@ -1,5 +1,8 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { createApp, type App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { hashPassword } from '../../src/modules/auth/password';
@@ -18,9 +21,25 @@ import { wallClock, type Command, type Envelope, type Ready, type SeedRequest, t
 
 const BENCH_PASSWORD = 'live bench password';
 
+/** This process's file-descriptor limit (soft: Node raises it to the hard limit at start). */
+function fdLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((row) => row.startsWith('Max open files'));
+  const soft = line ? Number(line.split(/\s{2,}/)[1]) : NaN;
+  return Number.isFinite(soft) ? soft : Infinity;
+}
+
+const gc = (): void => {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  collect?.();
+  collect?.();
+};
+
 async function seed(app: App, request: SeedRequest): Promise<SeedResult> {
   const tag = randomBytes(3).toString('hex');
-  const hash = await hashPassword(BENCH_PASSWORD);
+  // At the server's own parameters (the bench sets PASSWORD_SCRYPT_LOG2_N): no rehash at sign-in.
+  const hash = await hashPassword(BENCH_PASSWORD, app.services.auth.hasher.params);
   const connection = app.database.orm.em.fork().getConnection();
   const insert = async (role: SeededUser['role'], count: number): Promise<SeededUser[]> => {
     const rows = await connection.execute<Array<{ id: number; username: string }>>(
@@ -75,11 +94,7 @@ async function main(): Promise<void> {
       case 'seed':
         return seed(app, command.request);
       case 'sample': {
-        if (command.gc) {
-          const gc = (globalThis as { gc?: () => void }).gc;
-          gc?.();
-          gc?.();
-        }
+        if (command.gc) gc();
         const memory = process.memoryUsage();
         const hub = app.live.hub!.stats();
         const cpu = process.cpuUsage();
@@ -94,6 +109,9 @@ async function main(): Promise<void> {
           eventsFannedOut: hub.eventsFannedOut,
           executions: sharedExecutionStats.executed,
           cpuMicros: cpu.user + cpu.system,
+          fds: readdirSync('/proc/self/fd').length,
+          fdLimit: fdLimit(),
+          pid: process.pid,
         };
       }
       case 'commits': {
@@ -101,6 +119,9 @@ async function main(): Promise<void> {
         commits.clear();
         return entries;
       }
+      case 'snapshot':
+        gc();
+        return writeHeapSnapshot(path.join(command.dir, `live-server-${process.pid}-${Date.now()}.heapsnapshot`));
       case 'stop':
         await app.close();
         return null;

@@ -1,4 +1,4 @@
-import { getOperationAST } from 'graphql';
+import { getOperationAST, type DocumentNode } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Server as GraphQLWsServer } from 'graphql-ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -63,6 +63,24 @@ export const CLOSE_UNAVAILABLE = 4503;
 
 function clientAddress(request: IncomingMessage): string {
   return request.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * After the sign-in, drops what graphql-ws would otherwise hold per socket for as long as it is
+ * open: the connection parameters (the credential or token) and the upgrade request (its headers).
+ */
+function forgetAfterSignIn(ctx: { connectionParams?: unknown; extra: object }): void {
+  (ctx as { connectionParams?: unknown }).connectionParams = undefined;
+  (ctx.extra as { request?: unknown }).request = undefined;
+}
+
+/**
+ * graphql-ws keeps each subscribe message for the subscription's lifetime: its query text is
+ * replaced by the cached document's own copy, so thousands of dashboards keep one, not one each.
+ */
+function shareQueryText(payload: { readonly query: string }, document: DocumentNode): void {
+  const shared = document.loc?.source.body;
+  if (shared === payload.query) (payload as { query: string }).query = shared;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
@@ -146,6 +164,9 @@ export class GraphQLWebSocketServer {
         if (socket.readyState !== socket.OPEN) return false;
         ctx.extra.signIn = signIn;
         this.track(signIn);
+        // Memory: graphql-ws keeps both for the socket's lifetime, and nothing reads them after
+        // the sign-in (the credential need not linger either). ~2 KiB per socket.
+        forgetAfterSignIn(ctx);
         return true;
       },
       onSubscribe: (ctx, _id, payload) => {
@@ -157,6 +178,7 @@ export class GraphQLWebSocketServer {
         // Parsed and validated here (once per distinct query), so graphql-ws does neither.
         const document = options.documents.get(options.schema, payload.query);
         if (!('kind' in document)) return document;
+        shareQueryText(payload, document);
         const args = { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
         const { signIn } = ctx.extra;
         const operation = getOperationAST(document, payload.operationName);

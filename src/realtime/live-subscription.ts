@@ -59,7 +59,8 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   peakHeld = 0;
   /** How often held live events overflowed and were let go (for the hub's stats). */
   heldOverflows = 0;
-  private drainWaiters: Array<() => void> = [];
+  /** Made when a replay first waits (most subscriptions never replay). */
+  private drainWaiters: Array<() => void> | undefined;
 
   constructor(private readonly options: LiveSubscriptionOptions) {
     this.viewer = options.viewer;
@@ -161,7 +162,7 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   /** Resolves once the backlog is at most `size` (replay pages wait for the consumer). */
   async whenBacklogAtMost(size: number): Promise<void> {
     while (!this.ended && this.backlog > size) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      await new Promise<void>((resolve) => (this.drainWaiters ??= []).push(resolve));
     }
   }
 
@@ -184,7 +185,11 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   next(): Promise<IteratorResult<TicketEventPayload>> {
     if (this.head < this.queue.length) {
       const event = this.queue[this.head++];
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      if (this.head === this.queue.length) {
+        // Drained: delivered events are not held (nor, through them, their shared results).
+        this.queue.length = 0;
+        this.head = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
@@ -237,9 +242,9 @@ export class LiveSubscription implements AsyncIterableIterator<TicketEventPayloa
   }
 
   private wakeDrainWaiters(): void {
-    if (!this.drainWaiters.length) return;
+    if (!this.drainWaiters?.length) return;
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    this.drainWaiters = undefined;
     for (const wake of waiters) wake();
   }
 }

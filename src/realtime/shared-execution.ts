@@ -33,10 +33,50 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncGenerat
   const key = hasViewerKey(args.contextValue)
     ? `${args.contextValue.viewerKey}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`
     : undefined;
+  return new SharedResults(iterator, args, key);
+}
 
-  const resultFor = (payload: unknown): Promise<ExecutionResult> => {
-    const run = async () => execute({ ...args, rootValue: payload });
-    if (key === undefined || typeof payload !== 'object' || payload === null) return run();
+/**
+ * One subscription's results: its source's events, each executed once per (viewer, document,
+ * variables) and shared. A class rather than an object of closures: a process holds one per live
+ * subscription, tens of thousands of them, and methods on a prototype cost nothing per instance.
+ * Written by hand like LiveSubscription, so `return()` reaches the source at once.
+ */
+class SharedResults implements AsyncGenerator<ExecutionResult> {
+  constructor(
+    private readonly iterator: AsyncIterator<unknown>,
+    private readonly args: ExecutionArgs,
+    /** Undefined when the context names no viewer: nothing is shared. */
+    private readonly key: string | undefined,
+  ) {}
+
+  async next(): Promise<IteratorResult<ExecutionResult, undefined>> {
+    const item = await this.iterator.next();
+    if (item.done) return { value: undefined, done: true };
+    return { value: await this.resultFor(item.value), done: false };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult, undefined>> {
+    await this.iterator.return?.();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult, undefined>> {
+    await this.iterator.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.iterator.return?.();
+  }
+
+  private resultFor(payload: unknown): Promise<ExecutionResult> {
+    const { key, args } = this;
+    if (key === undefined || typeof payload !== 'object' || payload === null) return this.run(payload);
     let byDocument = shared.get(payload);
     if (!byDocument) shared.set(payload, (byDocument = new Map()));
     let byKey = byDocument.get(args.document);
@@ -46,33 +86,13 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncGenerat
       sharedExecutionStats.reused++;
     } else {
       sharedExecutionStats.executed++;
-      result = run();
+      result = this.run(payload);
       byKey.set(key, result);
     }
     return result;
-  };
+  }
 
-  // Written by hand like LiveSubscription, so `return()` reaches the source at once.
-  const mapped: AsyncGenerator<ExecutionResult> = {
-    async next() {
-      const item = await iterator.next();
-      if (item.done) return { value: undefined, done: true };
-      return { value: await resultFor(item.value), done: false };
-    },
-    async return() {
-      await iterator.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(error: unknown) {
-      await iterator.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return mapped;
-    },
-    async [Symbol.asyncDispose]() {
-      await iterator.return?.();
-    },
-  };
-  return mapped;
+  private async run(payload: unknown): Promise<ExecutionResult> {
+    return execute({ ...this.args, rootValue: payload });
+  }
 }
