@@ -4,11 +4,14 @@ import { legacyOk } from '../support/legacy-client';
 import { createTicketAs, gqlOk } from '../support/http';
 import { serverWithClients } from '../support/live-suite';
 import { DATABASES, type TestServer } from '../support/server';
+import { sseClient, SseStream } from '../realtime/sse-client';
 
 /**
  * Issue 9, "Deleted means gone": after deleteReply the reply's text is never served again to
- * anyone, on any surface: `ticket`, `tickets`, the legacy detail and lists, and ticket events
- * replayed from any cursor, a made-up one included, with or without `ticketId`. REPLY_DELETED
+ * anyone, on any surface: `ticket`, `tickets` (a search for its words finds nothing), the legacy
+ * detail and lists, the HTTP change feed (`ticketEventLog`), and ticket events replayed from any
+ * cursor, a made-up one included, with or without `ticketId`, over graphql-ws and over
+ * Server-Sent Events (`/graphql/stream`). REPLY_DELETED
  * (and a replayed REPLY_ADDED) name the reply by id, without its text. The stored row keeps no
  * text either.
  */
@@ -47,6 +50,31 @@ describe.each(DATABASES)('a deleted reply is gone (%s)', (kind) => {
       everything.push(await gqlOk(server, viewer, 'query($id: ID!) { ticket(id: $id) { replies { id content } } }', { id }));
       everything.push(await gqlOk(server, viewer, '{ tickets(first: 100) { edges { node { id replies { id content } } } } }'));
     }
+    // A search for the deleted reply's words finds nothing (the words of a reply that stays still match).
+    const search = 'query($s: String!) { tickets(first: 100, filter: { search: $s }) { edges { node { id } } } }';
+    for (const viewer of [customer, scheduler, staff]) {
+      expect((await gqlOk(server, viewer, search, { s: 'hunter2' })).tickets.edges).toEqual([]);
+      expect((await gqlOk(server, viewer, search, { s: 'reply that stays' })).tickets.edges).toEqual([{ node: { id } }]);
+    }
+    // The HTTP change feed from the start of the log, with and without ticketId.
+    const feed = `query($id: ID) { ticketEventLog(first: 100, ticketId: $id) {
+      edges { node { kind reply { id content } ticket { replies { id content } } } } } }`;
+    for (const [viewer, ticketId] of [
+      [customer, undefined],
+      [scheduler, undefined],
+      [staff, id],
+    ] as const) {
+      const log = await gqlOk(server, viewer, feed, { id: ticketId });
+      const nodes = log.ticketEventLog.edges.map((edge: { node: unknown }) => edge.node) as Array<{
+        kind: string;
+        reply: { id: string; content: string | null } | null;
+      }>;
+      expect(nodes.filter((node) => node.reply?.id === replyId)).toEqual([
+        expect.objectContaining({ kind: 'REPLY_ADDED', reply: { id: replyId, content: null } }),
+        expect.objectContaining({ kind: 'REPLY_DELETED', reply: { id: replyId, content: null } }),
+      ]);
+      everything.push(log);
+    }
     // Legacy: the detail and every list.
     everything.push(await legacyOk(server, customer, 'ticket-detail', { uuid: id }));
     everything.push(await legacyOk(server, customer, 'list', { operator: 'customer', status: 'ALL' }));
@@ -73,6 +101,25 @@ describe.each(DATABASES)('a deleted reply is gone (%s)', (kind) => {
       expect(stream.errors).toEqual([]);
       everything.push(stream.events);
       stream.stop();
+    }
+
+    // The same replays over Server-Sent Events.
+    for (const [viewer, variables] of [
+      [customer, { after: madeUp }],
+      [scheduler, { after: madeUp, ticketId: id }],
+    ] as const) {
+      const stream = new SseStream(sseClient(server, viewer), variables);
+      try {
+        await stream.until((s) => s.events.some((event) => event.kind === 'REPLY_DELETED'), 'the replayed REPLY_DELETED over SSE');
+        expect(stream.events.filter((event) => event.reply?.id === replyId).map((event) => [event.kind, event.reply?.content])).toEqual([
+          ['REPLY_ADDED', null],
+          ['REPLY_DELETED', null],
+        ]);
+        expect(stream.errors).toEqual([]);
+        everything.push(stream.events);
+      } finally {
+        stream.stop();
+      }
     }
 
     expect(JSON.stringify(everything)).not.toContain('hunter2');
