@@ -1,6 +1,7 @@
 import { createTicketAs, errorCode, gql } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
+import { sseClient, SseStream } from '../realtime/sse-client';
 
 /**
  * Issue 9, "Document analysis that multiplies": a document of about 1 KB whose fragments each
@@ -160,6 +161,44 @@ describe.each(DATABASES)('fragments that each spread the next one twice (%s)', (
     expect(stream.errors).toEqual([]);
     expect(stream.events).toContainEqual({ kind: 'CREATED', ticket: { id, __typename: 'Ticket' } });
     stream.stop();
+  });
+
+  it('a query sent with GET is answered at once', async () => {
+    const query = `query($id: ID!) { ticket(id: $id) { id ...F0 } }\n${TICKET_CHAIN}`;
+    const url = `${server.url}/graphql?${new URLSearchParams({ query, variables: JSON.stringify({ id: ticketId }) })}`;
+    const { result, elapsedMs, longestHealthGapMs } = await watched(server, async () => {
+      const response = await fetch(url, { headers: { authorization: `Credential ${server.users.customer.credential}`, 'apollo-require-preflight': 'true' } });
+      return (await response.json()) as { data?: any; errors?: unknown };
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data.ticket).toEqual({ id: ticketId, __typename: 'Ticket' });
+    expect(elapsedMs).toBeLessThan(BOUND_MS);
+    expect(longestHealthGapMs).toBeLessThan(BOUND_MS);
+  });
+
+  it('a subscription over Server-Sent Events (/graphql/stream) is accepted at once and delivers its events', async () => {
+    const before = server.app.live.hub?.stats().subscribers ?? 0;
+    const query = `subscription { ticketEvents { kind ticket { id ...F0 } } }\n${TICKET_CHAIN}`;
+    const {
+      result: stream,
+      elapsedMs,
+      longestHealthGapMs,
+    } = await watched(server, async () => {
+      const opened = new SseStream(sseClient(server, server.users.customer), {}, query);
+      await subscribers(server, before + 1, BOUND_MS);
+      return opened;
+    });
+    try {
+      expect(elapsedMs).toBeLessThan(BOUND_MS);
+      expect(longestHealthGapMs).toBeLessThan(BOUND_MS);
+      const id = await createTicketAs(server, server.users.customer, 'Seen over SSE through fragments');
+      await settled(server);
+      await stream.until((s) => s.events.some((event) => event.ticket.id === id), 'the CREATED event over SSE');
+      expect(stream.errors).toEqual([]);
+      expect(stream.events).toContainEqual({ kind: 'CREATED', ticket: { id, __typename: 'Ticket' } });
+    } finally {
+      stream.stop();
+    }
   });
 
   it.each([
