@@ -22,6 +22,8 @@ const CLOSE_GRACE_MS = 2_000;
 interface StreamSignIn extends LiveSignIn {
   /** Set once the subscription runs: ending the sign-in ends it with an error. */
   operation?: EndableResults;
+  /** Results handed to graphql-sse and not yet written to the socket (see {@link StreamPace}). */
+  readonly pace: StreamPace;
   /** Why the sign-in ended before the subscription ran (then it is ended as soon as it does). */
   endedBecause?: string;
 }
@@ -34,6 +36,27 @@ interface StreamRequestContext {
 const done = (): IteratorResult<ExecutionResult, undefined> => ({ value: undefined, done: true });
 
 /**
+ * Results of a stream's subscription that graphql-sse may hold unwritten. graphql-sse's handler
+ * pulls every result of an operation as soon as it is produced and queues its text without bound
+ * (`createStream`'s `pending`), whatever the client reads; so the subscription's results are paced
+ * here instead: the next one is taken from the hub only once the previous ones were handed to the
+ * socket. A client that stops reading then stalls its own subscription, whose queue the hub bounds
+ * (the slow-subscriber cut-off), as graphql-ws's awaited sends do on a socket
+ * (test/security/slow-consumer.test.ts).
+ */
+const MAX_UNWRITTEN_RESULTS = 2;
+
+/** What the stream's writer and its results share to pace one another. */
+interface StreamPace {
+  unwritten: number;
+  /** Wakes the results waiting for the writer. */
+  wake?: () => void;
+}
+
+/** The message graphql-sse writes for a result (its `print` of a `next` event). */
+const isResultMessage = (message: string): boolean => message.startsWith('event: next');
+
+/**
  * A subscription's results that the server can end with a last error: the sign-in stopped holding
  * (deactivated, session ended) or the stream failed (a subscriber fell too far behind). graphql-sse
  * then sends that error as a `next` and a `complete`, so the client stops cleanly (its default is
@@ -44,7 +67,10 @@ class EndableResults implements AsyncGenerator<ExecutionResult, undefined> {
   private finished = false;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly inner: AsyncIterator<ExecutionResult>) {}
+  constructor(
+    private readonly inner: AsyncIterator<ExecutionResult>,
+    private readonly pace: StreamPace,
+  ) {}
 
   /** Ends the results: the next one is `error`, then none. */
   end(error: GraphQLError): void {
@@ -55,6 +81,17 @@ class EndableResults implements AsyncGenerator<ExecutionResult, undefined> {
   }
 
   async next(): Promise<IteratorResult<ExecutionResult, undefined>> {
+    // Taken from the hub only once graphql-sse's queue of unwritten results is short (StreamPace).
+    while (!this.finished && !this.ending && this.pace.unwritten >= MAX_UNWRITTEN_RESULTS) {
+      await new Promise<void>((resolve) => (this.wake = this.pace.wake = resolve));
+      this.wake = this.pace.wake = undefined;
+    }
+    const item = await this.take();
+    if (!item.done) this.pace.unwritten++;
+    return item;
+  }
+
+  private async take(): Promise<IteratorResult<ExecutionResult, undefined>> {
     if (this.finished) return done();
     if (!this.ending) {
       const ended = new Promise<'ended'>((resolve) => (this.wake = () => resolve('ended')));
@@ -185,7 +222,7 @@ export class GraphQLStreamServer {
       onOperation: (_context, request, _args, result) => {
         if (!isAsyncIterable<ExecutionResult>(result)) return undefined;
         const { signIn } = request.context;
-        const operation = new EndableResults(result[Symbol.asyncIterator]());
+        const operation = new EndableResults(result[Symbol.asyncIterator](), signIn.pace);
         signIn.operation = operation;
         if (signIn.endedBecause !== undefined) operation.end(refusal(ErrorCode.UNAUTHENTICATED, signIn.endedBecause));
         return operation;
@@ -239,6 +276,7 @@ export class GraphQLStreamServer {
         sessionId,
         expiresAt,
         transport: 'stream',
+        pace: { unwritten: 0 },
         end: (reason) => {
           if (signIn.operation) signIn.operation.end(refusal(ErrorCode.UNAUTHENTICATED, reason));
           else signIn.endedBecause = reason;
@@ -301,9 +339,15 @@ export class GraphQLStreamServer {
     try {
       for await (const message of body) {
         if (response.writableEnded || response.destroyed) break;
-        // Waits until the message is handed to the socket: a client that does not read holds its
+        // Waits until the message is handed to the socket, and only then lets the subscription
+        // produce its next result (StreamPace): a client that does not read holds its
         // subscription's queue, which the hub cuts off past its bound (slow subscriber).
         await new Promise<void>((resolve) => response.write(message, () => resolve()));
+        if (isResultMessage(message)) {
+          const { pace } = signIn;
+          pace.unwritten = Math.max(0, pace.unwritten - 1);
+          pace.wake?.();
+        }
       }
     } catch (error) {
       this.options.logger.error({ err: error }, 'graphql-sse stream failed');

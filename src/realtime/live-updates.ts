@@ -82,6 +82,8 @@ async function createBus(config: AppConfig, database: Database, logger: Logger):
 export interface LiveLimits {
   /** Live events one subscription holds while it replays (event-hub.ts). */
   readonly maxHeldDuringReplay?: number;
+  /** Undelivered events a subscriber may fall behind by before it is cut off (event-hub.ts; 1,000). */
+  readonly maxBacklog?: number;
 }
 
 export async function createLiveUpdates(config: AppConfig, database: Database, limits: LiveLimits = {}, observer?: LiveObserver): Promise<LiveUpdates> {
@@ -136,6 +138,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         logger: forwardingLogger,
         pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
         maxHeldDuringReplay: limits.maxHeldDuringReplay,
+        maxBacklog: limits.maxBacklog,
         observer,
       });
       await hub.start();
