@@ -7,11 +7,11 @@ import { Pool } from 'pg';
 import { BOUND_FILTERED_SQL, BOUND_PAGE_SQL, BOUND_STATS_SQL, boundSearchSql } from './bound-sql';
 import { FLOOR_ENTRIES_SQL, FLOOR_PAGE_SQL, FLOOR_USERS_SQL, floorPage, mentionedUsers } from './floor';
 import { announceReady, serveCommands } from './ipc';
-import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM } from './queries';
+import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM, SHORT_SEARCH_TERM } from './queries';
 
 /**
- * The SQL bound as a server: every request runs BOUND_PAGE_SQL (or, on /filtered, /search and
- * /stats, the finding targets' bounds) and answers its text. node:http and the database driver, nothing else: no framework, no GraphQL,
+ * The SQL bound as a server: every request runs BOUND_PAGE_SQL (or, on /filtered, /search,
+ * /search-short and /stats, the finding targets' bounds) and answers its text. node:http and the database driver, nothing else: no framework, no GraphQL,
  * no authentication (the viewer is fixed by BOUND_VIEWER_ID and BOUND_VIEWER_ROLES).
  *
  * On PostgreSQL it uses a pool of 10 (the app's size) and a named prepared statement; on the
@@ -31,6 +31,7 @@ const STATEMENTS: Record<string, { name: string; sql: string }> = {
   '/graphql': { name: 'bound-page', sql: BOUND_PAGE_SQL },
   '/filtered': { name: 'bound-filtered', sql: BOUND_FILTERED_SQL },
   '/search': { name: 'bound-search', sql: boundSearchSql(SEARCH_TERM, SEARCH_PAGE_SIZE) },
+  '/search-short': { name: 'bound-search-short', sql: boundSearchSql(SHORT_SEARCH_TERM, SEARCH_PAGE_SIZE) },
   '/stats': { name: 'bound-stats', sql: BOUND_STATS_SQL },
 };
 

@@ -85,13 +85,17 @@ select json_build_object('data', json_build_object('tickets', json_build_object(
 export const BOUND_FILTERED_SQL = keysetPage('t.staff_id = $1::int and t.status in (2, 8, 6)', 'ASC', 50);
 
 /** Tickets whose content or a reply not deleted contains the term, newest first. */
-export const boundSearchSql = (term: string, pageSize: number): string =>
-  keysetPage(
-    `t.id in (select m.id from tickets m where m.content ilike '%${term}%'
-      union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike '%${term}%')`,
+export const boundSearchSql = (term: string, pageSize: number): string => {
+  // A two-character term with a character outside ASCII is looked up in the bigram indexes, as
+  // the API does (migration 20261207000000), else in the trigram indexes.
+  const narrow = (alias: string) => ([...term].length === 2 ? `search_bigrams(${alias}.content) @> search_bigrams('${term}') and ` : '');
+  return keysetPage(
+    `t.id in (select m.id from tickets m where ${narrow('m')}m.content ilike '%${term}%'
+      union select r.ticket_id from replies r where r.deleted_at is null and ${narrow('r')}r.content ilike '%${term}%')`,
     'DESC',
     pageSize,
   );
+};
 
 /** Counts of every ticket by status (all eight, in code order) and by staff member, most first. */
 export const BOUND_STATS_SQL = `

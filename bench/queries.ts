@@ -55,11 +55,16 @@ export const filteredPage = (staffId: number): string => `query Filtered {
 }`;
 
 export const SEARCH_TERM = '打印机';
+/**
+ * A two-character term (a common Chinese word, "print"): shorter than a trigram, so no index
+ * serves it and the search filters every ticket and reply (docs/finding.md "Terms of two characters").
+ */
+export const SHORT_SEARCH_TERM = '打印';
 export const SEARCH_PAGE_SIZE = 20;
 
 /** Every ticket that mentions the term in its content or a reply, newest first. */
-export const SEARCH_PAGE = `query Search {
-  tickets(first: ${SEARCH_PAGE_SIZE}, filter: { search: "${SEARCH_TERM}" }) {
+export const searchPage = (term: string): string => `query Search {
+  tickets(first: ${SEARCH_PAGE_SIZE}, filter: { search: "${term}" }) {
     edges { cursor node { ${ROW} } }
     pageInfo { hasNextPage endCursor }
   }

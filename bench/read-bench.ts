@@ -378,7 +378,7 @@ async function run(options: BenchOptions): Promise<void> {
     log();
     log(`floor returns the same bytes as gql-list-scheduler: ${floorSame}`);
     log(`SQL bound (json_agg) returns the same JSON as gql-list-scheduler: ${sameJson}`);
-    for (const name of ['filtered', 'search', 'stats']) {
+    for (const name of ['filtered', 'search', 'search-short', 'stats']) {
       const boundBody = samples.get(`sql-bound-${name}`);
       const appBody = samples.get(`gql-${name}`);
       if (!boundBody || !appBody) continue;

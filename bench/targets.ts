@@ -7,8 +7,9 @@ import {
   LIST_PAGE,
   PAGE_SIZE,
   REQUEST_INFORMATION,
-  SEARCH_PAGE,
   SEARCH_TERM,
+  SHORT_SEARCH_TERM,
+  searchPage,
   START_PROCESSING,
   STATS,
   statusesQuery,
@@ -213,7 +214,7 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
 /**
  * Issue 12's targets, each beside its own SQL bound (bound-sql.ts) that returns the same JSON:
  * a filtered page (one staff member's open tickets, oldest first), a search (Chinese, in content
- * and replies) and the counts, all as the scheduler.
+ * and replies), the same search by a two-character term and the counts, all as the scheduler.
  */
 function findingTargets(seed: SeedResult, scheduler: string): Target[] {
   const pairs: Array<[name: string, path: string, description: string, query: string]> = [
@@ -223,7 +224,13 @@ function findingTargets(seed: SeedResult, scheduler: string): Target[] {
       `tickets of staff ${seed.staff.username} in ASSIGNED/IN_PROCESSING/REQUEST_INFORMATION, oldest first, ${PAGE_SIZE} per page`,
       filteredPage(seed.staff.id),
     ],
-    ['search', '/search', `tickets(filter: { search: "${SEARCH_TERM}" }), content and replies, newest first`, SEARCH_PAGE],
+    ['search', '/search', `tickets(filter: { search: "${SEARCH_TERM}" }), content and replies, newest first`, searchPage(SEARCH_TERM)],
+    [
+      'search-short',
+      '/search-short',
+      `tickets(filter: { search: "${SHORT_SEARCH_TERM}" }), two characters (no trigram index serves it), newest first`,
+      searchPage(SHORT_SEARCH_TERM),
+    ],
     ['stats', '/stats', 'ticketStats: total, by status, by staff member', STATS],
   ];
   return pairs.flatMap(([name, path, description, query]) => {

@@ -129,6 +129,37 @@ describe.each(DATABASES)('ticketEventLog over HTTP (%s)', (kind) => {
     }
   });
 
+  it("never serves a deleted reply's text: not in the REPLY_ADDED it replays, not in REPLY_DELETED, not in the ticket's replies", async () => {
+    const { customer, scheduler } = server.users;
+    const secret = 'my password is hunter2 密码是秘密';
+    const start = await drain(scheduler, null, 100, []);
+    const id = await create(customer, 'a ticket whose reply goes');
+    const replyId = (await gqlOk(server, customer, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id, c: secret }))
+      .addReply.id;
+    await gqlOk(server, customer, 'mutation($id: ID!) { deleteReply(id: $id) }', { id: replyId });
+    const query = `query($after: String, $ticketId: ID) {
+      ticketEventLog(after: $after, first: 100, ticketId: $ticketId) {
+        edges { node { kind reply { id content } ticket { id replies { id content } } } }
+      }
+    }`;
+    for (const [user, variables] of [
+      [customer, { ticketId: id }],
+      [scheduler, { after: start }],
+      [scheduler, { ticketId: id }],
+    ] as const) {
+      const result = await gql(server, user, query, variables);
+      expect(result.errors).toBeUndefined();
+      const edges = result.data!.ticketEventLog.edges.filter((edge: { node: { ticket: { id: string } } }) => edge.node.ticket.id === id);
+      expect(edges.map((edge: { node: { kind: string; reply: unknown } }) => [edge.node.kind, edge.node.reply])).toEqual([
+        ['CREATED', null],
+        ['REPLY_ADDED', { id: replyId, content: null }],
+        ['REPLY_DELETED', { id: replyId, content: null }],
+      ]);
+      expect(JSON.stringify(result)).not.toContain('hunter2');
+      expect(JSON.stringify(result)).not.toContain('密码');
+    }
+  });
+
   it("ticketId narrows to one ticket; another's ticket is FORBIDDEN, none NOT_FOUND", async () => {
     const { customer, otherCustomer } = server.users;
     const id = await create(customer, 'only this one');
@@ -148,6 +179,12 @@ describe.each(DATABASES)('ticketEventLog over HTTP (%s)', (kind) => {
     ['a junk cursor', { after: 'junk!' }, 'after'],
     ['a ticket cursor', { after: Buffer.from('ticket2:STATUS:ASC:1:0190aaaa-0000-7000-8000-000000000000').toString('base64url') }, 'after'],
     ['a cursor beyond the log', { after: encodeEventCursor(10_000_000) }, 'after'],
+    ['a cursor with a NUL', { after: Buffer.from('event:1\u0000').toString('base64url') }, 'after'],
+    ['a cursor with SQL', { after: Buffer.from("event:1' or '1'='1").toString('base64url') }, 'after'],
+    ['a cursor at seq 0', { after: Buffer.from('event:0').toString('base64url') }, 'after'],
+    ['a negative cursor', { after: Buffer.from('event:-1').toString('base64url') }, 'after'],
+    ['a cursor past 2^53', { after: Buffer.from('event:9007199254740993').toString('base64url') }, 'after'],
+    ['a ticketId with a NUL', { ticketId: '0190aaaa-0000-7000-8000-00000000000\u0000' }, 'ticketId'],
     ['a malformed ticketId', { ticketId: 'nope' }, 'ticketId'],
   ])('%s is BAD_USER_INPUT naming the argument', async (_, variables, field) => {
     const result = await gql(server, server.users.scheduler, LOG, variables);

@@ -194,6 +194,19 @@ describe.each(DATABASES)('tickets filters (%s)', (kind) => {
     expect(counted).toBe(want.length);
   });
 
+  it('byStaff is only for a viewer acting as scheduler: null for everyone else, whatever they filter by or act as', async () => {
+    const { scheduler, staff, customer, multi } = server.users;
+    const byStaffOf = async (user: TestUser, filter: Filter) => (await gqlOk(server, user, STATS, { filter })).ticketStats.byStaff;
+    expect((await byStaffOf(scheduler, {})).length).toBeGreaterThan(1);
+    expect((await byStaffOf(scheduler, { as: 'SCHEDULER' })).length).toBeGreaterThan(1);
+    expect(await byStaffOf(staff, {})).toBeNull();
+    expect(await byStaffOf(customer, { customerId: String(customer.id) })).toBeNull();
+    expect(await byStaffOf(multi, { as: 'STAFF' })).toBeNull();
+    // Counting per colleague is the scheduler's view; a filter or a fragment does not reveal it to others.
+    const viaFragment = await gqlOk(server, staff, 'query { ticketStats { ...S } } fragment S on TicketStats { byStaff { staff { id } count } }');
+    expect(viaFragment.ticketStats.byStaff).toBeNull();
+  });
+
   it('acting as a role the viewer does not hold is FORBIDDEN, for the list and for the counts', async () => {
     for (const query of [LIST, STATS]) {
       const result = await gql(server, server.users.customer, query, { filter: { as: 'SCHEDULER' } });

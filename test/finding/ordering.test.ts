@@ -180,6 +180,67 @@ describe.each(DATABASES)('tickets ordering and paging (%s)', (kind) => {
     expect(result.errors?.[0].extensions?.field).toBe(field);
   });
 
+  it('tampered cursors (bytes flipped, cut, padded, forged fields, NUL, SQL) are BAD_USER_INPUT or a page, never a server error', async () => {
+    const user = server.users.scheduler;
+    const order = { field: 'CREATED_AT', direction: 'ASC' };
+    const { pageInfo } = await page(user, { orderBy: order, first: 3 });
+    const valid = pageInfo.endCursor!;
+    const decoded = Buffer.from(valid, 'base64url').toString('utf8');
+    const [, , , key, id] = decoded.split(':');
+    const forge = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const tampered: string[] = [
+      '',
+      ' ',
+      valid.slice(0, -1),
+      valid.slice(1),
+      `${valid}A`,
+      `${valid}==`,
+      valid.repeat(3),
+      'A'.repeat(201),
+      forge(`${decoded}\u0000`),
+      forge(`ticket2:CREATED_AT:ASC:${key}\u0000:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:${key}:${id}'; drop table tickets; --`),
+      forge(`ticket2:CREATED_AT:ASC:${key}:${id}:extra`),
+      forge(`ticket2:CREATED_AT:ASC::${id}`),
+      forge(`ticket2:CREATED_AT:ASC:1e3:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:0x10:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:NaN:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:Infinity:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:${key}.5:${id}`),
+      forge(`ticket2:CREATED_AT:ASC: ${key}:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:-8640000000000001:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:99999999999999999999:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:${key}:not-a-uuid`),
+      forge(`ticket2:CREATED_AT:ASC:${key}:`),
+      forge(`ticket2:created_at:asc:${key}:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:${key}:${id.toUpperCase()}`),
+      forge(`ticket2:CREATED_AT:ASC:-1:${id}`),
+      forge(`ticket2:CREATED_AT:ASC:0:00000000-0000-0000-0000-000000000000`),
+      forge(`event:${key}`),
+      '\u0000',
+      'тикет',
+      '%00',
+    ];
+    // And every cursor one flipped character away from the real one.
+    let seed = 12;
+    for (let i = 0; i < 40; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const at = seed % valid.length;
+      tampered.push(valid.slice(0, at) + alphabet[(alphabet.indexOf(valid[at]) + 1 + (seed % 63)) % 64] + valid.slice(at + 1));
+    }
+    for (const cursor of tampered) {
+      for (const variables of [
+        { orderBy: order, first: 2, after: cursor },
+        { orderBy: order, last: 2, before: cursor },
+      ]) {
+        const result = await gql(server, user, PAGE, variables);
+        if (result.errors) expect({ cursor, code: errorCode(result) }).toEqual({ cursor, code: 'BAD_USER_INPUT' });
+        else expect(Array.isArray(result.data?.tickets.edges)).toBe(true);
+      }
+    }
+  });
+
   it('updatedAt moves on a transition, an edit, a reply added and a reply deleted, and not on a read', async () => {
     const { customer, scheduler, staff } = server.users;
     const detail = async (id: string) =>

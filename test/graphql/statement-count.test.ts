@@ -77,7 +77,7 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
         if (owner === customer) customerTicketIds.push(id);
         await services.replies.add(em(), viewer(owner), id, 'from the customer');
         await services.tickets.transition(em(), viewer(scheduler), id, TicketOperation.ASSIGN, { staffId: staff.id });
-        await services.replies.add(em(), viewer(scheduler), id, 'from the scheduler');
+        await services.replies.add(em(), viewer(scheduler), id, 'from the scheduler, 调度员');
       },
     );
   });
@@ -127,6 +127,7 @@ describe.each(DATABASES)('SQL statements per read (%s)', (kind) => {
     ],
     ['search', { search: 'ticket' }, { field: 'STATUS', direction: 'DESC' }],
     ['search in replies, two terms', { search: 'scheduler from' }, undefined],
+    ['search by two Chinese characters (the bigram indexes)', { search: '调度' }, undefined],
   ] as const)('a filtered page (%s) is one statement, its totalCount one more, its stats one, whatever the page size', async (_, rawFilter, orderBy) => {
     const { scheduler, staff, customer } = server.users;
     const filter = JSON.parse(JSON.stringify(rawFilter).replace('"STAFF"', `"${staff.id}"`).replace('"CUSTOMER"', `"${customer.id}"`));

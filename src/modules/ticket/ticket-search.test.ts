@@ -1,5 +1,5 @@
 import { DomainError } from '../../shared/errors';
-import { containsPattern, MAX_SEARCH_LENGTH, parseSearch } from './ticket-search';
+import { containsPattern, isBigramTerm, MAX_SEARCH_LENGTH, parseSearch } from './ticket-search';
 
 describe('parseSearch', () => {
   it.each([
@@ -44,5 +44,21 @@ describe('containsPattern', () => {
     ['打印机', '%打印机%'],
   ])('%j → %j', (term, pattern) => {
     expect(containsPattern(term)).toBe(pattern);
+  });
+});
+
+describe('isBigramTerm', () => {
+  it.each([
+    ['打印', true],
+    ['打x', true],
+    ['é1', true],
+    ['\u{1F5A8}\uFE0F', true],
+    ['fi', false],
+    ['%_', false],
+    ['打印机', false],
+    ['\u{1F5A8}', false],
+    ['printer', false],
+  ])('%j → %j', (term, expected) => {
+    expect(isBigramTerm(term)).toBe(expected);
   });
 });

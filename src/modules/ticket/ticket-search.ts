@@ -30,3 +30,13 @@ export function parseSearch(text: string, field = 'search'): string[] {
 
 /** A term as an ILIKE pattern matching it anywhere: its own `%`, `_` and `\` match literally. */
 export const containsPattern = (term: string): string => `%${term.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+
+/**
+ * Whether a term is for the bigram indexes (migration 20261207000000): two characters, one of
+ * them outside ASCII, like the Chinese word "打印". A trigram index cannot serve a term shorter
+ * than three characters; the bigram indexes hold no all-ASCII pair, so "ab" is not for them.
+ */
+export const isBigramTerm = (term: string): boolean => {
+  const chars = [...term];
+  return chars.length === 2 && chars.some((char) => char.codePointAt(0)! > 0x7f);
+};

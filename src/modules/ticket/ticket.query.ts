@@ -4,7 +4,7 @@ import { Role } from '../user/role';
 import { hasRole, Viewer } from '../user/viewer';
 import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
-import { containsPattern } from './ticket-search';
+import { containsPattern, isBigramTerm } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
 import { execute, executePrepared } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
@@ -476,6 +476,19 @@ export class TicketReader {
       // which would leave the planner a sequential scan of tickets; computed once as an array,
       // so the matching tickets are then fetched by primary key (`id = any(...)`), never by a
       // scan of every ticket.
+      if (isBigramTerm(term)) {
+        // Two characters: the bigram indexes narrow (a necessary condition), ILIKE decides.
+        where.add(
+          `t.id = any(array(select m.id from tickets m where search_bigrams(m.content) @> search_bigrams(?::text) and m.content ilike ?
+            union select r.ticket_id from replies r where r.deleted_at is null and search_bigrams(r.content) @> search_bigrams(?::text)
+              and r.content ilike ?))`,
+          term,
+          containsPattern(term),
+          term,
+          containsPattern(term),
+        );
+        continue;
+      }
       where.add(
         `t.id = any(array(select m.id from tickets m where m.content ilike ?
           union select r.ticket_id from replies r where r.deleted_at is null and r.content ilike ?))`,
