@@ -129,6 +129,27 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       expect(await outcomeOf(server, user, 'mutation { logout }')).toBe('BAD_USER_INPUT');
     });
 
+    it('a user holds at most 100 live sessions: the 101st sign-in ends the least recently used one, and its socket', async () => {
+      const user = await freshUser(server, 'many', ['CUSTOMER']);
+      const oldest = await login(server, user.username, user.password);
+      const used = await login(server, user.username, user.password);
+      const live = open({ token: oldest.token });
+      new EventStream(live.client);
+      await subscribers(server, 1);
+      const rest = [];
+      for (let i = 0; i < 98; i++) rest.push(await login(server, user.username, user.password));
+      // 100 now; the second is used again, so the first is the least recently used.
+      expect(await outcomeOf(server, { token: used.token }, ME)).toBe('OK');
+      const listed = (await gqlOk(server, { token: used.token }, '{ sessions { id } }')).sessions as Array<{ id: string }>;
+      expect(listed).toHaveLength(100);
+      const newest = await login(server, user.username, user.password);
+      expect(await outcomeOf(server, { token: oldest.token }, ME)).toBe('UNAUTHENTICATED');
+      expect((await live.closed).code).toBe(4403);
+      for (const session of [used, newest, rest[0]]) expect(await outcomeOf(server, { token: session.token }, ME)).toBe('OK');
+      const after = (await gqlOk(server, { token: newest.token }, '{ sessions { id } }')).sessions as Array<{ id: string }>;
+      expect([after.length, after.some((session) => session.id === oldest.sessionId)]).toEqual([100, false]);
+    });
+
     it("revokeSession: your own, or anyone's for an administrator; someone else's is FORBIDDEN", async () => {
       const user = await freshUser(server, 'revoke', ['CUSTOMER']);
       const mine = await login(server, user.username, user.password);
