@@ -468,6 +468,12 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const before = Date.now() - 1_000;
       const user = await freshUser(server, 'audited', ['STAFF'], 'audited password 9');
       const { token } = await login(server, user.username, 'audited password 9');
+      // The token travels on every transport (HTTP header, graphql-ws connectionParams, SSE header) before the changes end it.
+      expect(await outcomeOf(server, { token }, ME)).toBe('OK');
+      const live = open({ token });
+      new EventStream(live.client);
+      const sse = openStream({ token });
+      await subscribers(server, 2);
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { roles: ['STAFF', 'SCHEDULER'], admin: true } });
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { active: false } });
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { active: true, admin: false } });
@@ -497,6 +503,8 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const table = JSON.stringify(await server.app.database.orm.em.fork().getConnection().execute('select a.*::text from user_audit a', [], 'all'));
       const logs = logLines.join('\n');
       expect(logLines.length).toBeGreaterThan(0);
+      await sse.ended();
+      expect((await live.closed).code).toBe(4403);
       for (const secret of ['audited password 9', 'reset password 8', token, token.slice(4), PASSWORD]) {
         expect(table).not.toContain(secret);
         expect(logs).not.toContain(secret);
