@@ -524,19 +524,26 @@ describe.each(DATABASES)('sign-in token expiry (%s)', (kind) => {
     expect(await outcomeOf(server, { token }, ME)).toBe('UNAUTHENTICATED');
   });
 
-  it('a token in use keeps working until its maximum age, then is refused and its open sockets close', async () => {
+  it('a token in use keeps working until its maximum age, then is refused and its open sockets and SSE streams close', async () => {
     // Taken before the login: the server starts the session's age while it answers the login.
     const signedInAt = Date.now();
     const { token } = await login(server, 'scheduler', PASSWORD);
     const live = connect(server, null, { token });
     clients.push(live);
     new EventStream(live.client);
+    const sseConnection = sseClient(server, { token });
+    const sse = new SseStream(sseConnection);
     // An open socket counts as use: no HTTP request for longer than the idle timeout ...
     await new Promise((resolve) => setTimeout(resolve, 4_500));
     expect(await outcomeOf(server, { token }, ME)).toBe('OK');
-    // ... and at the maximum age both end, the socket within about a second.
+    expect(sse.completed).toBe(false);
+    // ... and at the maximum age all end, the socket and the SSE stream within about a second.
     const closed = await live.closed;
     expect(closed.code).toBe(4403);
+    await sse.ended(1_500);
+    sseConnection.dispose();
+    // The maximum-age timer (every second) or the periodic check (every 750 ms here) ends it, whichever runs first.
+    expect(sse.errors).toEqual([{ message: expect.stringMatching(/^Session (expired|ended)$/), extensions: { code: 'UNAUTHENTICATED' } }]);
     expect(Date.now() - signedInAt).toBeGreaterThanOrEqual(7_000);
     expect(Date.now() - signedInAt).toBeLessThan(10_500);
     expect(await outcomeOf(server, { token }, ME)).toBe('UNAUTHENTICATED');
