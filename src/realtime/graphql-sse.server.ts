@@ -264,6 +264,8 @@ export class GraphQLStreamServer {
         406,
       );
     }
+    // Changes to users arriving from here on reach this stream even if the check below read the user before them.
+    const since = this.options.signIns.mark();
     let signIn: StreamSignIn;
     try {
       const { viewer, sessionId, expiresAt } = await authenticateRequest(
@@ -292,10 +294,10 @@ export class GraphQLStreamServer {
       return refuse(new DomainError(ErrorCode.TOO_MANY_REQUESTS, `Too many open connections for this user (at most ${this.maxPerUser}): close one first`));
     }
     if (!this.accepting) return refuse(new DomainError(ErrorCode.UNAVAILABLE, 'The server is shutting down'));
-    this.options.signIns.track(signIn);
     // However the request ends (streamed, refused while its body was parsed, dropped), the count goes.
     reply.raw.once('close', () => this.options.signIns.untrack(signIn));
     this.admitted.set(request, signIn);
+    this.options.signIns.track(signIn, since);
     return true;
   }
 

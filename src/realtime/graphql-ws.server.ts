@@ -130,6 +130,8 @@ export class GraphQLWebSocketServer {
         const authorization = authorizationFromParams(ctx.connectionParams);
         if (!authorization) return false;
         const socket = ctx.extra.socket;
+        // Changes to users arriving from here on reach this socket even if the check below read the user before them.
+        const since = this.signIns.mark();
         let signIn: SocketSignIn;
         try {
           const { viewer, sessionId, expiresAt } = await authenticateRequest(
@@ -163,7 +165,7 @@ export class GraphQLWebSocketServer {
         }
         if (socket.readyState !== socket.OPEN) return false;
         ctx.extra.signIn = signIn;
-        this.track(signIn);
+        this.track(signIn, since);
         // Memory: graphql-ws keeps both for the socket's lifetime, and nothing reads them after
         // the sign-in (the credential need not linger either). ~2 KiB per socket.
         forgetAfterSignIn(ctx);
@@ -214,9 +216,9 @@ export class GraphQLWebSocketServer {
     return this.signIns.countOf(userId);
   }
 
-  private track(signIn: SocketSignIn): void {
-    this.signIns.track(signIn);
+  private track(signIn: SocketSignIn, since: number): void {
     signIn.socket.once('close', () => this.signIns.untrack(signIn));
+    this.signIns.track(signIn, since);
   }
 
   /** New upgrades are refused with 503, new operations with SERVICE_UNAVAILABLE. */

@@ -1,4 +1,8 @@
+import type { UserChange } from '../modules/user/user-change';
 import type { Viewer } from '../modules/user/viewer';
+
+/** User changes remembered for connections that were authenticating while they arrived. */
+const RECENT_CHANGES = 1_000;
 
 /**
  * Who one long-lived connection (a graphql-ws socket or a graphql-sse stream) is signed in as.
@@ -26,6 +30,33 @@ export interface LiveSignIn {
  */
 export class LiveSignIns {
   private readonly byUser = new Map<number, Set<LiveSignIn>>();
+  /** How many user changes this process has seen, and the latest of them (`undefined`: changes may have been lost). */
+  private changesSeen = 0;
+  private readonly recentChanges: Array<{ readonly seq: number; readonly change: UserChange | undefined }> = [];
+  private catchUp: ((signIn: LiveSignIn, missed: ReadonlyArray<UserChange | undefined>) => void) | undefined;
+
+  /**
+   * Where the changes stand: a transport takes this before it authenticates a connection and
+   * hands it to {@link track}. A change that arrives while the connection is being authenticated
+   * finds nothing to close yet (the connection is not tracked), and the authentication may have
+   * read the user before it: `track` hands such changes to the fan-out, which applies them to the
+   * new connection at once instead of at its next periodic check.
+   */
+  mark(): number {
+    return this.changesSeen;
+  }
+
+  /** A change to a user (or, `undefined`, changes possibly lost) as it arrives on this process. */
+  noteChange(change: UserChange | undefined): void {
+    this.changesSeen += 1;
+    this.recentChanges.push({ seq: this.changesSeen, change });
+    if (this.recentChanges.length > RECENT_CHANGES) this.recentChanges.shift();
+  }
+
+  /** Who applies missed changes to a connection tracked late (realtime/user-changes.ts). */
+  onMissedChanges(catchUp: (signIn: LiveSignIn, missed: ReadonlyArray<UserChange | undefined>) => void): void {
+    this.catchUp = catchUp;
+  }
 
   /** Open sockets and streams of one user in this process. */
   countOf(userId: number): number {
@@ -47,12 +78,25 @@ export class LiveSignIns {
     return [...this.byUser.values()].flatMap((set) => [...set]);
   }
 
-  /** Counts the connection in; call synchronously after the limit check, so two cannot both pass it. */
-  track(signIn: LiveSignIn): void {
+  /**
+   * Counts the connection in; call synchronously after the limit check, so two cannot both pass
+   * it. `since` is the {@link mark} taken before the connection was authenticated: changes to its
+   * user that arrived after it are applied to it now.
+   */
+  track(signIn: LiveSignIn, since?: number): void {
     const id = signIn.viewer.id;
     let set = this.byUser.get(id);
     if (!set) this.byUser.set(id, (set = new Set()));
     set.add(signIn);
+    if (since === undefined || since === this.changesSeen || !this.catchUp) return;
+    const missed = this.changesSince(since, id);
+    if (missed.length) this.catchUp(signIn, missed);
+  }
+
+  private changesSince(since: number, userId: number): Array<UserChange | undefined> {
+    // Older than what is kept: not known which, so every check runs.
+    if (!this.recentChanges.length || this.recentChanges[0].seq > since + 1) return [undefined];
+    return this.recentChanges.filter(({ seq, change }) => seq > since && (change === undefined || change.userId === userId)).map(({ change }) => change);
   }
 
   untrack(signIn: LiveSignIn): void {

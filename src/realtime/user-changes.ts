@@ -66,12 +66,14 @@ export class UserChangeFanOut {
     this.expiryTimer.unref();
     this.recheckTimer = setInterval(() => void this.recheck(), this.recheckMs);
     this.recheckTimer.unref();
+    options.sockets.onMissedChanges((signIn, missed) => this.catchUp(signIn, missed));
   }
 
   /** The bus listener. */
   readonly onChange = (change?: UserChange): void => {
     if (this.closed) return;
     const { services, sockets } = this.options;
+    sockets.noteChange(change);
     if (!change) {
       // Changes may have been missed: nothing cached is trusted, every socket is checked.
       services.sessions.forgetAll();
@@ -103,6 +105,30 @@ export class UserChangeFanOut {
     });
   };
 
+  /**
+   * A connection that was being authenticated while changes to its user arrived: its sign-in may
+   * have been read before them, so they are applied to it as they were to the others. A password
+   * change closes it if it was opened with a credential (whether that credential carried the old
+   * password or the new one cannot be told here; the client signs in again).
+   */
+  private catchUp(signIn: LiveSignIn, missed: ReadonlyArray<UserChange | undefined>): void {
+    const { sockets } = this.options;
+    let reread = false;
+    for (const change of missed) {
+      if (change === undefined) {
+        void this.recheck();
+        return;
+      }
+      if (change.kind === 'session' && change.sessionId === signIn.sessionId) return sockets.closeSignIns([signIn], 'Session ended');
+      if (change.kind === 'password' && signIn.sessionId === undefined) return sockets.closeSignIns([signIn], 'Password changed');
+      if (change.kind === 'user') reread = true;
+    }
+    if (!reread) return;
+    this.refreshUsers([signIn.viewer.id]).catch((error: unknown) => {
+      this.options.logger.error({ err: error, userId: signIn.viewer.id }, 'applying a user change to a new connection failed');
+    });
+  }
+
   close(): void {
     this.closed = true;
     clearInterval(this.expiryTimer);
@@ -121,10 +147,11 @@ export class UserChangeFanOut {
         sockets.closeSignIns(signIns, 'Account deactivated');
         continue;
       }
-      const current = signIns[0].viewer;
       const viewer: Viewer = Object.freeze({ id: user.id, username: user.username, roles: Object.freeze([...user.roles]), isAdmin: user.isAdmin });
-      if (sameViewer(current, viewer)) continue;
-      for (const signIn of signIns) signIn.viewer = viewer;
+      // Each connection on its own: one opened while a change arrived may hold an older viewer than the rest.
+      const stale = signIns.filter((signIn) => !sameViewer(signIn.viewer, viewer));
+      if (stale.length === 0) continue;
+      for (const signIn of stale) signIn.viewer = viewer;
       hub.updateViewer(viewer);
     }
   }

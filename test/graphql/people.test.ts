@@ -1,7 +1,11 @@
 import { legacy } from '../support/legacy-client';
 import { connect, EventStream, settled, subscribers, type LiveClient } from '../support/live-client';
 import { errorCode, gql, gqlOk, PNG_BYTES, upload, walkTo, createTicketAs } from '../support/http';
-import { freshUser, login, LOGIN, outcomeOf, UPDATE_USER } from '../support/people';
+import { freshUser, login, LOGIN, outcomeOf, UPDATE_USER, within } from '../support/people';
+import { sseClient, SseStream } from '../realtime/sse-client';
+import { countStatement, pageStatement } from '../../src/modules/user/user-directory';
+import { Role } from '../../src/modules/user/role';
+import type { Client as SseClient } from 'graphql-sse';
 import { serverWithClients } from '../support/live-suite';
 import { ADMIN, DATABASES, PASSWORD, startServer, type TestServer } from '../support/server';
 
@@ -19,11 +23,18 @@ const SESSIONS = '{ sessions { id current createdAt lastUsedAt idleExpiresAt exp
 describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
   let server: TestServer;
   const clients: LiveClient[] = [];
+  const streamClients: SseClient[] = [];
   const logLines: string[] = [];
   const open = (params: Record<string, unknown>): LiveClient => {
     const client = connect(server, null, params);
     clients.push(client);
     return client;
+  };
+  /** A `ticketEvents` subscription over Server-Sent Events (/graphql/stream). */
+  const openStream = (signer: Parameters<typeof sseClient>[1]): SseStream => {
+    const client = sseClient(server, signer);
+    streamClients.push(client);
+    return new SseStream(client);
   };
 
   beforeAll(async () => {
@@ -32,6 +43,7 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));
+    for (const client of streamClients) client.dispose();
     await server?.close();
   });
 
@@ -117,6 +129,27 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       expect(await outcomeOf(server, user, 'mutation { logout }')).toBe('BAD_USER_INPUT');
     });
 
+    it('a user holds at most 100 live sessions: the 101st sign-in ends the least recently used one, and its socket', async () => {
+      const user = await freshUser(server, 'many', ['CUSTOMER']);
+      const oldest = await login(server, user.username, user.password);
+      const used = await login(server, user.username, user.password);
+      const live = open({ token: oldest.token });
+      new EventStream(live.client);
+      await subscribers(server, 1);
+      const rest = [];
+      for (let i = 0; i < 98; i++) rest.push(await login(server, user.username, user.password));
+      // 100 now; the second is used again, so the first is the least recently used.
+      expect(await outcomeOf(server, { token: used.token }, ME)).toBe('OK');
+      const listed = (await gqlOk(server, { token: used.token }, '{ sessions { id } }')).sessions as Array<{ id: string }>;
+      expect(listed).toHaveLength(100);
+      const newest = await login(server, user.username, user.password);
+      expect(await outcomeOf(server, { token: oldest.token }, ME)).toBe('UNAUTHENTICATED');
+      expect((await live.closed).code).toBe(4403);
+      for (const session of [used, newest, rest[0]]) expect(await outcomeOf(server, { token: session.token }, ME)).toBe('OK');
+      const after = (await gqlOk(server, { token: newest.token }, '{ sessions { id } }')).sessions as Array<{ id: string }>;
+      expect([after.length, after.some((session) => session.id === oldest.sessionId)]).toEqual([100, false]);
+    });
+
     it("revokeSession: your own, or anyone's for an administrator; someone else's is FORBIDDEN", async () => {
       const user = await freshUser(server, 'revoke', ['CUSTOMER']);
       const mine = await login(server, user.username, user.password);
@@ -178,8 +211,10 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const names = staffOnly.users.edges.map((edge: { node: { username: string } }) => edge.node.username);
       expect(names).toEqual(expect.arrayContaining(['otherStaff', 'staff']));
       expect(names.every((name: string) => /staf/i.test(name))).toBe(true);
-      // LIKE's wildcards are plain characters in a search.
-      expect((await gqlOk(server, server.users.scheduler, USERS, { filter: { search: '%' } })).users.totalCount).toBe(0);
+      // LIKE's wildcards and its escape character are plain characters in a search (no username here holds one).
+      for (const search of ['%', '_', '\\', 's_aff', 'st%f']) {
+        expect([search, (await gqlOk(server, server.users.scheduler, USERS, { filter: { search } })).users.totalCount]).toEqual([search, 0]);
+      }
       // Characters no username holds match nothing, quotes and `;` included (never a 500).
       expect((await gqlOk(server, server.users.scheduler, USERS, { filter: { search: "a'; drop table users; --" } })).users.totalCount).toBe(0);
       expect(await outcomeOf(server, server.users.scheduler, USERS, { filter: { search: 'x'.repeat(65) } })).toBe('BAD_USER_INPUT');
@@ -256,9 +291,12 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       expect((await gqlOk(server, { token }, ME)).me.roles).toEqual(['STAFF']);
       const live = open({ token });
       const stream = new EventStream(live.client);
-      await subscribers(server, 1);
+      // The same subscription over Server-Sent Events, opened with the same token.
+      const sse = openStream({ token });
+      await subscribers(server, 2);
       await gqlOk(server, server.users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "one") { id } }', { id });
       await stream.count(1);
+      await sse.count(1);
 
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: worker.id, input: { roles: ['CUSTOMER'] } });
       expect((await gqlOk(server, worker, ME)).me.roles).toEqual(['CUSTOMER']);
@@ -267,13 +305,17 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       await gqlOk(server, server.users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "two") { id } }', { id });
       await settled(server);
       expect(stream.events).toHaveLength(1);
+      expect([sse.events.length, sse.completed, sse.errors]).toEqual([1, false, []]);
 
       // Scheduler now: every ticket's events, with a scheduler's flags.
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: worker.id, input: { roles: ['SCHEDULER'] } });
       const other = await createTicketAs(server, server.users.otherCustomer, 'someone else');
       await stream.until((s) => s.events.some((event) => event.ticket.id === other), "the other customer's ticket");
       expect(stream.events.at(-1)!.ticket.permissions.assign).toBe(true);
+      await sse.until((s) => s.events.some((event) => event.ticket.id === other), "the other customer's ticket over SSE");
+      expect(sse.events.at(-1)!.ticket.permissions.assign).toBe(true);
       stream.stop();
+      sse.stop();
     });
 
     it('deactivation refuses credential and token at once, closes sockets, keeps tickets assigned and visible; reactivation lets the person sign in again', async () => {
@@ -313,6 +355,58 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       expect(await outcomeOf(server, worker, ME)).toBe('OK');
       // Sessions ended by the deactivation stay ended.
       expect(await outcomeOf(server, { token }, ME)).toBe('UNAUTHENTICATED');
+    });
+
+    it('a socket or stream whose sign-in was checked just before a deactivation is closed as soon as it opens, not at the next periodic check', async () => {
+      const worker = await freshUser(server, 'racer', ['STAFF']);
+      const { token } = await login(server, worker.username, worker.password);
+      expect(await outcomeOf(server, worker, ME)).toBe('OK'); // the credential is verified and cached
+      // Both checks answer (as the user was then), and their connections are held back until the
+      // deactivation has reached this process: what happens when it lands while they connect.
+      const { auth, sessions } = server.app.services;
+      const [checkCredential, checkToken] = [auth.authenticate, sessions.authenticate];
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const held = new Set<string>();
+      auth.authenticate = async (...args) => {
+        const viewer = await checkCredential.apply(auth, args);
+        if (viewer.id === worker.id) {
+          held.add('credential');
+          await gate;
+        }
+        return viewer;
+      };
+      sessions.authenticate = async (...args) => {
+        const signedIn = await checkToken.apply(sessions, args);
+        if (signedIn.viewer.id === worker.id) {
+          held.add('token');
+          await gate;
+        }
+        return signedIn;
+      };
+      let socket: LiveClient;
+      let stream: SseStream;
+      try {
+        socket = open({ credential: worker.credential });
+        new EventStream(socket.client);
+        stream = openStream({ token });
+        await within(5_000, 'both connections checked', async () => held.size === 2);
+        await gqlOk(server, server.users.admin, UPDATE_USER, { id: worker.id, input: { active: false } });
+        // Refused over HTTP: the change has reached this process (the credential was cached before it).
+        await within(2_000, 'the deactivation applied here', async () => (await outcomeOf(server, worker, ME)) === 'UNAUTHENTICATED');
+      } finally {
+        auth.authenticate = checkCredential;
+        sessions.authenticate = checkToken;
+        release();
+      }
+      const started = Date.now();
+      const cutOff = (what: string) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} still open after 2 s`)), 2_000));
+      expect((await Promise.race([socket.closed, cutOff('the socket')])).code).toBe(4403);
+      await stream.ended(2_000);
+      expect(stream.errors).toEqual([{ message: expect.stringMatching(/^(Account deactivated|Session ended)$/), extensions: { code: 'UNAUTHENTICATED' } }]);
+      expect(stream.events).toEqual([]);
+      expect(server.app.live.signIns.countOf(worker.id)).toBe(0);
+      console.log(`connections checked before a deactivation (${kind}): closed ${Date.now() - started} ms after they were let through`);
     });
 
     it('the last active administrator cannot give up the admin flag or deactivate themselves; with a second one they can', async () => {
@@ -374,6 +468,12 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const before = Date.now() - 1_000;
       const user = await freshUser(server, 'audited', ['STAFF'], 'audited password 9');
       const { token } = await login(server, user.username, 'audited password 9');
+      // The token travels on every transport (HTTP header, graphql-ws connectionParams, SSE header) before the changes end it.
+      expect(await outcomeOf(server, { token }, ME)).toBe('OK');
+      const live = open({ token });
+      new EventStream(live.client);
+      const sse = openStream({ token });
+      await subscribers(server, 2);
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { roles: ['STAFF', 'SCHEDULER'], admin: true } });
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { active: false } });
       await gqlOk(server, server.users.admin, UPDATE_USER, { id: user.id, input: { active: true, admin: false } });
@@ -403,6 +503,8 @@ describe.each(DATABASES)('people over GraphQL (%s)', (kind) => {
       const table = JSON.stringify(await server.app.database.orm.em.fork().getConnection().execute('select a.*::text from user_audit a', [], 'all'));
       const logs = logLines.join('\n');
       expect(logLines.length).toBeGreaterThan(0);
+      await sse.ended();
+      expect((await live.closed).code).toBe(4403);
       for (const secret of ['audited password 9', 'reset password 8', token, token.slice(4), PASSWORD]) {
         expect(table).not.toContain(secret);
         expect(logs).not.toContain(secret);
@@ -422,21 +524,63 @@ describe.each(DATABASES)('sign-in token expiry (%s)', (kind) => {
     expect(await outcomeOf(server, { token }, ME)).toBe('UNAUTHENTICATED');
   });
 
-  it('a token in use keeps working until its maximum age, then is refused and its open sockets close', async () => {
+  it('a token in use keeps working until its maximum age, then is refused and its open sockets and SSE streams close', async () => {
     // Taken before the login: the server starts the session's age while it answers the login.
     const signedInAt = Date.now();
     const { token } = await login(server, 'scheduler', PASSWORD);
     const live = connect(server, null, { token });
     clients.push(live);
     new EventStream(live.client);
+    const sseConnection = sseClient(server, { token });
+    const sse = new SseStream(sseConnection);
     // An open socket counts as use: no HTTP request for longer than the idle timeout ...
     await new Promise((resolve) => setTimeout(resolve, 4_500));
     expect(await outcomeOf(server, { token }, ME)).toBe('OK');
-    // ... and at the maximum age both end, the socket within about a second.
+    expect(sse.completed).toBe(false);
+    // ... and at the maximum age all end, the socket and the SSE stream within about a second.
     const closed = await live.closed;
     expect(closed.code).toBe(4403);
+    await sse.ended(1_500);
+    sseConnection.dispose();
+    // The maximum-age timer (every second) or the periodic check (every 750 ms here) ends it, whichever runs first.
+    expect(sse.errors).toEqual([{ message: expect.stringMatching(/^Session (expired|ended)$/), extensions: { code: 'UNAUTHENTICATED' } }]);
     expect(Date.now() - signedInAt).toBeGreaterThanOrEqual(7_000);
     expect(Date.now() - signedInAt).toBeLessThan(10_500);
     expect(await outcomeOf(server, { token }, ME)).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe.each(DATABASES)('the directory search on 20,000 users (%s)', (kind) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer(kind);
+    const connection = server.app.database.orm.em.fork().getConnection();
+    // Ten of 20,000 are "printer…" people; the rest are named like anyone else.
+    await connection.execute(
+      `insert into users (username, password_hash, roles)
+       select case when g % 2000 = 0 then 'Printer.Person' || g else 'person-' || md5(g::text) end, 'not a hash', array['STAFF']
+       from generate_series(1, 20000) g`,
+    );
+    await connection.execute('vacuum analyze users');
+  }, 120_000);
+  afterAll(() => server?.close());
+
+  it('a search of three characters or more uses users_username_trgm_idx for the page and its count, never a sequential scan of users', async () => {
+    const em = server.app.database.orm.em.fork();
+    const plan = async ({ sql, params }: { sql: string; params: unknown[] }) =>
+      (await em.getConnection().execute<Array<Record<string, string>>>(`explain ${sql}`, params, 'all'))
+        .map((row: Record<string, string>) => Object.values(row)[0])
+        .join('\n');
+    for (const filter of [{ search: 'printer' }, { search: 'PRINTER.p', roles: [Role.STAFF], active: true }]) {
+      for (const statement of [pageStatement(filter, { limit: 25 }), countStatement(filter)]) {
+        const text = await plan(statement);
+        expect({ filter, text }).toEqual({ filter, text: expect.stringContaining('users_username_trgm_idx') });
+        expect({ filter, text }).toEqual({ filter, text: expect.not.stringMatching(/Seq Scan on users/) });
+      }
+    }
+    // And the answer over GraphQL is the ten, case-insensitively.
+    const found = await gqlOk(server, server.users.scheduler, '{ users(filter: { search: "printer.PERSON" }, first: 50) { totalCount } }');
+    expect(found.users.totalCount).toBe(10);
   });
 });

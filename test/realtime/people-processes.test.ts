@@ -4,6 +4,7 @@ import { freshUser, login, outcomeOf, UPDATE_USER, within } from '../support/peo
 import { describeEachSharedBus, serversWithClients } from '../support/live-suite';
 import type { TestServer } from '../support/server';
 import { connect, EventStream, settled, subscribers } from '../support/live-client';
+import { sseClient, SseStream } from './sse-client';
 
 /**
  * Changes to users reach every server process at once (issue 11): two `createApp` instances on
@@ -23,6 +24,14 @@ describeEachSharedBus('people across two server processes, changes over %s', (bu
     clients.push(client);
     return client;
   };
+  const streams: SseStream[] = [];
+  afterAll(() => streams.forEach((stream) => stream.stop()));
+  /** The same subscription over Server-Sent Events (/graphql/stream) on `server`. */
+  const streamOn = (server: TestServer, signer: Parameters<typeof sseClient>[1]) => {
+    const stream = new SseStream(sseClient(server, signer));
+    streams.push(stream);
+    return stream;
+  };
 
   it('a token from one process works on the other', async () => {
     const { token } = await login(a, 'staff', 'correct horse battery');
@@ -39,13 +48,16 @@ describeEachSharedBus('people across two server processes, changes over %s', (bu
     const byCredential = openOn(b, { credential: worker.credential });
     new EventStream(byToken.client);
     new EventStream(byCredential.client);
-    await subscribers(b, 2);
+    // And a dashboard on Server-Sent Events with the same token.
+    const stream = streamOn(b, { token });
+    await subscribers(b, 3);
 
     const started = Date.now();
     await gqlOk(a, a.users.admin, UPDATE_USER, { id: worker.id, input: { active: false } });
-    const [tokenClosed, credentialClosed] = await Promise.all([byToken.closed, byCredential.closed]);
+    const [tokenClosed, credentialClosed] = await Promise.all([byToken.closed, byCredential.closed, stream.ended(1_000)]);
     const closedAfter = Date.now() - started;
     expect([tokenClosed.code, credentialClosed.code]).toEqual([4403, 4403]);
+    expect(stream.errors).toEqual([{ message: expect.stringMatching(/^(Account deactivated|Session ended)$/), extensions: { code: 'UNAUTHENTICATED' } }]);
     expect(closedAfter).toBeLessThan(1_000);
     // Refused on B at once (polling only because the announcement crosses a process boundary).
     const refusedAfter = await within(
@@ -69,9 +81,12 @@ describeEachSharedBus('people across two server processes, changes over %s', (bu
     const untouched = openOn(b, { token: other.token });
     new EventStream(live.client);
     new EventStream(untouched.client);
-    await subscribers(b, 2);
+    const stream = streamOn(b, { token: session.token });
+    await subscribers(b, 3);
     await gqlOk(a, a.users.admin, 'mutation($id: ID!) { revokeSession(id: $id) }', { id: session.sessionId });
     expect((await live.closed).code).toBe(4403);
+    await stream.ended(1_000);
+    expect(stream.errors).toEqual([{ message: 'Session ended', extensions: { code: 'UNAUTHENTICATED' } }]);
     await within(1_000, 'B refuses the revoked token', async () => (await outcomeOf(b, { token: session.token }, ME)) === 'UNAUTHENTICATED');
     expect(await outcomeOf(b, { token: other.token }, ME)).toBe('OK');
     await untouched.dispose();

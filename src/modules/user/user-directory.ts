@@ -113,6 +113,30 @@ function whereOf(filter: UserFilter): { sql: string; params: unknown[] } {
   return { sql: conditions.length ? `where ${conditions.join(' and ')}` : '', params };
 }
 
+/** A directory read as SQL and its parameters (exported for the plan test, test/graphql/people.test.ts). */
+export interface DirectoryStatement {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+/** The page of `list`: the filter's users after `after` in username order, one more than `limit`. */
+export function pageStatement(filter: UserFilter, page: { limit: number; after?: string }): DirectoryStatement {
+  const where = whereOf(filter);
+  const conditions = where.sql ? [where.sql] : [];
+  const params = [...where.params];
+  if (page.after !== undefined) {
+    conditions.push(`${where.sql ? 'and' : 'where'} u.username > ?`);
+    params.push(page.after);
+  }
+  return { sql: `select ${USER_COLUMNS} from users u ${conditions.join(' ')} order by u.username limit ?`, params: [...params, page.limit + 1] };
+}
+
+/** The count of `count`: every user the filter matches. */
+export function countStatement(filter: UserFilter): DirectoryStatement {
+  const where = whereOf(filter);
+  return { sql: `select count(*)::int as count from users u ${where.sql}`, params: where.params };
+}
+
 export class UserDirectory {
   /**
    * A page of users in username order. Schedulers and administrators only.
@@ -121,17 +145,8 @@ export class UserDirectory {
    */
   async list(em: EntityManager, viewer: Viewer, filter: UserFilter, page: { limit: number; after?: string }): Promise<DirectoryPage> {
     if (!canBrowseDirectory(viewer)) throw forbidden(DIRECTORY_FORBIDDEN);
-    const where = whereOf(filter);
-    const conditions = where.sql ? [where.sql] : [];
-    const params = [...where.params];
-    if (page.after !== undefined) {
-      conditions.push(`${where.sql ? 'and' : 'where'} u.username > ?`);
-      params.push(page.after);
-    }
-    const rows = await execute<UserRow[]>(em, `select ${USER_COLUMNS} from users u ${conditions.join(' ')} order by u.username limit ?`, [
-      ...params,
-      page.limit + 1,
-    ]);
+    const statement = pageStatement(filter, page);
+    const rows = await execute<UserRow[]>(em, statement.sql, statement.params);
     const hasMore = rows.length > page.limit;
     return { users: rows.slice(0, page.limit).map(toDirectoryUser), hasMore };
   }
@@ -139,8 +154,8 @@ export class UserDirectory {
   /** How many users match the filter, ignoring paging. */
   async count(em: EntityManager, viewer: Viewer, filter: UserFilter): Promise<number> {
     if (!canBrowseDirectory(viewer)) throw forbidden(DIRECTORY_FORBIDDEN);
-    const where = whereOf(filter);
-    const rows = await execute<Array<{ count: number | string }>>(em, `select count(*)::int as count from users u ${where.sql}`, where.params);
+    const statement = countStatement(filter);
+    const rows = await execute<Array<{ count: number | string }>>(em, statement.sql, statement.params);
     return Number(rows[0]?.count ?? 0);
   }
 
