@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { GraphQLObjectType, GraphQLSchema } from 'graphql';
-import { serializeDateTimeNumbersAsText } from './date-time';
+import { isoText, serializeDateTimeNumbersAsText } from './date-time';
 
 describe('DateTime numbers serialised as ISO text', () => {
   // The original behaviour, captured before the schema's type is changed.
@@ -34,5 +35,54 @@ describe('DateTime numbers serialised as ISO text', () => {
     const once = type.serialize;
     serializeDateTimeNumbersAsText(schema);
     expect(type.serialize).toBe(once);
+  });
+});
+
+describe('isoText: toISOString without a Date', () => {
+  const MAX = 8.64e15;
+  it.each([
+    0,
+    -0,
+    0.999,
+    1,
+    999,
+    1000,
+    86_399_999,
+    86_400_000,
+    951_782_399_999,
+    951_782_400_000,
+    951_868_800_000, // 2000-02-28/29 (leap year divisible by 400)
+    4_107_542_399_999,
+    4_107_542_400_000, // 2100-02-28, 2100-03-01 (not a leap year)
+    1_709_164_800_000,
+    1_709_251_199_999, // 2024-02-29
+    1_764_312_345_123,
+    1_764_312_345_123.456,
+    1_764_312_345_123.999,
+    253_402_300_799_999,
+    253_402_300_799_999.5,
+    253_402_300_800_000, // the last instant of 9999, then 10000
+    -1,
+    -0.5,
+    -62_167_219_200_000,
+    MAX,
+    -MAX,
+  ])('%p', (ms) => {
+    expect(isoText(ms)).toBe(new Date(ms).toISOString());
+  });
+
+  it('equals toISOString on random instants, integer and fractional, across the whole range', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 0, max: 253_402_300_799_999 }),
+          fc.double({ min: 0, max: 253_402_300_800_000, noNaN: true }),
+          fc.double({ min: -MAX, max: MAX, noNaN: true }),
+          fc.integer({ min: 1_500_000_000_000, max: 2_000_000_000_000 }),
+        ),
+        (ms) => isoText(ms) === new Date(ms).toISOString(),
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
