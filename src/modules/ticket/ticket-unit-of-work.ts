@@ -18,13 +18,22 @@ export async function lockTicket(tem: EntityManager, id: string): Promise<Ticket
 export class TicketUnitOfWork {
   constructor(private readonly changes: ChangeSink) {}
 
-  async run<T>(em: EntityManager, work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>): Promise<T> {
+  /**
+   * `afterFlush` runs inside the transaction once the work is flushed, before the changes are
+   * recorded: where a write reads what it left (the ticket for its change's outcome).
+   */
+  async run<T>(
+    em: EntityManager,
+    work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>,
+    afterFlush?: (tem: EntityManager, changes: TicketChange[]) => Promise<void>,
+  ): Promise<T> {
     const changes: TicketChange[] = [];
     let result: T;
     try {
       result = await em.transactional(async (tem) => {
         const value = await work(tem, changes);
         await tem.flush();
+        await afterFlush?.(tem, changes);
         for (const change of changes) await this.changes.record(tem, change);
         return value;
       });

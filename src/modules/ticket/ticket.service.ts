@@ -106,26 +106,39 @@ export class TicketService {
   async edit(em: EntityManager, viewer: Viewer, ticketId: string, command: EditTicketCommand): Promise<void> {
     const id = parseUuid(ticketId, 'id');
     const content = command.content === undefined ? undefined : validateText(command.content, 'content');
-    await this.unit.run(em, async (tem, changes) => {
-      const ticket = await lockTicket(tem, id);
-      assertCan(viewer, TicketOperation.EDIT, ticket);
-      let changed = false;
-      if (content !== undefined && content !== ticket.content) {
-        ticket.content = content;
-        changed = true;
-      }
-      if (command.images !== undefined) {
-        const imageIds = await this.images.resolve(tem, viewer, command.images, ticket.imageIds, 'images');
-        if (imageIds.join() !== ticket.imageIds.join()) {
-          ticket.imageIds = imageIds;
+    await this.unit.run(
+      em,
+      async (tem, changes) => {
+        const ticket = await lockTicket(tem, id);
+        assertCan(viewer, TicketOperation.EDIT, ticket);
+        let changed = false;
+        if (content !== undefined && content !== ticket.content) {
+          ticket.content = content;
           changed = true;
         }
-      }
-      if (changed) {
-        ticket.updatedAt = new Date();
-        changes.push({ kind: TicketEventKind.EDITED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
-      }
-    });
+        if (command.images !== undefined) {
+          const imageIds = await this.images.resolve(tem, viewer, command.images, ticket.imageIds, 'images');
+          if (imageIds.join() !== ticket.imageIds.join()) {
+            ticket.imageIds = imageIds;
+            changed = true;
+          }
+        }
+        if (changed) {
+          ticket.updatedAt = new Date();
+          changes.push({ kind: TicketEventKind.EDITED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
+        }
+      },
+      async (tem, changes) => {
+        // The ticket as this transaction leaves it (read under its lock, nested collections not
+        // read): this process fans EDITED out from it and decides who sees it on it, not on the
+        // ticket as it is when the hub gets there (maybe assigned by then).
+        for (const change of changes) {
+          const ticket = await this.reader.findById(tem, change.ticketId, {});
+          if (!ticket) continue;
+          change.outcome = { ticket, actor: { id: viewer.id, username: viewer.username, roles: [...viewer.roles] }, reply: null };
+        }
+      },
+    );
   }
 
   /**
