@@ -47,6 +47,11 @@ export interface AppOptions {
    * a deployment always hashes at full strength.
    */
   testOnlyScryptParams?: ScryptParams;
+  /**
+   * TESTS ONLY: an in-memory embedded database starts as a copy of this migrated dump
+   * (`dumpMigratedEmbedded`, db/database.ts) instead of a new cluster. Ignored with a dataDir or PostgreSQL.
+   */
+  testOnlyEmbeddedTemplate?: Blob;
   /** Live-update limits below production's (tests that overflow them on purpose). */
   live?: LiveLimits;
 }
@@ -86,6 +91,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    template: options.testOnlyEmbeddedTemplate,
     onQuery: options.onQuery,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     acquireTimeoutMs: config.databaseAcquireTimeoutMs,

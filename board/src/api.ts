@@ -99,9 +99,13 @@ export const tokenStore = {
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
-/** Called when the server says the token no longer works (expired, revoked, deactivated). */
-let onUnauthenticated: (reason: string) => void = () => undefined;
-export function setUnauthenticatedHandler(handler: (reason: string) => void): void {
+/**
+ * Called when the server says a token no longer works (expired, revoked, deactivated), with the
+ * token the refused request carried: an answer that arrives after this tab signed out, or signed
+ * in again, is about a sign-in it has already left (app.tsx ignores it then).
+ */
+let onUnauthenticated: (token: string, reason: string) => void = () => undefined;
+export function setUnauthenticatedHandler(handler: (token: string, reason: string) => void): void {
   onUnauthenticated = handler;
 }
 
@@ -141,7 +145,7 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>)
   const error = body.errors?.[0];
   if (error) {
     const code = error.extensions?.code ?? `HTTP_${response.status}`;
-    if (code === 'UNAUTHENTICATED' && token) onUnauthenticated('Signed out: your session ended. Sign in again.');
+    if (code === 'UNAUTHENTICATED' && token) onUnauthenticated(token, 'Signed out: your session ended. Sign in again.');
     throw new ApiError(error.message || CODE_WORDS[code] || 'The request failed.', code, error.extensions?.field);
   }
   if (!body.data) throw new ApiError('The server answered without data.', `HTTP_${response.status}`);
@@ -151,17 +155,18 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>)
 /** Uploads images through POST /uploads; resolves to their URLs in order. */
 export async function uploadImages(files: File[]): Promise<string[]> {
   if (files.length === 0) return [];
+  const token = tokenStore.get() ?? '';
   const form = new FormData();
   for (const file of files) form.append('images', file, file.name);
   let response: Response;
   try {
-    response = await fetch('/uploads', { method: 'POST', headers: { authorization: `Bearer ${tokenStore.get() ?? ''}` }, body: form });
+    response = await fetch('/uploads', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
   } catch {
     throw networkError();
   }
   const body = (await response.json().catch(() => ({}))) as { urls?: string[]; message?: string; error?: string };
   if (response.status !== 201 || !body.urls) {
-    if (response.status === 401) onUnauthenticated('Signed out: your session ended. Sign in again.');
+    if (response.status === 401 && token) onUnauthenticated(token, 'Signed out: your session ended. Sign in again.');
     throw new ApiError(body.message ?? `The upload was refused (${response.status}).`, `HTTP_${response.status}`);
   }
   return body.urls;

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { gql, setUnauthenticatedHandler, tokenStore, type Me } from './api';
 import { Board } from './board';
 import { SignIn } from './sign-in';
@@ -38,7 +38,19 @@ export function App() {
     setMe(null);
     setNotice(reason);
   }, []);
-  useEffect(() => setUnauthenticatedHandler((reason) => signedOut(reason)), [signedOut]);
+  // The token this tab is signing out of (its logout is in flight).
+  const leaving = useRef<string | null>(null);
+  // The server ended a sign-in (its socket closed with 4403, a request answered UNAUTHENTICATED).
+  // Only this tab's current one counts: the signal for a token it is leaving or has left (the
+  // 4403 its own logout causes can arrive after the logout's answer, before the board has closed
+  // its socket) must not replace "You signed out." or end a newer sign-in.
+  const sessionEnded = useCallback(
+    (ended: string, reason: string) => {
+      if (ended === tokenStore.get() && ended !== leaving.current) signedOut(reason);
+    },
+    [signedOut],
+  );
+  useEffect(() => setUnauthenticatedHandler(sessionEnded), [sessionEnded]);
 
   useEffect(() => {
     if (!token) return;
@@ -64,11 +76,13 @@ export function App() {
   if (!me) return <p class="loading">{notice ?? 'Loading…'}</p>;
 
   const signOut = async () => {
+    leaving.current = token;
     try {
       await gql('mutation SignOut { logout }');
     } catch {
       // Signed out here either way; an expired token needs no revoking.
     }
+    leaving.current = null;
     signedOut('You signed out.');
   };
 
@@ -78,7 +92,7 @@ export function App() {
       token={token}
       route={route}
       onSignOut={signOut}
-      onSessionEnded={signedOut}
+      onSessionEnded={(reason) => sessionEnded(token, reason)}
       usersPage={route.page === 'users' && me.admin ? <Users me={me} /> : null}
     />
   );

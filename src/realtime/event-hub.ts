@@ -7,6 +7,7 @@ import { visibilityScope } from '../modules/ticket/ticket.rules';
 import type { Viewer } from '../modules/user/viewer';
 import type { BusLogger, EventBus, EventNote } from './event-bus';
 import { LiveSubscription } from './live-subscription';
+import type { LocalWrites } from './local-writes';
 import type { LiveObserver } from '../metrics/observers';
 
 export interface EventHubOptions {
@@ -14,6 +15,13 @@ export interface EventHubOptions {
   readonly log: EventLog;
   readonly reader: TicketReader;
   readonly bus: EventBus;
+  /**
+   * This process's writes between appending their event and publishing it (local-writes.ts). With
+   * it, a note that would make the hub read the log while one is open waits for them first (at most
+   * {@link LOCAL_WAIT_MS}), so the writer's own PostgreSQL NOTIFY, arriving before its local note,
+   * does not make the hub read back what the writer is about to hand it.
+   */
+  readonly localWrites?: LocalWrites;
   readonly logger: BusLogger & { error(object: object, message: string): void };
   /** Events read from the log per statement. */
   readonly batchSize?: number;
@@ -43,13 +51,24 @@ export interface EventHubStats {
   readonly noteWakes: number;
   /** Events of this process's own writes fanned out from what the writer knew, without a log read. */
   readonly localFanOuts: number;
+  /** Reads of the log put off because a write of this process was open (its NOTIFY came first, say). */
+  readonly localWaits: number;
+  /** Of those, the ones that ended by LOCAL_WAIT_MS passing rather than by the writes' notes. */
+  readonly localWaitTimeouts: number;
   /** The most live events any subscription held at once while replaying. */
   readonly peakHeldDuringReplay: number;
   /** Times a replay's held live events overflowed and were let go (it then read on from the log). */
   readonly replayOverflows: number;
 }
 
+type LocalEvent = NonNullable<EventNote['local']>;
+
 const RETRY_AFTER_ERROR_MS = 1_000;
+/**
+ * Longest wait for this process's open writes before reading the log anyway: a local note that
+ * never comes (a bug, a write stuck in its commit) delays delivery by this much, never more.
+ */
+export const LOCAL_WAIT_MS = 50;
 const REPLAY_PAGE = 200;
 /** Default of maxHeldDuringReplay: with a page queued, it stays under the default backlog limit. */
 const DEFAULT_MAX_HELD = 500;
@@ -64,6 +83,13 @@ const DEFAULT_MAX_HELD = 500;
  * the last seq" rather than "the seq in the note" is what makes a lost, repeated or reordered
  * note harmless: a note for N+2 reads N+1 too, a note for a seq already read reads nothing.
  *
+ * This process's own writes hand the hub their event and ticket with a local note, which it fans
+ * out without reading anything when the event is the next seq. On PostgreSQL the writer's NOTIFY
+ * can arrive before that local note; so while a write of this process is open (LocalWrites), a
+ * note does not read the log at once but waits for the open writes' local notes (at most
+ * LOCAL_WAIT_MS), then reads only if something newer than what they fanned out is still missing.
+ * With no write open, a note from another process reads at once.
+ *
  * Candidates come from an index built with the rule table's own `visibilityScope` (schedulers:
  * every ticket; others: tickets whose customer or assigned staff member they are), so an event
  * costs work only for subscribers related to its ticket; each candidate then decides with
@@ -74,6 +100,7 @@ export class TicketEventHub implements TicketEventFeed {
   private readonly log: EventLog;
   private readonly reader: TicketReader;
   private readonly bus: EventBus;
+  private readonly localWrites: LocalWrites | undefined;
   private readonly logger: EventHubOptions['logger'];
   private readonly batchSize: number;
   private readonly maxBacklog: number;
@@ -90,6 +117,14 @@ export class TicketEventHub implements TicketEventFeed {
   private pumpAgain = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Local notes not fanned out yet (a read of the log was under way, or an event before them is missing). */
+  private readonly held = new Map<number, LocalEvent>();
+  /**
+   * A read of the log put off until this process's writes begun up to `through` have published
+   * their notes (or the timer fires); `upTo` is the newest seq a note asked for (Infinity: a wake
+   * without a note, which reads whatever there is).
+   */
+  private deferred: { through: number; upTo: number; timer: NodeJS.Timeout } | undefined;
 
   private readonly subscriptions = new Set<LiveSubscription>();
   /** Subscribers who see every ticket. */
@@ -104,6 +139,8 @@ export class TicketEventHub implements TicketEventFeed {
     eventsFannedOut: 0,
     noteWakes: 0,
     localFanOuts: 0,
+    localWaits: 0,
+    localWaitTimeouts: 0,
     peakHeldDuringReplay: 0,
     replayOverflows: 0,
   };
@@ -113,6 +150,10 @@ export class TicketEventHub implements TicketEventFeed {
     this.log = options.log;
     this.reader = options.reader;
     this.bus = options.bus;
+    this.localWrites = options.localWrites;
+    this.localWrites?.onEnd(() => {
+      if (this.deferred && !this.localWrites!.openThrough(this.deferred.through)) this.endDeferral();
+    });
     this.logger = options.logger;
     this.batchSize = options.batchSize ?? 500;
     this.maxBacklog = options.maxBacklog ?? 1_000;
@@ -190,15 +231,25 @@ export class TicketEventHub implements TicketEventFeed {
     }
   }
 
-  /** Reads the log now (a note arrived, or a reconnect or poll asks for it). */
+  /**
+   * A note arrived, or a reconnect or poll asks for a read. A local note that is the next seq is
+   * fanned out from what its writer knew; otherwise the log is read, once this process's own open
+   * writes have published their notes (at most {@link LOCAL_WAIT_MS}; at once when none is open).
+   */
   wake(note?: EventNote): void {
     if (!this.started || this.closed) return;
     if (note) {
-      if (note.seq <= Math.max(this.seq, this.readUpTo)) return;
+      if (note.seq <= this.seen) return;
       this.counters.noteWakes++;
-      if (note.local && this.fanOutLocal(note.local)) return;
+      if (note.local) {
+        this.held.set(note.seq, note.local);
+        // The read under way fans it out when done (or reads it from the log).
+        if (this.pumping) return;
+        this.fanOutHeld();
+        if (note.seq <= this.seen) return;
+      }
     }
-    void this.pump();
+    this.pumpAfterLocalWrites(note?.seq ?? Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -221,6 +272,9 @@ export class TicketEventHub implements TicketEventFeed {
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.deferred?.timer);
+    this.deferred = undefined;
+    this.held.clear();
     clearInterval(this.pollTimer);
     for (const subscription of [...this.subscriptions]) void subscription.return();
   }
@@ -260,6 +314,13 @@ export class TicketEventHub implements TicketEventFeed {
         do {
           this.pumpAgain = false;
           await this.fanOutNewEvents();
+          // Local notes that came during the read: the next seqs fan out from what their writers
+          // knew; one after a gap (an event of another process not read yet) is read from the log.
+          this.fanOutHeld();
+          if (this.held.size > 0) {
+            this.held.clear();
+            this.pumpAgain = true;
+          }
         } while (this.pumpAgain && !this.closed);
       } catch (error) {
         this.logger.error({ err: error }, 'reading the event log failed; retrying');
@@ -299,15 +360,69 @@ export class TicketEventHub implements TicketEventFeed {
     }
   }
 
+  /** The newest seq read or fanned out: a note at or below it is old news. */
+  private get seen(): number {
+    return Math.max(this.seq, this.readUpTo);
+  }
+
+  /**
+   * Reads the log now, or, while a write of this process is open (its note may be about to come
+   * with what the read would fetch), once the writes open now have published their notes or
+   * {@link LOCAL_WAIT_MS} passed. Then only if something newer than what was fanned out meanwhile
+   * is still wanted.
+   */
+  private pumpAfterLocalWrites(upTo: number): void {
+    const writes = this.localWrites;
+    if (!writes || writes.size === 0) {
+      void this.pump();
+      return;
+    }
+    if (this.deferred) {
+      this.deferred.through = writes.newest;
+      this.deferred.upTo = Math.max(this.deferred.upTo, upTo);
+      return;
+    }
+    this.counters.localWaits++;
+    const timer = setTimeout(() => {
+      this.counters.localWaitTimeouts++;
+      this.endDeferral();
+    }, LOCAL_WAIT_MS);
+    timer.unref();
+    this.deferred = { through: writes.newest, upTo, timer };
+  }
+
+  private endDeferral(): void {
+    const deferred = this.deferred;
+    if (!deferred) return;
+    clearTimeout(deferred.timer);
+    this.deferred = undefined;
+    if (this.closed) return;
+    if (!this.pumping) this.fanOutHeld();
+    if (deferred.upTo > this.seen || this.held.size > 0) void this.pump();
+  }
+
+  /**
+   * Fans out the held local notes that follow the last seq fanned out, in order; drops those the
+   * log already delivered. Only while no read of the log is under way.
+   */
+  private fanOutHeld(): void {
+    for (const seq of this.held.keys()) if (seq <= this.seen) this.held.delete(seq);
+    for (;;) {
+      const local = this.held.get(this.seq + 1);
+      if (!local || !this.fanOutLocal(local)) return;
+      this.held.delete(local.event.seq);
+    }
+  }
+
   /**
    * An event written by this process, fanned out from what its writer knows, without reading the
    * log: only when it is the very next seq after the last one fanned out (nothing can be missing
-   * before it: seq order is commit order) and no read of the log is under way, and only when the
-   * writer's ticket carries every nested collection a subscriber here wants. Otherwise the log
+   * before it: seq order is commit order) and no read of the log is under way (the callers see to
+   * that), and only when the writer's ticket carries every nested collection a subscriber here wants. Otherwise the log
    * is read as for any note. The ticket is as the event's own transaction left it.
    */
-  private fanOutLocal(local: NonNullable<EventNote['local']>): boolean {
-    if (this.pumping || local.event.seq !== this.seq + 1 || this.seq < this.readUpTo) return false;
+  private fanOutLocal(local: LocalEvent): boolean {
+    if (local.event.seq !== this.seq + 1 || this.seq < this.readUpTo) return false;
     if (this.subscriptions.size > 0) {
       const { ticket } = local;
       if ((this.wanted.replies > 0 && !ticket.replies) || (this.wanted.history > 0 && !ticket.history)) return false;

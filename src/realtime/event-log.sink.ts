@@ -2,47 +2,86 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { EventLog } from '../modules/event/event-log';
 import type { ChangeSink, ChangeWrites, TicketChange } from '../modules/event/ticket-change';
 import type { EventBus } from './event-bus';
+import { LocalWrites } from './local-writes';
 import type { LiveObserver } from '../metrics/observers';
 
 /**
  * Where the services' changes go: into the event log inside their transaction (so a change and
  * its event commit or roll back together), and onto the bus after the commit.
+ *
+ * Each change is a local write (local-writes.ts) from just before the statement that appends its
+ * event until its note is published or its transaction fails, so the hub can tell its own
+ * PostgreSQL NOTIFY, which may arrive first, from another process's.
  */
 export class EventLogSink implements ChangeSink {
-  /** The seq each recorded change got, until its commit is reported. */
-  private readonly seqs = new WeakMap<TicketChange, number>();
+  /** The seq each recorded change got and its local write, until its commit or failure is reported. */
+  private readonly recorded = new WeakMap<TicketChange, { seq?: number; write: number }>();
 
   constructor(
     private readonly log: EventLog,
     private readonly bus: EventBus,
     private readonly observer?: LiveObserver,
+    private readonly writes = new LocalWrites(),
   ) {}
 
   async record(tem: EntityManager, change: TicketChange): Promise<void> {
-    const seq = await this.log.append(tem, change, this.bus.notifyChannel);
-    this.seqs.set(change, seq);
-    if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq, ticketId: change.ticketId });
+    const entry = this.begin(change);
+    try {
+      entry.seq = await this.log.append(tem, change, this.bus.notifyChannel);
+      if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq: entry.seq, ticketId: change.ticketId });
+    } catch (error) {
+      this.failed(change);
+      throw error;
+    }
   }
 
   async recordWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites): Promise<boolean> {
-    // PostgreSQL's NOTIFY rides in the same statement; other buses announce after the commit.
-    const seq = await this.log.appendWith(tem, change, writes, this.bus.notifyChannel);
-    if (seq === undefined) return false;
-    this.seqs.set(change, seq);
-    if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq, ticketId: change.ticketId });
-    return true;
+    const entry = this.begin(change);
+    try {
+      // PostgreSQL's NOTIFY rides in the same statement; other buses announce after the commit.
+      entry.seq = await this.log.appendWith(tem, change, writes, this.bus.notifyChannel);
+      if (entry.seq === undefined) {
+        this.failed(change);
+        return false;
+      }
+      if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq: entry.seq, ticketId: change.ticketId });
+      return true;
+    } catch (error) {
+      this.failed(change);
+      throw error;
+    }
   }
 
   committed(change: TicketChange): void {
-    const seq = this.seqs.get(change);
-    if (seq === undefined) return;
-    this.seqs.delete(change);
-    this.observer?.eventWritten();
-    const { outcome } = change;
-    const local = outcome && {
-      event: { seq, kind: change.kind, ticketId: change.ticketId, actor: outcome.actor, reply: outcome.reply, at: change.at.getTime() },
-      ticket: outcome.ticket,
-    };
-    this.bus.announceCommitted({ seq, ticketId: change.ticketId, local });
+    const entry = this.recorded.get(change);
+    if (!entry) return;
+    this.recorded.delete(change);
+    const { seq } = entry;
+    if (seq !== undefined) {
+      this.observer?.eventWritten();
+      const { outcome } = change;
+      const local = outcome && {
+        event: { seq, kind: change.kind, ticketId: change.ticketId, actor: outcome.actor, reply: outcome.reply, at: change.at.getTime() },
+        ticket: outcome.ticket,
+      };
+      this.bus.announceCommitted({ seq, ticketId: change.ticketId, local });
+    }
+    // After the note: the hub has it before it stops waiting for this write.
+    this.writes.end(entry.write);
+  }
+
+  failed(change: TicketChange): void {
+    const entry = this.recorded.get(change);
+    if (!entry) return;
+    this.recorded.delete(change);
+    this.writes.end(entry.write);
+  }
+
+  private begin(change: TicketChange): { seq?: number; write: number } {
+    const previous = this.recorded.get(change);
+    if (previous) this.writes.end(previous.write);
+    const entry: { seq?: number; write: number } = { write: this.writes.begin() };
+    this.recorded.set(change, entry);
+    return entry;
   }
 }

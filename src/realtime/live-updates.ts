@@ -12,6 +12,7 @@ import type { UserChangeSink } from '../modules/user/user-change';
 import type { Services } from '../services';
 import type { BusLogger, EventBus } from './event-bus';
 import { EventLogSink } from './event-log.sink';
+import { LocalWrites } from './local-writes';
 import { TicketEventHub } from './event-hub';
 import { GraphQLStreamServer, STREAM_PATH } from './graphql-sse.server';
 import { GraphQLWebSocketServer } from './graphql-ws.server';
@@ -102,6 +103,8 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
   }
   const log = new EventLog();
   const fork = () => database.orm.em.fork();
+  // This process's writes between appending their event and publishing it: the hub waits for them.
+  const localWrites = new LocalWrites();
 
   let hub: TicketEventHub | undefined;
   let sockets: GraphQLWebSocketServer | undefined;
@@ -113,7 +116,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
   let idle: Array<() => void> = [];
 
   return {
-    changes: new EventLogSink(log, bus, observer),
+    changes: new EventLogSink(log, bus, observer, localWrites),
     userChanges: new UserChangeBusSink(bus),
     bus,
     get hub() {
@@ -135,6 +138,7 @@ export async function createLiveUpdates(config: AppConfig, database: Database, l
         log,
         reader: services.reader,
         bus,
+        localWrites,
         logger: forwardingLogger,
         pollIntervalMs: bus.kind === 'in-process' ? 0 : SHARED_POLL_INTERVAL_MS,
         maxHeldDuringReplay: limits.maxHeldDuringReplay,

@@ -69,6 +69,43 @@ async function signInWithKeyboard(page: Page, url: string, username: string, pas
   await page.locator('[data-connection="live"]').waitFor();
 }
 
+/**
+ * Installed in the customer's page: once `__orderSignOutClose` is set, the 4403 close that the
+ * page's own logout causes is delivered in the worst order the network can produce: the logout's
+ * answer waits until the close has arrived (held, not delivered), and the close is delivered the
+ * moment "You signed out." is in the DOM, before the next paint (when the board lets go of its
+ * socket). Under load this order happened by chance and the close replaced the notice.
+ */
+const ORDER_SIGN_OUT_CLOSE = `(() => {
+  const held = [];
+  let released = false;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    set onclose(handler) {
+      super.onclose = handler && ((event) => {
+        if (window.__orderSignOutClose && !released && event.code === 4403) held.push(() => handler.call(this, event));
+        else handler.call(this, event);
+      });
+    }
+    get onclose() { return super.onclose; }
+  };
+  const nativeFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await nativeFetch(input, init);
+    if (window.__orderSignOutClose && String(init && init.body).includes('logout')) {
+      for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      new MutationObserver((_, observer) => {
+        if (!document.body.textContent.includes('You signed out.')) return;
+        observer.disconnect();
+        released = true;
+        window.__signOutClosesDelivered = held.length;
+        for (const deliver of held.splice(0)) deliver();
+      }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    }
+    return response;
+  };
+})();`;
+
 const listItem = (page: Page, id: string, status?: string) => page.locator(`ul.tickets li[data-ticket-id="${id}"]${status ? `[data-status="${status}"]` : ''}`);
 const countOf = async (page: Page, status: string) => Number(await page.locator(`button.count[data-status="${status}"] strong`).textContent());
 
@@ -96,6 +133,7 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     const { browser } = chromium;
     const { users } = server;
     const [customer, scheduler, staff, admin] = await Promise.all([newPage(browser), newPage(browser), newPage(browser), newPage(browser)]);
+    await customer.context.addInitScript(ORDER_SIGN_OUT_CLOSE);
     // The staff member's page runs on a clock the test can skip ahead (it flows as usual until then).
     await staff.context.clock.install();
     await Promise.all([
@@ -269,8 +307,15 @@ describeBrowser('the live board in Chromium (embedded database)', () => {
     // Signing out revokes the token: the API refuses it afterwards.
     const token = await c.evaluate(() => sessionStorage.getItem('helpdesk.token'));
     expect(await outcomeOf(server, { token: token! }, '{ me { id } }')).toBe('OK');
+    // Its own socket's 4403 arrives after the logout's answer, before the board lets go of the socket.
+    await c.evaluate('window.__orderSignOutClose = true');
     await c.getByRole('button', { name: 'Sign out' }).click();
     await c.getByText('You signed out.').waitFor();
+    // The close was held and delivered in that order, and it changed nothing.
+    expect(await c.evaluate('window.__signOutClosesDelivered')).toBe(1);
+    await c.waitForTimeout(300);
+    await c.getByText('You signed out.').waitFor();
+    expect(await c.getByText(/Signed out:/).count()).toBe(0);
     expect(await c.evaluate(() => sessionStorage.getItem('helpdesk.token'))).toBeNull();
     expect(await outcomeOf(server, { token: token! }, '{ me { id } }')).toBe('UNAUTHENTICATED');
 

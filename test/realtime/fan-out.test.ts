@@ -24,11 +24,12 @@ describe.each(DATABASES)('fan-out cost (%s)', (kind) => {
     count: number,
     ticketId: string,
   ): Promise<{ total: number; eventReads: number; ticketReads: number; hubTicketReads: number; executions: number }> {
-    const streams = Array.from({ length: count }, () => {
-      const client = connect(server, server.users.scheduler);
-      clients.push(client);
-      return new EventStream(client.client, {}, SELECTION);
-    });
+    const opened = Array.from({ length: count }, () => connect(server, server.users.scheduler));
+    clients.push(...opened);
+    const streams = opened.map((client) => new EventStream(client.client, {}, SELECTION));
+    // Every socket acknowledged (a refused one fails here with its close code), then every
+    // subscription registered: under load both take a while, and the count waits while it moves.
+    await Promise.all(opened.map((client) => client.connected));
     await subscribers(server, count);
     await settled(server);
     const before = server.app.live.hub!.stats();

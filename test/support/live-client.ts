@@ -48,12 +48,30 @@ export interface Closed {
 export interface LiveClient {
   readonly client: Client;
   readonly closed: Promise<Closed>;
+  /**
+   * Resolves when the server acknowledged the connection; rejects, naming the close code, when
+   * the socket closed before that (refused, or lost while connecting).
+   */
+  readonly connected: Promise<void>;
   dispose(): Promise<void>;
 }
 
 export function connect(server: Pick<TestServer, 'url'>, user: Pick<TestUser, 'credential'> | null, params?: Record<string, unknown>): LiveClient {
   let resolveClosed: (closed: Closed) => void = () => undefined;
   const closed = new Promise<Closed>((resolve) => (resolveClosed = resolve));
+  let acknowledged = false;
+  let resolveConnected: () => void = () => undefined;
+  const connected = new Promise<void>((resolve) => (resolveConnected = resolve)).then(() => {
+    acknowledged = true;
+  });
+  const connectedOrClosed = Promise.race([
+    connected,
+    closed.then(({ code, reason }) => {
+      if (!acknowledged) throw new Error(`the socket closed before it was acknowledged: ${code} ${reason}`);
+    }),
+  ]);
+  // Suites that never wait for it must not see an unhandled rejection (a refusal they test).
+  connectedOrClosed.catch(() => undefined);
   const client = createClient({
     url: wsUrl(server),
     webSocketImpl: WebSocket,
@@ -63,6 +81,7 @@ export function connect(server: Pick<TestServer, 'url'>, user: Pick<TestUser, 'c
     // Errors surface through `closed` and the sinks; the client must not throw them globally.
     onNonLazyError: () => undefined,
     on: {
+      connected: () => resolveConnected(),
       closed: (event) => {
         const { code, reason } = event as { code: number; reason: string };
         resolveClosed({ code, reason: String(reason) });
@@ -72,6 +91,7 @@ export function connect(server: Pick<TestServer, 'url'>, user: Pick<TestUser, 'c
   return {
     client,
     closed,
+    connected: connectedOrClosed,
     dispose: async () => {
       await client.dispose();
     },
@@ -160,11 +180,33 @@ export async function settled(server: Pick<TestServer, 'app'>): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 150));
 }
 
-/** Waits until the hub of `server` counts exactly `count` subscribers (they come and go asynchronously). */
-export async function subscribers(server: Pick<TestServer, 'app'>, count: number, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((server.app.live.hub?.stats().subscribers ?? 0) !== count) {
-    if (Date.now() > deadline) throw new Error(`expected ${count} subscribers, have ${server.app.live.hub?.stats().subscribers}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/**
+ * Waits until the hub of `server` counts exactly `count` subscribers (they come and go
+ * asynchronously). How long that takes grows with `count` and with the machine's load (each one is
+ * a socket to open and acknowledge, then an operation to subscribe, all in this process), so it
+ * fails when the count has stopped moving for `stallMs` of this process's own running time, not
+ * after a fixed total: a stuck count fails as fast as before on a quiet machine, and a count that
+ * moves slowly because the process hardly gets the CPU (another suite's Chromium on the same two
+ * cores) is waited for. A poll that comes late (the process was not running) counts as one poll.
+ */
+export async function subscribers(server: Pick<TestServer, 'app'>, count: number, stallMs = 5_000): Promise<void> {
+  const POLL_MS = 10;
+  const current = () => server.app.live.hub?.stats().subscribers ?? 0;
+  let last = current();
+  let stalledMs = 0;
+  while (last !== count) {
+    if (stalledMs > stallMs) {
+      const sockets = server.app.live.sockets?.connections;
+      throw new Error(`expected ${count} subscribers, have ${last} (unchanged for ${stallMs} ms; ${sockets} sockets open)`);
+    }
+    const before = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    const now = current();
+    if (now !== last) {
+      last = now;
+      stalledMs = 0;
+    } else {
+      stalledMs += Math.min(Date.now() - before, 5 * POLL_MS);
+    }
   }
 }

@@ -6,6 +6,7 @@ import { encodeCredential } from '../../src/modules/auth/credential';
 import { Role } from '../../src/modules/user/role';
 import { User } from '../../src/modules/user/user.entity';
 import type { DatabaseKind } from '../../src/db/database';
+import { embeddedTemplate } from './embedded-template';
 import { createDatabaseOn } from './postgres';
 
 export type { DatabaseKind };
@@ -95,7 +96,9 @@ export async function startServer(kind: DatabaseKind, options: StartOptions = {}
   const database = kind === 'postgres' && !options.config?.databaseUrl ? await createPostgresDatabase() : undefined;
   const queries: string[] = [];
   const config = testConfig({ databaseUrl: database?.url, ...options.config });
+  const inMemory = kind === 'embedded' && !config.databaseUrl && !config.dataDir;
   const app = await createApp(config, {
+    testOnlyEmbeddedTemplate: inMemory ? await embeddedTemplate() : undefined,
     // TEST_LOG=error (or any pino level) shows the server's log while debugging a test.
     logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
     ...options,

@@ -49,10 +49,13 @@ export interface ChangeWrites {
 /**
  * Where the services report changes. `record` runs inside the write transaction (so a change and
  * its record commit or roll back together); `committed` runs after the commit, to publish.
- * `recordWith` is `record` in the same statement as the service's own writes.
+ * `recordWith` is `record` in the same statement as the service's own writes. A write whose
+ * transaction fails after `record` or `recordWith` began reports `failed` instead of `committed`
+ * (the sink then stops waiting for its publication; realtime/local-writes.ts).
  */
 export interface ChangeSink {
   record(em: EntityManager, change: TicketChange): Promise<void>;
   recordWith(em: EntityManager, change: TicketChange, writes: ChangeWrites): Promise<boolean>;
   committed(change: TicketChange): void;
+  failed(change: TicketChange): void;
 }

@@ -83,6 +83,10 @@ export class ReplyService {
       const ticket = { ...locked.ticket, updatedAt: createdAt };
       change.outcome = { ticket, actor, reply: { id: replyId, ticketId: id, content: text, createdAt, author: actor } };
       return { id: replyId, ticketId: id, content: text, createdAt };
+    }).catch((error: unknown) => {
+      // Nothing (or not known to be anything) committed: the sink stops waiting for this write.
+      if (change) this.changes.failed(change);
+      throw error;
     });
     if (change) this.changes.committed(change);
     return reply;

@@ -13,19 +13,34 @@ export async function lockTicket(tem: EntityManager, id: string): Promise<Ticket
 /**
  * The write path of everything that changes a ticket (its status and content, its replies): one
  * transaction that flushes the work and records the changes it reports, then publishes them
- * after the commit. The ticket and reply services each hold one over the same change sink.
+ * after the commit (or reports them failed). The ticket and reply services each hold one over the same change sink.
  */
 export class TicketUnitOfWork {
   constructor(private readonly changes: ChangeSink) {}
 
-  async run<T>(em: EntityManager, work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>): Promise<T> {
+  /**
+   * `afterFlush` runs inside the transaction once the work is flushed, before the changes are
+   * recorded: where a write reads what it left (the ticket for its change's outcome).
+   */
+  async run<T>(
+    em: EntityManager,
+    work: (tem: EntityManager, changes: TicketChange[]) => Promise<T>,
+    afterFlush?: (tem: EntityManager, changes: TicketChange[]) => Promise<void>,
+  ): Promise<T> {
     const changes: TicketChange[] = [];
-    const result = await em.transactional(async (tem) => {
-      const value = await work(tem, changes);
-      await tem.flush();
-      for (const change of changes) await this.changes.record(tem, change);
-      return value;
-    });
+    let result: T;
+    try {
+      result = await em.transactional(async (tem) => {
+        const value = await work(tem, changes);
+        await tem.flush();
+        await afterFlush?.(tem, changes);
+        for (const change of changes) await this.changes.record(tem, change);
+        return value;
+      });
+    } catch (error) {
+      for (const change of changes) this.changes.failed(change);
+      throw error;
+    }
     for (const change of changes) this.changes.committed(change);
     return result;
   }

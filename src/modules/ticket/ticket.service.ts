@@ -72,8 +72,32 @@ export class TicketService {
       const imageIds = await this.images.resolve(tem, viewer, command.images ?? [], [], 'images');
       const ticket = tem.create(Ticket, { id, customerId: viewer.id, content, imageIds });
       tem.persist(ticket);
-      this.appendHistory(tem, ticket, viewer, TicketStatus.NEW);
-      changes.push({ kind: TicketEventKind.CREATED, ticketId: ticket.id, actorId: viewer.id, at: ticket.createdAt });
+      const entry = this.appendHistory(tem, ticket, viewer, TicketStatus.NEW);
+      // The new ticket as this transaction leaves it, every nested collection known (no reply, one
+      // history entry): this process fans CREATED out from it, and decides who sees it on it.
+      const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
+      const created: TicketView = {
+        id: ticket.id,
+        status: TicketStatus.NEW,
+        content,
+        imageIds: [...imageIds],
+        customerId: viewer.id,
+        staffId: null,
+        customer: actor,
+        scheduler: null,
+        staff: null,
+        replies: [],
+        history: [{ id: entry.id, status: TicketStatus.NEW, actor, at: entry.at.getTime() }],
+        createdAt: ticket.createdAt.getTime(),
+        updatedAt: ticket.updatedAt.getTime(),
+      };
+      changes.push({
+        kind: TicketEventKind.CREATED,
+        ticketId: ticket.id,
+        actorId: viewer.id,
+        at: ticket.createdAt,
+        outcome: { ticket: created, actor, reply: null },
+      });
       return ticket.id;
     });
   }
@@ -82,26 +106,39 @@ export class TicketService {
   async edit(em: EntityManager, viewer: Viewer, ticketId: string, command: EditTicketCommand): Promise<void> {
     const id = parseUuid(ticketId, 'id');
     const content = command.content === undefined ? undefined : validateText(command.content, 'content');
-    await this.unit.run(em, async (tem, changes) => {
-      const ticket = await lockTicket(tem, id);
-      assertCan(viewer, TicketOperation.EDIT, ticket);
-      let changed = false;
-      if (content !== undefined && content !== ticket.content) {
-        ticket.content = content;
-        changed = true;
-      }
-      if (command.images !== undefined) {
-        const imageIds = await this.images.resolve(tem, viewer, command.images, ticket.imageIds, 'images');
-        if (imageIds.join() !== ticket.imageIds.join()) {
-          ticket.imageIds = imageIds;
+    await this.unit.run(
+      em,
+      async (tem, changes) => {
+        const ticket = await lockTicket(tem, id);
+        assertCan(viewer, TicketOperation.EDIT, ticket);
+        let changed = false;
+        if (content !== undefined && content !== ticket.content) {
+          ticket.content = content;
           changed = true;
         }
-      }
-      if (changed) {
-        ticket.updatedAt = new Date();
-        changes.push({ kind: TicketEventKind.EDITED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
-      }
-    });
+        if (command.images !== undefined) {
+          const imageIds = await this.images.resolve(tem, viewer, command.images, ticket.imageIds, 'images');
+          if (imageIds.join() !== ticket.imageIds.join()) {
+            ticket.imageIds = imageIds;
+            changed = true;
+          }
+        }
+        if (changed) {
+          ticket.updatedAt = new Date();
+          changes.push({ kind: TicketEventKind.EDITED, ticketId: id, actorId: viewer.id, at: ticket.updatedAt });
+        }
+      },
+      async (tem, changes) => {
+        // The ticket as this transaction leaves it (read under its lock, nested collections not
+        // read): this process fans EDITED out from it and decides who sees it on it, not on the
+        // ticket as it is when the hub gets there (maybe assigned by then).
+        for (const change of changes) {
+          const ticket = await this.reader.findById(tem, change.ticketId, {});
+          if (!ticket) continue;
+          change.outcome = { ticket, actor: { id: viewer.id, username: viewer.username, roles: [...viewer.roles] }, reply: null };
+        }
+      },
+    );
   }
 
   /**
@@ -170,13 +207,19 @@ export class TicketService {
       };
       change.outcome = { ticket: after, actor, reply: null };
       return after;
+    }).catch((error: unknown) => {
+      // Nothing (or not known to be anything) committed: the sink stops waiting for this write.
+      if (change) this.changes.failed(change);
+      throw error;
     });
     if (change) this.changes.committed(change);
     return view;
   }
 
-  private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): void {
-    tem.persist(tem.create(HistoryEntry, { ticketId: ticket.id, actorId: viewer.id, status: STATUS_CODE[status] }));
+  private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): HistoryEntry {
+    const entry = tem.create(HistoryEntry, { ticketId: ticket.id, actorId: viewer.id, status: STATUS_CODE[status] });
+    tem.persist(entry);
+    return entry;
   }
 }
 
