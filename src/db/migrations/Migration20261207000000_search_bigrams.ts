@@ -18,11 +18,16 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261207000000_search_bigrams extends Migration {
   override async up(): Promise<void> {
     // A text of ASCII only (most English text) has no such pair: answered without looking at
-    // its characters, so writing English text costs the index next to nothing.
+    // its characters, so writing English text costs the index next to nothing. The pairs come
+    // from one pass over the characters (split once, each joined to the next by `lead`), linear
+    // in the text: `substr(text, i, 2)` for every i would walk the multi-byte text from its start
+    // each time, quadratic (a 65,536-character ticket took 96 s of PostgreSQL CPU that way;
+    // test/finding/search-edges.test.ts files one at the length limit).
     this.addSql(`create function search_bigrams(text) returns text[] language sql immutable strict parallel safe as '
       select case when octet_length($1) = char_length($1) then ''{}''::text[] else (
         select coalesce(array_agg(distinct b), ''{}'')
-        from (select substr(l, i, 2) as b from (select lower($1) as l) x, generate_series(1, char_length(l) - 1) i) s
+        from (select ch || lead(ch) over (order by i) as b
+              from unnest(regexp_split_to_array(lower($1), '''')) with ordinality as c(ch, i)) s
         where octet_length(b) > char_length(b)) end'`);
     this.addSql('create index tickets_content_bigram_idx on tickets using gin (search_bigrams(content))');
     this.addSql('create index replies_content_bigram_idx on replies using gin (search_bigrams(content)) where deleted_at is null');
