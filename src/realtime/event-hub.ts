@@ -49,6 +49,8 @@ export interface EventHubStats {
   readonly eventsFannedOut: number;
   /** Wake-ups by a note newer than what was read (from this process or another). */
   readonly noteWakes: number;
+  /** Wake-ups by the periodic poll (shared buses only: it catches a lost note). */
+  readonly polls: number;
   /** Events of this process's own writes fanned out from what the writer knew, without a log read. */
   readonly localFanOuts: number;
   /** Reads of the log put off because a write of this process was open (its NOTIFY came first, say). */
@@ -138,6 +140,7 @@ export class TicketEventHub implements TicketEventFeed {
     ticketReads: 0,
     eventsFannedOut: 0,
     noteWakes: 0,
+    polls: 0,
     localFanOuts: 0,
     localWaits: 0,
     localWaitTimeouts: 0,
@@ -169,7 +172,10 @@ export class TicketEventHub implements TicketEventFeed {
     this.started = true;
     this.bus.listen((note) => this.wake(note));
     if (this.pollIntervalMs > 0) {
-      this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs);
+      this.pollTimer = setInterval(() => {
+        this.counters.polls++;
+        this.wake();
+      }, this.pollIntervalMs);
       this.pollTimer.unref();
     }
     // Anything committed between reading the last seq and listening.

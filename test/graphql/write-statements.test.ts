@@ -134,8 +134,12 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     // Every write fans out from what its writer knew: no log read, no ticket read back. On
     // PostgreSQL the writer's own NOTIFY often reaches the hub before the writer's answer; the hub
     // waits for its process's open writes instead of reading the log (event-hub.ts, LocalWrites).
-    // (Log reads are not counted: on PostgreSQL the hub also polls the log every 2 s.)
+    // The one exception is the hub's periodic poll (PostgreSQL and Redis buses, every 2 s): a
+    // poll whose log read runs just after a commit reads that event before its local note comes.
+    // A write with no poll since the previous write began must fan out locally.
     let received = stream.events.length;
+    let previous = hub.stats();
+    let local = 0;
     for (let round = 0; round < 5; round++) {
       for (const [operation, status] of [
         [REQUEST_INFORMATION, 'REQUEST_INFORMATION'],
@@ -146,12 +150,15 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
         await stream.count(++received);
         expect(stream.events.at(-1)).toMatchObject({ kind: 'STATUS_CHANGED', ticket: { id: ticketId, status } });
         const after = hub.stats();
-        expect({ localFanOuts: after.localFanOuts - before.localFanOuts, ticketReads: after.ticketReads - before.ticketReads }).toEqual({
-          localFanOuts: 1,
-          ticketReads: 0,
-        });
+        const counted = { localFanOuts: after.localFanOuts - before.localFanOuts, ticketReads: after.ticketReads - before.ticketReads };
+        if (after.polls === previous.polls) expect(counted).toEqual({ localFanOuts: 1, ticketReads: 0 });
+        local += counted.localFanOuts;
+        previous = before;
       }
     }
+    // A poll every 2 s can meet at most a few of the ten writes, and reads one back only if its read
+    // runs in the moment after a commit.
+    expect(local).toBeGreaterThanOrEqual(8);
     stream.stop();
   });
   describe('the driver-level write transaction (db/write-transaction.ts)', () => {
