@@ -166,6 +166,33 @@ describe('TicketEventHub: a process\u2019s own writes', () => {
     expect(t.localWrites.size).toBe(0);
   });
 
+  it('with no subscriber, notes move the position without reading the log; a later subscriber misses nothing after it', async () => {
+    const t = setUp();
+    await t.start();
+    const readsAtStart = t.hub.stats().logReads;
+    // Writes of this process (NOTIFY first or last, local notes out of order) and of another one.
+    const first = await t.write(view(TicketStatus.NEW, null), { notifyFirst: true, publish: false });
+    await t.write(view(TicketStatus.NEW, null));
+    t.sink.committed(first);
+    t.otherProcess();
+    await t.write(view(TicketStatus.NEW, null), { notifyFirst: true });
+    await flush();
+    jest.advanceTimersByTime(LOCAL_WAIT_MS);
+    await flush();
+    expect(t.hub.stats().logReads - readsAtStart).toBe(0);
+    expect(t.hub.stats().unsubscribedSkips).toBeGreaterThan(0);
+    expect(t.hub.stats().seq).toBe(4);
+    // What commits after the subscription arrives, once, in order: another process's (read), then its own (local).
+    const mine = t.hub.subscribe(customer, { include: {} });
+    t.otherProcess();
+    await flush();
+    await t.write(view(TicketStatus.NEW, null), { notifyFirst: true });
+    await flush();
+    jest.advanceTimersByTime(LOCAL_WAIT_MS);
+    await flush();
+    expect((await take(mine)).map((event) => event.seq)).toEqual([5, 6]);
+  });
+
   it('stays deterministic over many writes, each NOTIFY first', async () => {
     const t = setUp();
     await t.start();

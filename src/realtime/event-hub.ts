@@ -57,6 +57,8 @@ export interface EventHubStats {
   readonly localWaits: number;
   /** Of those, the ones that ended by LOCAL_WAIT_MS passing rather than by the writes' notes. */
   readonly localWaitTimeouts: number;
+  /** Notes that moved the position without a log read because no one here subscribes (see `wake`). */
+  readonly unsubscribedSkips: number;
   /** The most live events any subscription held at once while replaying. */
   readonly peakHeldDuringReplay: number;
   /** Times a replay's held live events overflowed and were let go (it then read on from the log). */
@@ -144,6 +146,7 @@ export class TicketEventHub implements TicketEventFeed {
     localFanOuts: 0,
     localWaits: 0,
     localWaitTimeouts: 0,
+    unsubscribedSkips: 0,
     peakHeldDuringReplay: 0,
     replayOverflows: 0,
   };
@@ -247,6 +250,18 @@ export class TicketEventHub implements TicketEventFeed {
     if (note) {
       if (note.seq <= this.seen) return;
       this.counters.noteWakes++;
+      if (this.subscriptions.size === 0 && !this.pumping) {
+        // No one here to deliver to: the position moves to the note's seq without reading the
+        // log. Nothing at or below it can still commit: a note is sent after its commit, and every
+        // event is appended under the event-order lock held until its commit (event-log.ts), so
+        // seq order is commit order. A later subscriber gets what commits after it (live) or
+        // reads the log from its cursor (replay), as when the log was read here.
+        this.counters.unsubscribedSkips++;
+        this.seq = note.seq;
+        this.readUpTo = Math.max(this.readUpTo, note.seq);
+        for (const seq of this.held.keys()) if (seq <= note.seq) this.held.delete(seq);
+        return;
+      }
       if (note.local) {
         this.held.set(note.seq, note.local);
         // The read under way fans it out when done (or reads it from the log).
