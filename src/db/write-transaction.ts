@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/postgresql';
 
@@ -13,10 +14,14 @@ import type { SqlEntityManager } from '@mikro-orm/postgresql';
  *
  * While the work runs, every `execute(em, …)` (db/sql.ts) on the `em` it was given goes to this
  * transaction, so code written against an EntityManager (the reader's locking read, the event
- * log) joins it unchanged. Statements travel as one simple-protocol message, with their `?`
- * parameters inlined by MikroORM's own formatting (as every raw statement of the ORM already
- * is). The connection comes from the ORM's pool, with its timeouts (db/database.ts); on an
- * error the transaction is rolled back, or the connection discarded when it cannot be.
+ * log) joins it unchanged. Statements travel as one simple-protocol message. Each statement text
+ * is prepared once per connection (SQL `PREPARE`, sent in the message of its first use there,
+ * ahead of the rest) and then sent as `execute <name>(<values>)`, the values inlined by
+ * MikroORM's own formatting (as every raw statement of the ORM already is): PostgreSQL parses
+ * and analyses a write's two statements once per session instead of on every request, and the
+ * round trips stay two (the extended protocol would need one per statement, `pg` does not
+ * pipeline). The connection comes from the ORM's pool, with its timeouts (db/database.ts); on
+ * an error the transaction is rolled back, or the connection discarded when it cannot be.
  */
 export interface WriteTransaction {
   /**
@@ -54,6 +59,48 @@ function sender(connection: PooledConnection): SendText {
 
 const open = new WeakMap<EntityManager, DriverTransaction>();
 
+/**
+ * How many distinct statement texts the write path prepares (per database session, as SQL
+ * `PREPARE`); later ones are sent with their values inlined. A text is a shape (which nested
+ * collections the answer reads, a transition or a reply), not its values: a handful cover the
+ * traffic, and the cap bounds what each session holds.
+ */
+const MAX_PREPARED_WRITES = 32;
+const preparedWrites = new Map<string, string>();
+/** The names each connection (its database session) has prepared. */
+const preparedOn = new WeakMap<PooledConnection, Set<string>>();
+
+/**
+ * The name a statement is prepared under, or undefined when it is not prepared: past the cap, or
+ * not a statement PostgreSQL can prepare (only select, insert, update, delete, and `with` over them).
+ * Names start with `hw_`, apart from the read path's prepared statements (db/sql.ts, `hd_`), with
+ * which they share each session's namespace.
+ */
+function preparedWriteName(sql: string): string | undefined {
+  let name = preparedWrites.get(sql);
+  if (name === undefined && preparedWrites.size < MAX_PREPARED_WRITES && /^\s*(with|select|insert|update|delete)\b/i.test(sql)) {
+    name = `hw_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    preparedWrites.set(sql, name);
+  }
+  return name;
+}
+
+/** The text a prepared write statement's name stands for (tests read the messages with it). */
+export function preparedWriteText(name: string): string | undefined {
+  for (const [sql, prepared] of preparedWrites) if (prepared === name) return sql;
+  return undefined;
+}
+
+/** SQLSTATEs of EXECUTE naming a statement the session does not hold, and of PREPARE of one it does. */
+const UNDEFINED_PSTATEMENT = '26000';
+const DUPLICATE_PSTATEMENT = '42P05';
+
+/** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …`. */
+const numbered = (sql: string): string => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
 class DriverTransaction implements WriteTransaction {
   private connection: PooledConnection | undefined;
   private send: SendText | undefined;
@@ -65,6 +112,8 @@ class DriverTransaction implements WriteTransaction {
   private committing = false;
   /** ...and it succeeded. */
   private committed = false;
+  /** A statement whose PREPARE travelled in the message not answered yet (or that failed). */
+  private preparing: string | undefined;
 
   constructor(private readonly em: EntityManager) {}
 
@@ -76,20 +125,57 @@ class DriverTransaction implements WriteTransaction {
   /** Runs one statement in the transaction: the rows of that statement. */
   async execute<T>(sql: string, params: readonly unknown[]): Promise<T> {
     if (this.committing) throw new Error('A statement after the write transaction committed');
-    const statement = this.em.getPlatform().formatQuery(sql, [...params]);
     if (!this.connection) {
       this.connection = await this.client().acquireConnection();
       this.send = sender(this.connection);
     }
+    const { prepare, statement } = this.statement(sql, params);
     const opens = !this.begun;
     const commits = this.commitNext;
-    const text = `${opens ? 'begin;\n' : ''}${statement}${commits ? ';\ncommit' : ''}`;
+    // PREPARE first: a session-level definition, outside what the transaction decides.
+    const text = `${prepare ? `${prepare};\n` : ''}${opens ? 'begin;\n' : ''}${statement}${commits ? ';\ncommit' : ''}`;
     this.begun = true;
     this.committing = commits;
     this.log(text);
-    const results = await this.send!(text);
+    let results: Result[];
+    try {
+      results = await this.send!(text);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // The session does not hold what this process believes it prepared there (a DEALLOCATE, a
+      // pooler that moved us): the connection is not reused, so its replacement prepares afresh.
+      if (code === UNDEFINED_PSTATEMENT || code === DUPLICATE_PSTATEMENT) {
+        preparedOn.delete(this.connection);
+        this.connection.__knex__disposed = (error as Error).message;
+      }
+      throw error;
+    }
+    if (prepare) this.confirmPrepared();
     this.committed = commits;
-    return (results[opens ? 1 : 0]?.rows ?? []) as T;
+    return (results[(prepare ? 1 : 0) + (opens ? 1 : 0)]?.rows ?? []) as T;
+  }
+
+  /**
+   * The statement to send: `execute <name>(<values>)` of a statement prepared on this
+   * connection (with the `prepare` that defines it when the connection has not run it yet), or
+   * the text with its values inlined when it cannot be prepared (see {@link preparedWriteName}).
+   */
+  private statement(sql: string, params: readonly unknown[]): { prepare?: string; statement: string } {
+    const platform = this.em.getPlatform();
+    const name = preparedWriteName(sql);
+    if (name === undefined) return { statement: platform.formatQuery(sql, [...params]) };
+    const statement = params.length ? platform.formatQuery(`execute ${name}(${params.map(() => '?').join(', ')})`, [...params]) : `execute ${name}`;
+    let names = preparedOn.get(this.connection!);
+    if (!names) preparedOn.set(this.connection!, (names = new Set()));
+    if (names.has(name)) return { statement };
+    this.preparing = name;
+    return { prepare: `prepare ${name} as ${numbered(sql)}`, statement };
+  }
+
+  /** The message that carried a PREPARE succeeded: the session holds that statement. */
+  private confirmPrepared(): void {
+    if (this.preparing) preparedOn.get(this.connection!)?.add(this.preparing);
+    this.preparing = undefined;
   }
 
   /** Commits what is still open (a work that did not mark its last statement). */
@@ -108,12 +194,28 @@ class DriverTransaction implements WriteTransaction {
    */
   async abandon(): Promise<void> {
     this.committing = true;
-    if (!this.connection || !this.begun || this.committed || this.connection.__knex__disposed) return;
-    try {
-      this.log('rollback');
-      await this.send!('rollback');
-    } catch (error) {
-      this.connection.__knex__disposed = error instanceof Error ? error.message : 'rollback failed';
+    if (!this.connection || this.connection.__knex__disposed) return;
+    if (this.begun && !this.committed) {
+      try {
+        this.log('rollback');
+        await this.send!('rollback');
+      } catch (error) {
+        this.connection.__knex__disposed = error instanceof Error ? error.message : 'rollback failed';
+        return;
+      }
+    }
+    // The failed message carried a PREPARE: whether it ran before the failure, the session says
+    // (PREPARE is not undone by a rollback). Only after a failure on a connection's first use.
+    if (this.preparing) {
+      try {
+        const query = `select 1 from pg_prepared_statements where name = '${this.preparing}'`;
+        this.log(query);
+        const [held] = await this.send!(query);
+        if (held?.rows.length) this.confirmPrepared();
+      } catch (error) {
+        this.connection.__knex__disposed = error instanceof Error ? error.message : 'prepared statements unknown';
+      }
+      this.preparing = undefined;
     }
   }
 

@@ -3,6 +3,7 @@ import { createTicketAs, errorCode, gql, gqlOk, walkTo } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 import { execute } from '../../src/db/sql';
 import { writeTransaction } from '../../src/db/write-transaction';
+import { expandPrepared as expanded, normalized } from '../support/prepared-writes';
 
 /**
  * The write path's round trips (issue 15): a transition costs two — begin with the statement that
@@ -10,7 +11,9 @@ import { writeTransaction } from '../../src/db/write-transaction';
  * that updates it and appends history and event (and queues the NOTIFY) with the commit — and its
  * answer is built from them, with no read after the commit. A reply costs the same two.
  * `server.queries` records every message sent to the database, one per round trip, begin and
- * commit included.
+ * commit included. The write statements are prepared once per connection (SQL `PREPARE`, in the
+ * message of their first use there) and sent as `execute <name>(<values>)`; `expanded` reads a
+ * message with each name replaced by the statement it stands for (test/support/prepared-writes.ts).
  */
 
 const AFTER = `id status updatedAt staff { id username } history { status actor { id username } }
@@ -63,8 +66,12 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     const { request } = await statementsOf(staff, async () => {
       answer = (await gqlOk(server, staff, REQUEST_INFORMATION, { id: ticketId })).requestInformation;
     });
-    // Two round trips: begin travels with the locking read, commit with the write.
-    expect(request.map((sql) => sql.replace(/\s+/g, ' ').trim())).toEqual([
+    // Two round trips: begin travels with the locking read, commit with the write; both prepared statements.
+    expect(request.map(normalized)).toEqual([
+      expect.stringMatching(/(^|;\s*)begin;\s*execute hw_\w+\('[-0-9a-f]{36}'\)$/),
+      expect.stringMatching(/^(prepare hw_\w+ as .*;\s*)?execute hw_\w+\(.*\);\s*commit$/),
+    ]);
+    expect(request.map(expanded)).toEqual([
       expect.stringMatching(/\bbegin;\s*with page as \(select t\.id.* for update of t\)/i),
       expect.stringMatching(/^(\[query\] )?with changed as .*;\s*commit$/i),
     ]);
@@ -114,7 +121,7 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
       answer = (await gqlOk(server, customer, ADD_REPLY, { id: ticketId, c: 'counted' })).addReply;
     });
     expect(answer).toEqual({ id: expect.any(String), content: 'counted', author: { id: String(customer.id) } });
-    expect(request.map((sql) => sql.replace(/\s+/g, ' ').trim())).toEqual([
+    expect(request.map(expanded)).toEqual([
       expect.stringMatching(/\bbegin;\s*with page as \(select t\.id.* for update of t\)/i),
       expect.stringMatching(/^(\[query\] )?with reply as .*;\s*commit$/i),
     ]);

@@ -3,6 +3,7 @@ import { DATABASES, startServer, type TestServer, type TestUser } from '../suppo
 import { legacy, type LegacyResponse } from '../support/legacy-client';
 import { OPERATION_RULES } from '../../src/modules/ticket/ticket.rules';
 import { statusFromCode, TicketStatus } from '../../src/modules/ticket/ticket-status';
+import { expandPrepared } from '../support/prepared-writes';
 
 /**
  * Races on one ticket, through the real transports, on each database. Every write loads its
@@ -123,8 +124,8 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
     server.queries.length = 0;
     expect(graphqlOutcome(await transition(server.users.staff, 'startProcessing', id))).toBe('ok');
     expect(graphqlOutcome(await gql(server, server.users.customer, 'mutation($id: ID!) { addReply(ticketId: $id, content: "hi") { id } }', { id }))).toBe('ok');
-    // The ORM's `from "tickets" … for update`, or the write path's own `from tickets t … for update of t`.
-    const locking = server.queries.filter((sql) => /from "?tickets"? .*for update/is.test(sql));
+    // The ORM's `from "tickets" … for update`, or the write path's own `from tickets t … for update of t` (a prepared statement).
+    const locking = server.queries.map(expandPrepared).filter((sql) => /from "?tickets"? .*for update/is.test(sql));
     expect(locking).toHaveLength(2);
   });
 
