@@ -13,11 +13,18 @@ type DialectQuery = PGliteKnexDialect['_query'];
  * only when the PostgreSQL lexer would see several statements in it (countStatements); every
  * single statement goes through `pglite.query`, as on PostgreSQL.
  */
+/** PGlite's query options for knex's `.options({ rowMode: 'array' })`; undefined otherwise. */
+function rowModeOf(obj: object): { rowMode: 'array' } | undefined {
+  // knex sets `options` on every query object; knex-pglite's type does not name it.
+  return (obj as { options?: { rowMode?: unknown } }).options?.rowMode === 'array' ? { rowMode: 'array' } : undefined;
+}
+
 export class SafePGliteKnexDialect extends PGliteKnexDialect {
   override async _query(...[connection, obj]: Parameters<DialectQuery>): ReturnType<DialectQuery> {
     if (!obj.sql) throw new Error('The query is empty');
     if (obj.method === 'raw' && countStatements(obj.sql) > 1) obj.response = await connection.exec(obj.sql);
-    else obj.response = await connection.query(obj.sql, obj.bindings ?? []);
+    // `rowMode: 'array'` (db/sql.ts `executePreparedArrays`) reaches PGlite as pg's does.
+    else obj.response = await connection.query(obj.sql, obj.bindings ?? [], rowModeOf(obj));
     return obj;
   }
 }

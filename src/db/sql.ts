@@ -105,21 +105,48 @@ const UNDEFINED_PSTATEMENT = '26000';
  * Statements must use knex's `?` placeholders and no other `?`. Logged (and counted by tests)
  * like any other statement, once per execution.
  */
-export async function executePrepared<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T> {
+export function executePrepared<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T> {
+  return runPrepared<T>(em, sql, params, undefined);
+}
+
+/**
+ * `executePrepared` answering each row as an array of its values in `columns`' order, which
+ * must be the statement's output columns (distinct names), in order. Where the statement runs
+ * prepared, the driver builds the arrays (pg's and PGlite's `rowMode: 'array'`): no row object
+ * with a key per column, which the pg driver fills by name, column after column (issue 15, the
+ * list page's 650 rows). Where it falls back to `execute` (a transaction on PGlite, a write
+ * transaction, the cap), the row objects are turned into arrays here, so callers see one shape.
+ */
+export async function executePreparedArrays(em: EntityManager, sql: string, params: readonly unknown[], columns: readonly string[]): Promise<unknown[][]> {
+  return runPrepared<unknown[][]>(em, sql, params, columns);
+}
+
+/** Row objects (as `execute` answers them) as arrays of `columns`' values. */
+export function rowArrays(rows: readonly Record<string, unknown>[], columns: readonly string[]): unknown[][] {
+  return rows.map((row) => columns.map((column) => row[column]));
+}
+
+async function runPrepared<T>(em: EntityManager, sql: string, params: readonly unknown[], arrays: readonly string[] | undefined): Promise<T> {
+  // Unprepared, through `execute`: rows are objects, turned into arrays when asked for.
+  const unprepared = async (): Promise<T> => {
+    const rows = await execute<T>(em, sql, params);
+    return (arrays ? rowArrays(rows as Record<string, unknown>[], arrays) : rows) as T;
+  };
   // Inside a driver-level write transaction (db/write-transaction.ts) the statement must join it.
-  if (writeTransactionOf(em)) return execute<T>(em, sql, params);
+  if (writeTransactionOf(em)) return unprepared();
   const sqlEm = em as SqlEntityManager;
   const connection = sqlEm.getConnection();
   const context = sqlEm.getTransactionContext();
   // PGlite inside a transaction: a failed PREPARE would abort it.
-  if (connection instanceof SafePGliteConnection && context) return execute<T>(em, sql, params);
+  if (connection instanceof SafePGliteConnection && context) return unprepared();
+  const rowMode = arrays ? 'array' : undefined;
   const run = (name: string): Promise<T> =>
     connection instanceof SafePGliteConnection
-      ? executeOnPGlite<T>(em, connection, name, sql, params)
-      : executeOnPostgres<T>(connection, name, sql, params, context);
+      ? executeOnPGlite<T>(em, connection, name, sql, params, rowMode)
+      : executeOnPostgres<T>(connection, name, sql, params, context, rowMode);
   return logged(em, sql, params, async () => {
     const name = preparedName(sql);
-    if (name === undefined) return execute<T>(em, sql, params);
+    if (name === undefined) return unprepared();
     try {
       return await run(name);
     } catch (error) {
@@ -127,7 +154,7 @@ export async function executePrepared<T>(em: EntityManager, sql: string, params:
       if ((error as { code?: string }).code !== UNDEFINED_PSTATEMENT || context) throw error;
       forgetPrepared(sql);
       const renamed = preparedName(sql);
-      return renamed === undefined ? execute<T>(em, sql, params) : run(renamed);
+      return renamed === undefined ? unprepared() : run(renamed);
     }
   });
 }
@@ -138,17 +165,25 @@ async function executeOnPostgres<T>(
   sql: string,
   params: readonly unknown[],
   context: unknown,
+  rowMode: 'array' | undefined,
 ): Promise<T> {
   const query = connection
     .getKnex()
     .raw(sql, [...params] as never[])
-    .options({ name });
+    .options(rowMode ? { name, rowMode } : { name });
   if (context) void query.transacting(context as never);
   const result = (await query) as { rows: T };
   return result.rows;
 }
 
-async function executeOnPGlite<T>(em: EntityManager, connection: SafePGliteConnection, name: string, sql: string, params: readonly unknown[]): Promise<T> {
+async function executeOnPGlite<T>(
+  em: EntityManager,
+  connection: SafePGliteConnection,
+  name: string,
+  sql: string,
+  params: readonly unknown[],
+  rowMode: 'array' | undefined,
+): Promise<T> {
   let session = pglitePrepared.get(connection);
   if (!session) pglitePrepared.set(connection, (session = new Map()));
   let preparing = session.get(name);
@@ -162,7 +197,8 @@ async function executeOnPGlite<T>(em: EntityManager, connection: SafePGliteConne
   }
   await preparing;
   const call = params.length ? em.getPlatform().formatQuery(`execute ${name}(${params.map(() => '?').join(', ')})`, params) : `execute ${name}`;
-  const result = (await connection.getKnex().raw(call)) as { rows: T };
+  const query = connection.getKnex().raw(call);
+  const result = (await (rowMode ? query.options({ rowMode }) : query)) as { rows: T };
   return result.rows;
 }
 

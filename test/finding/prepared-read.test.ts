@@ -1,5 +1,5 @@
 import { openDatabase, type Database } from '../../src/db/database';
-import { execute, executePrepared } from '../../src/db/sql';
+import { execute, executePrepared, executePreparedArrays } from '../../src/db/sql';
 import { createPostgresDatabase, DATABASES } from '../support/server';
 
 /**
@@ -49,6 +49,24 @@ describe.each(DATABASES)('prepared reads (%s)', (kind) => {
     // The session forgets its prepared statements; the next read prepares it again.
     await execute(em, 'deallocate all');
     expect(await executePrepared<Array<{ next: number }>>(em, sql, params)).toMatchObject([{ next: 42 }]);
+  });
+
+  // The list page's read asks for rows as arrays (rowMode 'array' where prepared, converted where not).
+  const columns = ['text', 'next', 'size', 'id'];
+  const asArray = [[awkward, 42, 3, params[3]]];
+
+  it('answers rows as arrays in column order, prepared, in a transaction and after the statement was lost', async () => {
+    const em = database.orm.em.fork();
+    // A text of its own, so its first execution prepares it with arrays asked for.
+    const arraysSql = `${sql} -- arrays`;
+    for (let i = 0; i < 7; i++) expect(await executePreparedArrays(em, arraysSql, params, columns)).toEqual(asArray);
+    // The same prepared statement answers objects to executePrepared: the row mode is per execution.
+    expect(await executePrepared<unknown[]>(em, arraysSql, params)).toEqual([{ text: awkward, next: 42, size: 3, id: params[3] }]);
+    await database.orm.em.fork().transactional(async (tem) => {
+      expect(await executePreparedArrays(tem, arraysSql, params, columns)).toEqual(asArray);
+    });
+    await execute(em, 'deallocate all');
+    expect(await executePreparedArrays(em, arraysSql, params, columns)).toEqual(asArray);
   });
 
   it('refuses a bad value with the database error, as execute does', async () => {

@@ -2,6 +2,7 @@ import { connect, EventStream, subscribers, type LiveClient } from '../support/l
 import { createTicketAs, errorCode, gql, gqlOk, walkTo } from '../support/http';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 import { execute } from '../../src/db/sql';
+import { UPDATE_USER } from '../support/people';
 import { writeTransaction } from '../../src/db/write-transaction';
 import { expandPrepared as expanded, normalized } from '../support/prepared-writes';
 
@@ -106,6 +107,16 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     expect(errorCode(refused)).toBe('BAD_USER_INPUT');
     expect(refused.errors?.[0]?.message).toBe(`User ${customer.id} is not a staff member`);
     expect(errorCode(await gql(server, scheduler, ASSIGN, { id, s: '987654' }))).toBe('BAD_USER_INPUT');
+    // The staff member's `active` travels in the same statement (a shared column of the read rows).
+    const { admin } = server.users;
+    const created = await gqlOk(server, admin, 'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }', {
+      input: { username: 'assign-inactive', password: 'a long enough password 1', roles: ['STAFF'] },
+    });
+    const inactiveId = created.createUser.id as string;
+    await gqlOk(server, admin, UPDATE_USER, { id: inactiveId, input: { active: false } });
+    const inactive = await gql(server, scheduler, ASSIGN, { id, s: inactiveId });
+    expect(errorCode(inactive)).toBe('BAD_USER_INPUT');
+    expect(inactive.errors?.[0]?.message).toBe(`User ${inactiveId} is deactivated`);
     let answer: Record<string, any> = {};
     const { request } = await statementsOf(scheduler, async () => {
       answer = (await gqlOk(server, scheduler, ASSIGN, { id, s: String(staff.id) })).assignTicket;

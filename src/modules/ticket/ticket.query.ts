@@ -6,7 +6,7 @@ import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
 import { containsPattern, isBigramTerm } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
-import { execute, executePrepared } from '../../db/sql';
+import { execute, executePreparedArrays, rowArrays } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
 
 /**
@@ -137,10 +137,36 @@ const KIND_HISTORY = 2;
 const KIND_USER = 3;
 
 /**
+ * The read statement's output columns, in order (rows arrive as arrays of them, see `ReadRow`).
+ * Kinds share columns where their types agree, so each row is 11 values wide (it was 15, one
+ * column per field; the pg driver's work per row and the garbage grow with the width).
+ */
+const READ_COLUMNS = ['kind', 'id', 'status', 'text', 'list', 'user_id', 'scheduler_id', 'staff_id', 'created_at', 'updated_at', 'ticket_id'] as const;
+const C_KIND = 0;
+/** Ticket: its id; reply, history entry: theirs. */
+const C_ID = 1;
+/** Ticket, history entry: the status code. */
+const C_STATUS = 2;
+/** Ticket, reply: the content; user: the username. */
+const C_TEXT = 3;
+/** Ticket: the image ids; user: the roles. */
+const C_LIST = 4;
+/** Ticket: the customer; reply: the author; history entry: the actor; user: the user. */
+const C_USER_ID = 5;
+/** Ticket: the scheduler; user named by `readSql`'s `namedUser`: 1 when active, 0 when not. */
+const C_SCHEDULER_ID = 6;
+const C_STAFF_ID = 7;
+/** Ticket, reply: created; history entry: when. Milliseconds since the epoch. */
+const C_CREATED_AT = 8;
+const C_UPDATED_AT = 9;
+/** Reply, history entry: their ticket. */
+const C_TICKET_ID = 10;
+
+/**
  * The read statement around a page of tickets: `pageSql` selects the page's tickets (aliased
  * `t`, with `row_number() over (<its ordering>) as ord`). One result: the tickets in page order,
  * then (when included) their replies and history by id, then every user they mention, once.
- * Columns are shared between kinds (see `ReadRow`).
+ * Columns are shared between kinds (`READ_COLUMNS`); `ord` only sorts and is not sent.
  */
 function readSql(pageSql: string, include: TicketInclude, options: { namedUser?: boolean } = {}): string {
   // Each lookup takes the page's ids as an array (an init plan computed once), so PostgreSQL
@@ -164,86 +190,76 @@ function readSql(pageSql: string, include: TicketInclude, options: { namedUser?:
     ...(options.namedUser ? ['select ?::int'] : []),
   ].join(' union ');
   return `with page as (${pageSql})${replies}${history}
-  select ${KIND_TICKET} as kind, p.ord, p.id, p.status, p.content, p.image_ids, p.customer_id as user_id,
+  select ${READ_COLUMNS.join(', ')} from (
+  select ${KIND_TICKET} as kind, p.ord, p.id, p.status, p.content as text, p.image_ids::text[] as list, p.customer_id as user_id,
     p.scheduler_id, p.staff_id, ${epochMs('p.created_at')} as created_at, ${epochMs('p.updated_at')} as updated_at,
-    null::uuid as ticket_id, null::text as username, null::text[] as roles, null::boolean as active
+    null::uuid as ticket_id
   from page p
-  ${include.replies ? `union all select ${KIND_REPLY}, null, r.id, null, r.content, null, r.author_id, null, null, ${epochMs('r.created_at')}, null, r.ticket_id, null, null, null from page_replies r` : ''}
-  ${include.history ? `union all select ${KIND_HISTORY}, null, h.id, h.status, null, null, h.actor_id, null, null, ${epochMs('h.at')}, null, h.ticket_id, null, null, null from page_history h` : ''}
-  union all select ${KIND_USER}, null, null, null, null, null, u.id, null, null, null, null, null, u.username, u.roles, ${options.namedUser ? 'u.active' : 'null'}
+  ${include.replies ? `union all select ${KIND_REPLY}, null, r.id, null, r.content, null, r.author_id, null, null, ${epochMs('r.created_at')}, null, r.ticket_id from page_replies r` : ''}
+  ${include.history ? `union all select ${KIND_HISTORY}, null, h.id, h.status, null, null, h.actor_id, null, null, ${epochMs('h.at')}, null, h.ticket_id from page_history h` : ''}
+  union all select ${KIND_USER}, null, null, null, u.username, u.roles, u.id, ${options.namedUser ? 'u.active::int' : 'null'}, null, null, null, null
   from users u where u.id = any(array(${mentioned}))
-  order by kind, ord, id`;
+  ) x order by kind, ord, id`;
 }
 
 /** The page's tickets (before `readSql` wraps them): every column `readSql` reads, and their rank. */
 const PAGE_COLUMNS = 't.id, t.status, t.content, t.image_ids, t.customer_id, t.scheduler_id, t.staff_id, t.created_at, t.updated_at';
 
-/** One row of the read statement; which columns are set depends on `kind`. */
-interface ReadRow {
-  kind: number;
-  /** Ticket: its id; reply, history entry: theirs. */
-  id: string | null;
-  /** Ticket, history entry: the status code. */
-  status: number | null;
-  /** Ticket, reply. */
-  content: string | null;
-  image_ids: string[] | null;
-  /** Ticket: the customer; reply: the author; history entry: the actor; user: the user. */
-  user_id: number;
-  scheduler_id: number | null;
-  staff_id: number | null;
-  /** Ticket, reply: created; history entry: when. Milliseconds since the epoch. */
-  created_at: number | null;
-  updated_at: number | null;
-  /** Reply, history entry: their ticket. */
-  ticket_id: string | null;
-  username: string | null;
-  roles: Role[] | null;
-  /** User: whether active, read only for a named user (`readSql`'s `namedUser`). */
-  active: boolean | null;
-}
+/** One row of the read statement: its values in `READ_COLUMNS` order; which are set depends on the kind. */
+type ReadRow = unknown[];
 
 /** The views of the read statement's rows, in page order. */
 function assemble(rows: readonly ReadRow[], include: TicketInclude): TicketView[] {
   // Users arrive last: collect them first, then build the views in one pass.
   const users = new Map<number, UserSummary>();
-  for (let i = rows.length - 1; i >= 0 && rows[i]!.kind === KIND_USER; i--) {
+  for (let i = rows.length - 1; i >= 0 && rows[i]![C_KIND] === KIND_USER; i--) {
     const row = rows[i]!;
-    users.set(row.user_id, { id: row.user_id, username: row.username!, roles: row.roles! });
+    const id = row[C_USER_ID] as number;
+    users.set(id, { id, username: row[C_TEXT] as string, roles: row[C_LIST] as Role[] });
   }
-  const userOf = (id: number): UserSummary => users.get(id)!;
+  const userOf = (id: unknown): UserSummary => users.get(id as number)!;
   const tickets: TicketView[] = [];
   const byId = new Map<string, { replies: ReplyView[]; history: HistoryView[] }>();
   for (const row of rows) {
-    if (row.kind === KIND_TICKET) {
+    const kind = row[C_KIND];
+    if (kind === KIND_TICKET) {
+      const id = row[C_ID] as string;
       const replies: ReplyView[] = [];
       const history: HistoryView[] = [];
-      byId.set(row.id!, { replies, history });
+      byId.set(id, { replies, history });
+      const schedulerId = row[C_SCHEDULER_ID];
+      const staffId = row[C_STAFF_ID] as number | null;
       tickets.push({
-        id: row.id!,
-        status: statusFromCode(row.status!),
-        content: row.content!,
-        imageIds: row.image_ids ?? [],
-        customerId: row.user_id,
-        staffId: row.staff_id,
-        customer: userOf(row.user_id),
-        scheduler: row.scheduler_id === null ? null : userOf(row.scheduler_id),
-        staff: row.staff_id === null ? null : userOf(row.staff_id),
+        id,
+        status: statusFromCode(row[C_STATUS] as number),
+        content: row[C_TEXT] as string,
+        imageIds: (row[C_LIST] as string[] | null) ?? [],
+        customerId: row[C_USER_ID] as number,
+        staffId,
+        customer: userOf(row[C_USER_ID]),
+        scheduler: schedulerId === null ? null : userOf(schedulerId),
+        staff: staffId === null ? null : userOf(staffId),
         replies: include.replies ? replies : undefined,
         history: include.history ? history : undefined,
-        createdAt: Number(row.created_at),
-        updatedAt: Number(row.updated_at),
+        createdAt: Number(row[C_CREATED_AT]),
+        updatedAt: Number(row[C_UPDATED_AT]),
       });
-    } else if (row.kind === KIND_REPLY) {
-      byId.get(row.ticket_id!)!.replies.push({
-        id: row.id!,
-        ticketId: row.ticket_id!,
-        content: row.content!,
-        author: userOf(row.user_id),
-        createdAt: Number(row.created_at),
+    } else if (kind === KIND_REPLY) {
+      const ticketId = row[C_TICKET_ID] as string;
+      byId.get(ticketId)!.replies.push({
+        id: row[C_ID] as string,
+        ticketId,
+        content: row[C_TEXT] as string,
+        author: userOf(row[C_USER_ID]),
+        createdAt: Number(row[C_CREATED_AT]),
       });
-    } else if (row.kind === KIND_HISTORY) {
-      byId.get(row.ticket_id!)!.history.push({ id: row.id!, status: statusFromCode(row.status!), actor: userOf(row.user_id), at: Number(row.created_at) });
+    } else if (kind === KIND_HISTORY) {
+      byId.get(row[C_TICKET_ID] as string)!.history.push({
+        id: row[C_ID] as string,
+        status: statusFromCode(row[C_STATUS] as number),
+        actor: userOf(row[C_USER_ID]),
+        at: Number(row[C_CREATED_AT]),
+      });
     } else break;
   }
   return tickets;
@@ -351,11 +367,16 @@ export class TicketReader {
   ): Promise<{ ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null> {
     const withUser = userId !== undefined;
     const sql = readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, { namedUser: withUser });
-    const rows = await execute<ReadRow[]>(tem, sql, withUser ? [id, userId] : [id]);
+    const rows = rowArrays(await execute<Record<string, unknown>[]>(tem, sql, withUser ? [id, userId] : [id]), READ_COLUMNS);
     const ticket = assemble(rows, include)[0];
     if (!ticket) return null;
-    const named = withUser ? rows.find((row: ReadRow) => row.kind === KIND_USER && row.user_id === userId) : undefined;
-    return { ticket, user: named ? { id: named.user_id, username: named.username!, roles: named.roles!, active: named.active === true } : null };
+    const named = withUser ? rows.find((row) => row[C_KIND] === KIND_USER && row[C_USER_ID] === userId) : undefined;
+    return {
+      ticket,
+      user: named
+        ? { id: named[C_USER_ID] as number, username: named[C_TEXT] as string, roles: named[C_LIST] as Role[], active: named[C_SCHEDULER_ID] === 1 }
+        : null,
+    };
   }
 
   /**
@@ -502,7 +523,6 @@ export class TicketReader {
   private async run(em: EntityManager, sql: string, params: unknown[], include: TicketInclude): Promise<TicketView[]> {
     // Prepared: the statement's text depends only on the filter's shape, and planning it cost
     // PostgreSQL about as much as running it (docs/performance.md).
-    const rows = await executePrepared<ReadRow[]>(em, sql, params);
-    return assemble(rows, include);
+    return assemble(await executePreparedArrays(em, sql, params, READ_COLUMNS), include);
   }
 }
