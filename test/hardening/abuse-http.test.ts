@@ -155,8 +155,10 @@ describe('HTTP limits, headers and early refusals', () => {
       expect(others.status).toBe(200);
       const answer = await dribbling;
       expect(answer.closed).toBe(true);
-      // 500 ms plus at most one connection check (500 ms), well before the 3 s it would dribble for.
-      expect(answer.ms).toBeLessThan(1_500);
+      // 500 ms plus at most one connection check (500 ms), so about 1 s; the bound leaves room for a
+      // loaded machine (1.8 s seen in CI on Node 24) and still tells the 500 ms setting from the
+      // 15 s default, before the 3 s the client would dribble for.
+      expect(answer.ms).toBeLessThan(2_500);
       expect(answer.status).toBe(408);
       expect(JSON.parse(answer.body)).toEqual({ code: 408, message: 'The request did not arrive in time' });
       expect(answer.headers).toMatchObject(SECURITY_HEADERS);
