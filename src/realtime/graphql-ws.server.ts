@@ -282,6 +282,13 @@ export class GraphQLWebSocketServer {
             try {
               await handle(String(data));
             } catch (error) {
+              // A message only a server may send (next, error, connection_ack) is well formed, so
+              // graphql-ws parses it, then throws: the client broke the protocol, as for any
+              // other message it may not send (4400), and nothing of ours failed.
+              if (error instanceof Error && UNEXPECTED_MESSAGE.test(error.message)) {
+                socket.close(CloseCode.BadRequest, error.message);
+                return;
+              }
               // A bug of ours (a hook that threw): logged, and the client told no more than that.
               this.logger.error({ err: error }, 'graphql-ws message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -296,6 +303,9 @@ export class GraphQLWebSocketServer {
     });
   }
 }
+
+/** graphql-ws's error for a message of a type that only a server sends (its type is one of the protocol's). */
+const UNEXPECTED_MESSAGE = /^Unexpected message of type \w+ received$/;
 
 /**
  * Pings `socket` every `intervalMs` and drops it when the previous ping went unanswered, so a

@@ -551,6 +551,24 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
         await live.dispose();
       }
     });
+
+    it.each(['next', 'error', 'connection_ack'])(
+      'closes a socket that sends a %s message (a server-only type) with 4400, not an internal error',
+      async (type) => {
+        const socket = new WebSocket(wsUrl(server), 'graphql-transport-ws');
+        const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+          socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+        );
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { credential: server.users.customer.credential } }));
+        const ack = await new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+        expect(JSON.parse(ack)).toEqual({ type: 'connection_ack' });
+        socket.send(JSON.stringify(type === 'connection_ack' ? { type } : { type, id: 'x', payload: type === 'error' ? [{ message: 'm' }] : { data: null } }));
+        expect(await closed).toEqual({ code: 4400, reason: `Unexpected message of type ${type} received` });
+        const health = await fetch(`${server.url}/healthz`);
+        expect(health.status).toBe(200);
+      },
+    );
   });
 
   describe('ticketEvents over graphql-ws', () => {
