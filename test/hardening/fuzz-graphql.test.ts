@@ -483,7 +483,9 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
       { ...bounded(SEQUENTIAL.runs, SEQUENTIAL.ms), endOnFailure: true },
     );
     expect(tally.fivexx('graphql')).toBe(0);
-    expect(tally.inputs('graphql')).toBeGreaterThan(50);
+    // However loaded the machine, the fuzz must have run for real: a quiet one sends ~400 inputs in
+    // the time limit, a 2-core one at load 15 sent 49, and none (a generator that never yields) is a bug.
+    expect(tally.inputs('graphql')).toBeGreaterThanOrEqual(20);
   }, 60_000);
 
   it('answers bursts of generated requests sent in parallel without a 5xx or an internal error', async () => {
