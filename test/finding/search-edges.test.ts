@@ -1,4 +1,4 @@
-import { errorCode, gql, gqlOk } from '../support/http';
+import { createTicketAs, errorCode, gql, gqlOk, replyAs } from '../support/http';
 import { MAX_TEXT_LENGTH } from '../../src/shared/text';
 import { DATABASES, startServer, type TestServer, type TestUser } from '../support/server';
 
@@ -19,10 +19,8 @@ describe.each(DATABASES)('search edges (%s)', (kind) => {
   let server: TestServer;
   const ids: Record<string, string> = {};
 
-  const create = async (user: TestUser, content: string) =>
-    (await gqlOk(server, user, 'mutation($c: String!) { createTicket(input: { content: $c }) { id } }', { c: content })).createTicket.id as string;
-  const reply = async (user: TestUser, id: string, content: string) =>
-    (await gqlOk(server, user, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id, c: content })).addReply.id as string;
+  const create = (user: TestUser, content: string) => createTicketAs(server, user, content);
+  const reply = (user: TestUser, id: string, content: string) => replyAs(server, user, id, content);
   const search = async (text: string, user: TestUser = server.users.scheduler): Promise<string[]> => {
     const data = await gqlOk(server, user, SEARCH, { search: text });
     expect({ text, totalCount: data.tickets.totalCount }).toEqual({ text, totalCount: data.tickets.edges.length });

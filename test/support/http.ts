@@ -137,6 +137,12 @@ export async function createTicketAs(
   return data.createTicket.id;
 }
 
+/** Replies to ticket `ticketId` as `author`; returns the reply's id. */
+export async function replyAs(server: Pick<TestServer, 'url'>, author: Pick<TestUser, 'credential'>, ticketId: string, content: string): Promise<string> {
+  const data = await gqlOk(server, author, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id: ticketId, c: content });
+  return data.addReply.id;
+}
+
 /** Moves a NEW ticket to `target` through the API, along {@link WALKS}. */
 export async function walkTo(server: Pick<TestServer, 'url'>, id: string, target: StatusName, actors: TicketActors): Promise<void> {
   for (const [actor, mutation] of WALKS[target]) {
