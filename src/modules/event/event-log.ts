@@ -111,7 +111,8 @@ const MAX_APPEND_STATEMENTS = 16;
 
 function appendWithSql(writes: ChangeWrites, notifies: boolean): string {
   let known = appendStatements.get(writes.ctes);
-  if (!known && appendStatements.size < MAX_APPEND_STATEMENTS) appendStatements.set(writes.ctes, (known = { gate: writes.gate, texts: [undefined, undefined] }));
+  if (!known && appendStatements.size < MAX_APPEND_STATEMENTS)
+    appendStatements.set(writes.ctes, (known = { gate: writes.gate, texts: [undefined, undefined] }));
   // The same CTE text with another gate is another statement: built, not kept.
   const texts = known?.gate === writes.gate ? known.texts : undefined;
   const index = notifies ? 1 : 0;

@@ -374,7 +374,9 @@ export class TicketReader {
   ): Promise<{ ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null> {
     const withUser = userId !== undefined;
     const shape = (include.replies ? 1 : 0) | (include.history ? 2 : 0) | (withUser ? 4 : 0);
-    const sql = (LOCK_SQL[shape] ??= readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, { namedUser: withUser }));
+    const sql = (LOCK_SQL[shape] ??= readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, {
+      namedUser: withUser,
+    }));
     const rows = rowArrays(await execute<Record<string, unknown>[]>(tem, sql, withUser ? [id, userId] : [id]), READ_COLUMNS);
     const ticket = assemble(rows, include)[0];
     if (!ticket) return null;
