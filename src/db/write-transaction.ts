@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager, Platform } from '@mikro-orm/core';
+import { escapeLiteral } from 'pg';
 import type { SqlEntityManager } from '@mikro-orm/postgresql';
 
 /**
@@ -95,6 +96,33 @@ export function preparedWriteText(name: string): string | undefined {
 const UNDEFINED_PSTATEMENT = '26000';
 const DUPLICATE_PSTATEMENT = '42P05';
 
+/**
+ * One value of `execute <name>(…)` as an SQL literal. Strings, numbers, booleans, null and dates
+ * are written here (the literal MikroORM's PostgreSQL platform writes for them, a date as its
+ * ISO 8601 UTC instant); anything else (arrays, JSON, buffers, raw fragments) goes through the
+ * platform's own quoting. `formatQuery` scanned a placeholder text and ran the platform's type
+ * checks for each of a write's ≈ 10 values: ≈ 2% of the write path's CPU (docs/performance.md,
+ * "Fourth round").
+ */
+function literal(platform: Platform, value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return escapeLiteral(value);
+    case 'number':
+      if (Number.isFinite(value)) return String(value);
+      break;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return 'null';
+    case 'object':
+      if (value === null) return 'null';
+      if (value instanceof Date && !Number.isNaN(value.getTime())) return `'${value.toISOString()}'`;
+      break;
+  }
+  return String(platform.quoteValue(value));
+}
+
 /** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …`. */
 const numbered = (sql: string): string => {
   let n = 0;
@@ -164,7 +192,7 @@ class DriverTransaction implements WriteTransaction {
     const platform = this.em.getPlatform();
     const name = preparedWriteName(sql);
     if (name === undefined) return { statement: platform.formatQuery(sql, [...params]) };
-    const statement = params.length ? platform.formatQuery(`execute ${name}(${params.map(() => '?').join(', ')})`, [...params]) : `execute ${name}`;
+    const statement = params.length ? `execute ${name}(${params.map((value) => literal(platform, value)).join(', ')})` : `execute ${name}`;
     let names = preparedOn.get(this.connection!);
     if (!names) preparedOn.set(this.connection!, (names = new Set()));
     if (names.has(name)) return { statement };

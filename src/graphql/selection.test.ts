@@ -37,6 +37,19 @@ describe('selectedFields', () => {
     expect(selectedFields(info, ['nothing'])).toEqual(new Set());
   });
 
+  it('walks the selection once per field nodes and path (graphql-jit reuses the nodes for every execution)', () => {
+    const { info, reads } = infoFor(`{ ticket(id: "1") { id ...More } }
+      fragment More on Ticket { history { at } }`);
+    const first = selectedFields(info);
+    expect(first).toEqual(new Set(['id', 'history']));
+    expect(selectedFields({ ...info }, [])).toBe(first);
+    expect(reads.get('More')).toBe(1);
+    // Another path below the same nodes is its own answer; other nodes (graphql-js builds new ones) walk again.
+    expect(selectedFields(info, ['history'])).toEqual(new Set(['at']));
+    expect(selectedFields({ ...info, fieldNodes: [...info.fieldNodes] })).toEqual(first);
+    expect(reads.get('More')).toBe(3);
+  });
+
   it('merges fields of the same name reached through several spreads', () => {
     const { info } = infoFor(`{ tickets { ...A ...B } }
       fragment A on TicketConnection { edges { node { id } } }

@@ -18,7 +18,27 @@ import {
  * 2^depth times (test/security/fragment-explosion.test.ts). Skipping a fragment already visited
  * loses nothing: its fields are already collected, and only their names and selection sets count.
  */
-export function selectedFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>, path: readonly string[] = []): Set<string> {
+export function selectedFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>, path: readonly string[] = []): ReadonlySet<string> {
+  let byPath = selections.get(info.fieldNodes);
+  if (!byPath) selections.set(info.fieldNodes, (byPath = new Map()));
+  const key = path.join('\0');
+  let fields = byPath.get(key);
+  if (!fields) byPath.set(key, (fields = collectSelectedFields(info, path)));
+  return fields;
+}
+
+/**
+ * {@link selectedFields} by the resolved field's nodes and the path below them. The answer
+ * depends on nothing else (field names only: `@skip`/`@include` are not read, so variables do
+ * not change it; the fragments are those of the nodes' own document). graphql-jit hands every
+ * execution of a compiled document the same `fieldNodes` array, so a mutation or query answered
+ * by a compiled document walks its selection once, not once per request (≈ 1% of a write's CPU,
+ * docs/performance.md, "Fourth round"); graphql-js builds new arrays per execution, whose
+ * entries go with them.
+ */
+const selections = new WeakMap<readonly FieldNode[], Map<string, ReadonlySet<string>>>();
+
+function collectSelectedFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>, path: readonly string[]): ReadonlySet<string> {
   let sets: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
   for (const name of path) {
     sets = fieldsOf(sets, info.fragments)

@@ -10,10 +10,32 @@ import { randomBytes } from 'node:crypto';
 let lastMs = 0;
 let counter = 0;
 
+/**
+ * Random bytes drawn from the CSPRNG 4 KiB at a time and handed out in slices: one `randomBytes`
+ * call per id (two when the millisecond changes) was ≈ 2% of the write path's CPU
+ * (docs/performance.md, "Fourth round"); `crypto.randomUUID` pools its entropy the same way.
+ * A slice is copied out and never handed out twice.
+ */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function randomInto(target: Buffer): Buffer {
+  if (poolOffset + target.length > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  pool.copy(target, 0, poolOffset, poolOffset + target.length);
+  // Used bytes are overwritten, so nothing handed out stays in memory beside the pool's rest.
+  pool.fill(0, poolOffset, poolOffset + target.length);
+  poolOffset += target.length;
+  return target;
+}
+
 export function uuidv7(now: number = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
-    counter = randomBytes(2).readUInt16BE(0) & 0x01ff; // start low so the counter rarely overflows
+    counter = randomInto(Buffer.allocUnsafe(2)).readUInt16BE(0) & 0x01ff; // start low so the counter rarely overflows
   } else {
     counter += 1;
     if (counter > 0x0fff) {
@@ -22,7 +44,7 @@ export function uuidv7(now: number = Date.now()): string {
       counter = 0;
     }
   }
-  const bytes = randomBytes(16);
+  const bytes = randomInto(Buffer.allocUnsafe(16));
   const ms = lastMs;
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;

@@ -99,6 +99,36 @@ function toEvent(row: EventRow): LoggedEvent {
 const INSERT_EVENT = `insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
        select ?::text, ?::uuid, ?::integer, ?::uuid, ?::timestamptz from ordered`;
 
+/**
+ * {@link EventLog.appendWith}'s statements, by the caller's CTE text (a constant of its code:
+ * a transition's, a reply's) and whether a NOTIFY rides along; at most
+ * {@link MAX_APPEND_STATEMENTS} texts are kept, others are built per call. The same string
+ * object every time, so the write path's lookup of its prepared name (db/write-transaction.ts)
+ * does not hash a freshly built text per write.
+ */
+const appendStatements = new Map<string, { gate: string; texts: [string | undefined, string | undefined] }>();
+const MAX_APPEND_STATEMENTS = 16;
+
+function appendWithSql(writes: ChangeWrites, notifies: boolean): string {
+  let known = appendStatements.get(writes.ctes);
+  if (!known && appendStatements.size < MAX_APPEND_STATEMENTS)
+    appendStatements.set(writes.ctes, (known = { gate: writes.gate, texts: [undefined, undefined] }));
+  // The same CTE text with another gate is another statement: built, not kept.
+  const texts = known?.gate === writes.gate ? known.texts : undefined;
+  const index = notifies ? 1 : 0;
+  const cached = texts?.[index];
+  if (cached !== undefined) return cached;
+  const notify = notifies ? `, pg_notify(?, event.seq::text || ':' || event.ticket_id::text)` : '';
+  const sql = `with ${writes.ctes},
+       ordered as (select pg_advisory_xact_lock(?::bigint) from ${writes.gate}),
+       event as (
+         ${INSERT_EVENT}
+         returning seq, ticket_id)
+       select event.seq${notify} from event`;
+  if (texts) texts[index] = sql;
+  return sql;
+}
+
 /** The parameters of {@link INSERT_EVENT} after the lock key, and the NOTIFY channel when one is queued. */
 const eventParams = (change: TicketChange, notifyChannel: string | undefined): unknown[] => [
   EVENT_ORDER_LOCK_KEY,
@@ -142,17 +172,10 @@ export class EventLog {
    * seq, or undefined when the gate refused.
    */
   async appendWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites, notifyChannel?: string): Promise<number | undefined> {
-    const notify = notifyChannel === undefined ? '' : `, pg_notify(?, event.seq::text || ':' || event.ticket_id::text)`;
-    const rows = await execute<Array<{ seq: string | number }>>(
-      tem,
-      `with ${writes.ctes},
-       ordered as (select pg_advisory_xact_lock(?::bigint) from ${writes.gate}),
-       event as (
-         ${INSERT_EVENT}
-         returning seq, ticket_id)
-       select event.seq${notify} from event`,
-      [...writes.params, ...eventParams(change, notifyChannel)],
-    );
+    const rows = await execute<Array<{ seq: string | number }>>(tem, appendWithSql(writes, notifyChannel !== undefined), [
+      ...writes.params,
+      ...eventParams(change, notifyChannel),
+    ]);
     if (!rows.length) return undefined;
     return seqOf(rows);
   }

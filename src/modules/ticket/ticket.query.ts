@@ -168,6 +168,13 @@ const C_TICKET_ID = 10;
  * then (when included) their replies and history by id, then every user they mention, once.
  * Columns are shared between kinds (`READ_COLUMNS`); `ord` only sorts and is not sent.
  */
+/**
+ * {@link TicketReader.lockForChange}'s statement for each of its eight shapes (replies, history,
+ * a named user), built once: the same string object every time, so the write path's lookup of
+ * its prepared name (db/write-transaction.ts) does not hash a freshly built text per write.
+ */
+const LOCK_SQL: (string | undefined)[] = [];
+
 function readSql(pageSql: string, include: TicketInclude, options: { namedUser?: boolean } = {}): string {
   // Each lookup takes the page's ids as an array (an init plan computed once), so PostgreSQL
   // fetches the few rows it needs through the (ticket_id, id) indexes and users' primary key:
@@ -366,7 +373,10 @@ export class TicketReader {
     userId?: number,
   ): Promise<{ ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null> {
     const withUser = userId !== undefined;
-    const sql = readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, { namedUser: withUser });
+    const shape = (include.replies ? 1 : 0) | (include.history ? 2 : 0) | (withUser ? 4 : 0);
+    const sql = (LOCK_SQL[shape] ??= readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, {
+      namedUser: withUser,
+    }));
     const rows = rowArrays(await execute<Record<string, unknown>[]>(tem, sql, withUser ? [id, userId] : [id]), READ_COLUMNS);
     const ticket = assemble(rows, include)[0];
     if (!ticket) return null;
