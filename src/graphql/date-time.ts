@@ -28,10 +28,13 @@ const YEAR_10000_MS = 253402300800000;
 
 const DAY_MS = 86_400_000;
 
-/** "00" to "99". */
-const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
-/** "000" to "999". */
-const THREE_DIGITS = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'));
+/** Character codes: the digit 0 (add the digit), and the separators of the ISO text. */
+const ZERO = 48;
+const DASH = 45;
+const DOT = 46;
+const COLON = 58;
+const LETTER_T = 84;
+const LETTER_Z = 90;
 
 /**
  * `new Date(ms).toISOString()` for a finite `ms` within a Date's range, without the Date: a list
@@ -63,5 +66,34 @@ export function isoText(ms: number): string {
   const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
   const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  return `${TWO_DIGITS[Math.floor(year / 100)]}${TWO_DIGITS[year % 100]}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hours]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[seconds]}.${THREE_DIGITS[millis]}Z`;
+  // One flat string from its 24 character codes: a template literal of 13 parts allocated the
+  // intermediate strings of each concatenation (about 400 bytes per value, nearly a fifth of what
+  // graphql-jit's execution of a list page allocated) and left a rope, which `JSON.stringify` of
+  // the response then had to walk (docs/performance.md, fifth round).
+  return String.fromCharCode(
+    ZERO + Math.floor(year / 1000),
+    ZERO + (Math.floor(year / 100) % 10),
+    ZERO + (Math.floor(year / 10) % 10),
+    ZERO + (year % 10),
+    DASH,
+    ZERO + Math.floor(month / 10),
+    ZERO + (month % 10),
+    DASH,
+    ZERO + Math.floor(day / 10),
+    ZERO + (day % 10),
+    LETTER_T,
+    ZERO + Math.floor(hours / 10),
+    ZERO + (hours % 10),
+    COLON,
+    ZERO + Math.floor(minutes / 10),
+    ZERO + (minutes % 10),
+    COLON,
+    ZERO + Math.floor(seconds / 10),
+    ZERO + (seconds % 10),
+    DOT,
+    ZERO + Math.floor(millis / 100),
+    ZERO + (Math.floor(millis / 10) % 10),
+    ZERO + (millis % 10),
+    LETTER_Z,
+  );
 }
