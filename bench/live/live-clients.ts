@@ -1,5 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket, { type ClientOptions } from 'ws';
+import { WindowProfiler } from './live-profile';
 import { wallClock, type ClientCommand, type ClientEnvelope, type ClientProgress, type ClientReceipts, type Reply } from './live-ipc';
 
 /**
@@ -24,6 +25,8 @@ let measuring = false;
 let receipts: number[] = [];
 let subscriptionErrors = 0;
 let cpuAtStart = process.cpuUsage();
+/** This process's CPU over the measured window, in µs (noted when it ends). */
+let cpuMicros = 0;
 
 const seqOf = (cursor: string): number => Number(Buffer.from(cursor, 'base64url').toString('utf8').slice('event:'.length));
 
@@ -97,6 +100,8 @@ function openOnce(url: string, impl: unknown, role: string, credential: string, 
   );
 }
 
+const profiler = new WindowProfiler();
+
 async function handle(command: ClientCommand): Promise<unknown> {
   switch (command.type) {
     case 'open': {
@@ -116,6 +121,9 @@ async function handle(command: ClientCommand): Promise<unknown> {
         receipts = [];
         for (const subscriber of subscribers) subscriber.received = 0;
         cpuAtStart = process.cpuUsage();
+      } else {
+        const cpu = process.cpuUsage(cpuAtStart);
+        cpuMicros = cpu.user + cpu.system;
       }
       return null;
     case 'progress': {
@@ -124,10 +132,9 @@ async function handle(command: ClientCommand): Promise<unknown> {
       return progress;
     }
     case 'collect': {
-      const cpu = process.cpuUsage(cpuAtStart);
       const result: ClientReceipts = {
         receipts,
-        cpuMicros: cpu.user + cpu.system,
+        cpuMicros,
         subscriptionErrors,
         retries,
         schedulerCounts: subscribers.filter((subscriber) => subscriber.role === 'scheduler').map((subscriber) => subscriber.received),
@@ -135,6 +142,8 @@ async function handle(command: ClientCommand): Promise<unknown> {
       receipts = [];
       return result;
     }
+    case 'profile':
+      return command.file ? profiler.stop(command.file) : profiler.start();
     case 'close':
       await Promise.all(subscribers.map((subscriber) => subscriber.client.dispose()));
       return null;
