@@ -484,6 +484,7 @@ async function main(): Promise<void> {
       const incomplete = collected.reduce((sum, one) => sum + one.schedulerCounts.filter((received) => received !== committed.size).length, 0);
       const subscriptionErrors = collected.reduce((sum, one) => sum + one.subscriptionErrors, 0);
       const retries = collected.reduce((sum, one) => sum + one.retries, 0);
+      const parsedInFull = collected.reduce((sum, one) => sum + one.parsedInFull, 0);
       const clientCpuMicros = collected.reduce((sum, one) => sum + one.cpuMicros, 0);
       const serverCpuMicros = after.reduce((sum, sample, n) => sum + sample.cpuMicros - before[n].cpuMicros, 0);
       const deliveryWindowS = (lastReceipt - started) / 1000;
@@ -539,6 +540,7 @@ async function main(): Promise<void> {
           (mutationErrors ? `; ${mutationErrors} mutations failed` : '') +
           (subscriptionErrors ? `; ${subscriptionErrors} subscription errors` : '') +
           (retries ? `; ${retries} connection attempts failed and were retried (so far)` : '') +
+          (parsedInFull ? `; ${parsedInFull} messages did not start like a next message and were parsed in full (so far)` : '') +
           '\n',
       );
       lastMemory = memory;

@@ -108,6 +108,8 @@ export interface ClientReceipts {
   readonly receipts: number[];
   readonly cpuMicros: number;
   readonly subscriptionErrors: number;
+  /** Messages that did not start like a next message of their subscription and were parsed in full (since the start). */
+  readonly parsedInFull: number;
   /** Connections that failed to open and were opened again (since the start). */
   readonly retries: number;
   readonly schedulerCounts: number[];
