@@ -113,10 +113,13 @@ const RUN_TIMEOUT_MS = 40 * 60_000;
 /** Users whose first connection is checked at once (each check is a scrypt on the server's pool). */
 const FRESH_BATCH = 20;
 /**
- * Descriptors a server keeps free beside its sockets: its pooled PostgreSQL connections (10),
- * the load generator's HTTP connections, files it opens while running.
+ * Descriptors a server keeps free beside its sockets: its pooled PostgreSQL connections (10,
+ * not all open yet when the descriptors are counted), the load generator's HTTP connections (one
+ * per mutation in flight: tens when the machine is busy), files it opens while running. 48 was
+ * too few on PostgreSQL (a server holds ~25 descriptors of its own there, against ~200 with the
+ * embedded database): a server at its limit refused the mutations' connections (EMFILE).
  */
-const FD_HEADROOM = 48;
+const FD_HEADROOM = 160;
 
 const DASHBOARD = `subscription {
   ticketEvents {
