@@ -38,9 +38,10 @@ import {
  * --processes 2), --processes 1, --per-client 5000, --rate 20 (events per second), --duration
  * 10 (seconds measured per step), --unshared (each socket sends a distinct query text, as if every
  * socket were a different viewer with a different selection: nothing is parsed or executed once
- * for several sockets; the worst case), --profile DIR (a V8 CPU profile of each server process,
- * written when it stops), --heap-snapshot DIR (a heap snapshot of the first server after the last
- * step's connections), --fd-limit N (start the servers under `prlimit --nofile=N:N`).
+ * for several sockets; the worst case), --profile DIR (V8 CPU profiles of each server and load
+ * process over each step's measured window; profiling adds its own CPU to the figures),
+ * --heap-snapshot DIR (a heap snapshot of the first server after the last step's connections),
+ * --fd-limit N (start the servers under `prlimit --nofile=N:N`).
  *
  * A server holds one file descriptor per socket and can hold no more than its limit allows
  * (`ulimit -Hn`; raising the hard limit needs CAP_SYS_RESOURCE): a step that does not fit is cut
@@ -56,7 +57,7 @@ interface Options {
   perClient: number;
   /** Every socket sends a distinct query text: no shared document, no shared execution (worst case). */
   unshared: boolean;
-  /** Write a V8 CPU profile of the server process into this directory. */
+  /** Write V8 CPU profiles of the server and load processes' measured windows into this directory. */
   profile?: string;
   /** Write a V8 heap snapshot of the first server process after the last step's connections. */
   heapSnapshot?: string;
@@ -112,10 +113,13 @@ const RUN_TIMEOUT_MS = 40 * 60_000;
 /** Users whose first connection is checked at once (each check is a scrypt on the server's pool). */
 const FRESH_BATCH = 20;
 /**
- * Descriptors a server keeps free beside its sockets: its pooled PostgreSQL connections (10),
- * the load generator's HTTP connections, files it opens while running.
+ * Descriptors a server keeps free beside its sockets: its pooled PostgreSQL connections (10,
+ * not all open yet when the descriptors are counted), the load generator's HTTP connections (one
+ * per mutation in flight: tens when the machine is busy), files it opens while running. 48 was
+ * too few on PostgreSQL (a server holds ~25 descriptors of its own there, against ~200 with the
+ * embedded database): a server at its limit refused the mutations' connections (EMFILE).
  */
-const FD_HEADROOM = 48;
+const FD_HEADROOM = 160;
 
 const DASHBOARD = `subscription {
   ticketEvents {
@@ -187,7 +191,7 @@ class Child<C, R = Ready> {
     });
   }
 
-  /** Asks the process to stop and waits for it to exit (a CPU profile is written on exit). */
+  /** Asks the process to stop and waits for it to exit. */
   async stop(command: C): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
@@ -221,6 +225,9 @@ async function main(): Promise<void> {
   const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'helpdesk-live-bench-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    // As deployed (the Dockerfile) and as the read and write benchmarks run it: graphql-js's
+    // development checks are off.
+    NODE_ENV: 'production',
     PORT: '0',
     HOST: '127.0.0.1',
     CREDENTIAL_KEY: key.toString('hex'),
@@ -247,7 +254,7 @@ async function main(): Promise<void> {
   try {
     // One after the other: each runs the migrations check at start.
     for (let n = 0; n < options.processes; n++) {
-      const execArgv = ['--expose-gc', ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [])];
+      const execArgv = ['--expose-gc'];
       servers.push(await Child.start<Command, Ready>(path.join(__dirname, 'live-server.js'), { env, execArgv, fdLimit: options.fdLimit, timeoutMs: 120_000 }));
     }
     const first = servers[0];
@@ -412,6 +419,8 @@ async function main(): Promise<void> {
       'heap/conn',
       'server CPU',
       'client CPU',
+      'server µs/delivery',
+      'client µs/delivery',
       'ticket reads/event',
       'executions/event',
       'load avg',
@@ -439,6 +448,7 @@ async function main(): Promise<void> {
       await sleep(1_000);
       await commitsOfAll();
       await Promise.all(loads.map((load) => load.ask({ type: 'measure', on: true })));
+      if (options.profile) await Promise.all([...servers, ...loads].map((child) => child.ask({ type: 'profile' })));
       const before = await sampleAll(servers, false);
       const started = wallClock();
       await runLoad(options.duration);
@@ -454,6 +464,15 @@ async function main(): Promise<void> {
       await Promise.all(loads.map((load) => load.ask({ type: 'measure', on: false })));
       const after = await sampleAll(servers, false);
       const elapsedMs = wallClock() - started;
+      if (options.profile) {
+        const dir = options.profile;
+        mkdirSync(dir, { recursive: true });
+        const files = await Promise.all([
+          ...servers.map((server, n) => server.ask<string>({ type: 'profile', file: path.join(dir, `server-${n + 1}-${count}.cpuprofile`) })),
+          ...loads.map((load, n) => load.ask<string>({ type: 'profile', file: path.join(dir, `clients-${n + 1}-${count}.cpuprofile`) })),
+        ]);
+        process.stdout.write(`CPU profiles of the measured window: ${files.join(', ')}\n`);
+      }
       const collected = await Promise.all(loads.map((load) => load.ask<ClientReceipts>({ type: 'collect' })));
       const load = loadavg();
 
@@ -471,7 +490,9 @@ async function main(): Promise<void> {
       const incomplete = collected.reduce((sum, one) => sum + one.schedulerCounts.filter((received) => received !== committed.size).length, 0);
       const subscriptionErrors = collected.reduce((sum, one) => sum + one.subscriptionErrors, 0);
       const retries = collected.reduce((sum, one) => sum + one.retries, 0);
+      const parsedInFull = collected.reduce((sum, one) => sum + one.parsedInFull, 0);
       const clientCpuMicros = collected.reduce((sum, one) => sum + one.cpuMicros, 0);
+      const serverCpuMicros = after.reduce((sum, sample, n) => sum + sample.cpuMicros - before[n].cpuMicros, 0);
       const deliveryWindowS = (lastReceipt - started) / 1000;
       const fanOuts = after.reduce((sum, sample, n) => sum + sample.eventsFannedOut - before[n].eventsFannedOut, 0);
       const delta = (field: 'ticketReads' | 'executions') => after.reduce((sum, sample, n) => sum + sample[field] - before[n][field], 0);
@@ -505,6 +526,8 @@ async function main(): Promise<void> {
           (percent) => `${percent.toFixed(0)}%`,
         ),
         `${((clientCpuMicros / 1000 / elapsedMs) * 100).toFixed(0)}%`,
+        (serverCpuMicros / Math.max(1, latencies.length)).toFixed(1),
+        (clientCpuMicros / Math.max(1, latencies.length)).toFixed(1),
         (fanOuts ? delta('ticketReads') / fanOuts : 0).toFixed(2),
         (fanOuts ? delta('executions') / fanOuts : 0).toFixed(1),
         `${load[0].toFixed(1)} (${load[1].toFixed(1)})`,
@@ -523,6 +546,7 @@ async function main(): Promise<void> {
           (mutationErrors ? `; ${mutationErrors} mutations failed` : '') +
           (subscriptionErrors ? `; ${subscriptionErrors} subscription errors` : '') +
           (retries ? `; ${retries} connection attempts failed and were retried (so far)` : '') +
+          (parsedInFull ? `; ${parsedInFull} messages did not start like a next message and were parsed in full (so far)` : '') +
           '\n',
       );
       lastMemory = memory;
@@ -538,6 +562,8 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${line(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n${rows.map(line).join('\n')}\n`);
     process.stdout.write(
       `\nClient CPU: the ${loads.length} load process${loads.length > 1 ? 'es' : ''} together (subscribers), in % of one core; the load generator (mutations) runs in this process.\n` +
+        'µs/delivery: CPU time over the measured window divided by the deliveries in it; the servers together (the mutations\n' +
+        'they serve included), and the load processes together.\n' +
         `Load avg: the machine's 1-minute (5-minute) load average at the end of the step (${availableParallelism()} cores: above that, the server waits for CPU).\n` +
         'Latency: from the commit (the writing server notes the instant its bus is told, right after COMMIT) to the\n' +
         "client's receipt of the frame, both on this machine's wall clock. Memory: each server's RSS and JS heap+external\n" +

@@ -57,6 +57,8 @@ export type Command =
   | { readonly type: 'commits' }
   /** Writes a V8 heap snapshot into `dir` (after a full GC) and returns its path. */
   | { readonly type: 'snapshot'; readonly dir: string }
+  /** Starts a CPU profile, or stops it and writes it to `file` (live-profile.ts). */
+  | { readonly type: 'profile'; readonly file?: string }
   | { readonly type: 'stop' };
 
 export interface Envelope {
@@ -83,8 +85,10 @@ export type ClientCommand =
   /** Starts (clearing what was noted) or stops noting receipts. */
   | { readonly type: 'measure'; readonly on: boolean }
   | { readonly type: 'progress' }
-  /** The receipts noted since `measure`, and this process's CPU since then. */
+  /** The receipts noted in the last measured window, and this process's CPU over it. */
   | { readonly type: 'collect' }
+  /** Starts a CPU profile, or stops it and writes it to `file` (live-profile.ts). */
+  | { readonly type: 'profile'; readonly file?: string }
   | { readonly type: 'close' };
 
 export interface ClientEnvelope {
@@ -104,6 +108,8 @@ export interface ClientReceipts {
   readonly receipts: number[];
   readonly cpuMicros: number;
   readonly subscriptionErrors: number;
+  /** Messages that did not start like a next message of their subscription and were parsed in full (since the start). */
+  readonly parsedInFull: number;
   /** Connections that failed to open and were opened again (since the start). */
   readonly retries: number;
   readonly schedulerCounts: number[];

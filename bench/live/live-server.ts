@@ -10,6 +10,7 @@ import { TicketOperation } from '../../src/modules/ticket/ticket.rules';
 import { Role } from '../../src/modules/user/role';
 import { sharedExecutionStats } from '../../src/realtime/shared-execution';
 import type { Viewer } from '../../src/modules/user/viewer';
+import { WindowProfiler } from './live-profile';
 import { wallClock, type Command, type Envelope, type Ready, type SeedRequest, type SeedResult, type SeededTicket, type SeededUser } from './live-ipc';
 
 /**
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     announce(note);
   };
 
+  const profiler = new WindowProfiler();
   const handle = async (command: Command): Promise<unknown> => {
     switch (command.type) {
       case 'seed':
@@ -122,6 +124,8 @@ async function main(): Promise<void> {
       case 'snapshot':
         gc();
         return writeHeapSnapshot(path.join(command.dir, `live-server-${process.pid}-${Date.now()}.heapsnapshot`));
+      case 'profile':
+        return command.file ? profiler.stop(command.file) : profiler.start();
       case 'stop':
         await app.close();
         return null;

@@ -1,4 +1,4 @@
-import { getOperationAST, type DocumentNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Server as GraphQLWsServer } from 'graphql-ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,7 +9,7 @@ import { ErrorCode } from '../shared/errors';
 import { asDomainError } from '../db/unavailable';
 import { chargeOperation, LiveOperationContext, liveErrorFormatter, refusal, type LiveTransportOptions } from './live-operation';
 import type { LiveSignIn, LiveSignIns } from './live-sign-ins';
-import { subscribeShared } from './shared-execution';
+import { SerialisedResult, serialisedOnce, subscribeShared } from './shared-execution';
 
 export interface GraphQLWebSocketOptions extends LiveTransportOptions {
   /** The HTTP path upgrades are accepted on. */
@@ -83,6 +83,88 @@ function shareQueryText(payload: { readonly query: string }, document: DocumentN
   if (shared === payload.query) (payload as { query: string }).query = shared;
 }
 
+/** What graphql-ws writes in place of a shared payload, spliced out again by {@link PayloadSplice}. */
+const SHARED_PAYLOAD = '\u0000shared payload';
+/** The end of a `next` message whose payload is shared: graphql-ws writes id, type, payload, in that order. */
+const SHARED_TAIL = `,"payload":${JSON.stringify(SHARED_PAYLOAD)}}`;
+
+/**
+ * graphql-ws serialises every message it sends once per socket, a `next` payload included. A
+ * result that many sockets share (one per event and viewer class, shared-execution.ts) is
+ * serialised once instead: `onNext` hands graphql-ws the result's shared text
+ * ({@link serialisedOnce}) in a {@link SplicedPayload}, which serialises as a placeholder, and
+ * the socket's `send`, which graphql-ws calls with the message as soon as it is serialised,
+ * splices the shared text in. The placeholder can only stand at the very end of the message
+ * (after the client's id and the type), which is where `send` looks for it.
+ */
+class PayloadSplice {
+  /** The shared text whose placeholder the message being serialised carries. */
+  pending: SerialisedResult | undefined;
+
+  /** The message as the client must receive it: the shared payload, if any, in place of its placeholder. */
+  complete(message: string): string {
+    const shared = this.pending;
+    if (!shared) return message;
+    this.pending = undefined;
+    if (!message.endsWith(SHARED_TAIL)) throw new Error('a shared payload was serialised into an unexpected message');
+    return `${message.slice(0, message.length - SHARED_TAIL.length)},"payload":${shared.json}}`;
+  }
+}
+
+/** A `next` payload whose text is shared: serialises as the placeholder and tells the splice which text goes there. */
+class SplicedPayload {
+  constructor(
+    private readonly splice: PayloadSplice,
+    private readonly shared: SerialisedResult,
+  ) {}
+
+  toJSON(key: string): string {
+    if (key !== 'payload' || this.splice.pending) throw new Error('a shared payload outside of a next message');
+    this.splice.pending = this.shared;
+    return SHARED_PAYLOAD;
+  }
+}
+
+/**
+ * One socket's sends. graphql-ws awaits each send before it takes the subscription's next event,
+ * and that wait is what keeps a slow consumer's events in its subscription's queue (bounded
+ * there, `maxBacklog`, and cut off past it) instead of in this process's socket buffers. A
+ * message the kernel took at once leaves nothing to wait for, and the send returns nothing
+ * (no promise, no callback to wait for: the common case, once per socket and event); one that
+ * left data buffered (the client does not read fast enough) returns a promise settled once
+ * everything written so far has been taken, or rejected with the write's error.
+ */
+class SocketWrites {
+  private unfinished = 0;
+  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | undefined;
+  private failure: Error | undefined;
+
+  constructor(private readonly socket: WebSocket) {}
+
+  send(message: string): Promise<void> | undefined {
+    const { socket } = this;
+    if (socket.readyState !== socket.OPEN) return undefined;
+    this.unfinished++;
+    socket.send(message, this.written);
+    if (socket.bufferedAmount === 0) return undefined;
+    return new Promise<void>((resolve, reject) => (this.waiters ??= []).push({ resolve, reject }));
+  }
+
+  private readonly written = (error?: Error): void => {
+    this.unfinished--;
+    if (error) this.failure ??= error;
+    if (this.unfinished > 0) return;
+    const { waiters, failure } = this;
+    this.waiters = undefined;
+    this.failure = undefined;
+    if (!waiters) return;
+    for (const waiter of waiters) {
+      if (failure) waiter.reject(failure);
+      else waiter.resolve();
+    }
+  };
+}
+
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
@@ -108,6 +190,7 @@ export class GraphQLWebSocketServer {
   private readonly signIns: LiveSignIns;
   private accepting = true;
   private readonly logger: GraphQLWebSocketOptions['logger'];
+  private readonly splice = new PayloadSplice();
 
   constructor(
     private readonly httpServer: HttpServer,
@@ -194,10 +277,12 @@ export class GraphQLWebSocketServer {
         if (!signIn) throw new Error('graphql-ws ran an operation on an unauthenticated socket');
         return new LiveOperationContext(options, signIn);
       },
+      // A result without errors is the one every socket of its viewer class sends: serialised once.
       // A result without `data` is a request error (variables that do not coerce): the client's.
       onNext: (_ctx, _id, _payload, _args, result) => {
         const { errors } = result;
-        if (!errors) return undefined;
+        // graphql-ws only checks that the payload is an object; `send` splices the text in.
+        if (!errors) return new SplicedPayload(this.splice, serialisedOnce(result)) as unknown as ExecutionResult;
         const ownCode = 'data' in result ? undefined : 'BAD_USER_INPUT';
         return { ...result, errors: errors.map((error) => format(error, ownCode)) };
       },
@@ -268,14 +353,11 @@ export class GraphQLWebSocketServer {
       if (socket.readyState === socket.OPEN) socket.close(1011, 'Internal server error');
     });
     const stopKeepAlive = keepAlive(socket, this.keepAliveMs);
+    const writes = new SocketWrites(socket);
     const closed = this.server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(data, (error) => (error ? reject(error) : resolve()));
-          }),
+        send: (data) => writes.send(this.splice.complete(data)),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', async (data) => {

@@ -10,10 +10,18 @@ const hasViewerKey = (value: unknown): value is ViewerKeyed =>
   typeof value === 'object' && value !== null && typeof (value as Partial<ViewerKeyed>).viewerKey === 'string';
 
 /** Results per event object, then per document, then per viewer/variables/operation. */
-const shared = new WeakMap<object, Map<DocumentNode, Map<string, Promise<ExecutionResult>>>>();
+const shared = new WeakMap<object, Map<DocumentNode, Map<string, Next>>>();
 
-/** How many per-event results were computed and how many were reused (the benchmark reports it). */
-export const sharedExecutionStats = { executed: 0, reused: 0 };
+/** One event's result as the iterator hands it over: shared by the subscriptions that share the result. */
+type Next = IteratorResult<ExecutionResult, undefined> | Promise<IteratorResult<ExecutionResult, undefined>>;
+
+const DONE: IteratorResult<ExecutionResult, undefined> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * How many per-event results were computed and how many were reused, and how many were serialised
+ * ({@link serialisedOnce}; the benchmark reports them).
+ */
+export const sharedExecutionStats = { executed: 0, reused: 0, serialised: 0 };
 
 /**
  * `subscribe` for graphql-ws: like graphql-js's, except that one event is executed once per
@@ -50,10 +58,12 @@ class SharedResults implements AsyncGenerator<ExecutionResult> {
     private readonly key: string | undefined,
   ) {}
 
-  async next(): Promise<IteratorResult<ExecutionResult, undefined>> {
-    const item = await this.iterator.next();
-    if (item.done) return { value: undefined, done: true };
-    return { value: await this.resultFor(item.value), done: false };
+  /**
+   * Not an async function: one event costs one promise here (the source's), and its result, once
+   * executed, is handed over as the very iterator result every sharing subscription gets.
+   */
+  next(): Promise<IteratorResult<ExecutionResult, undefined>> {
+    return this.iterator.next().then(this.resultOf);
   }
 
   async return(): Promise<IteratorResult<ExecutionResult, undefined>> {
@@ -74,7 +84,9 @@ class SharedResults implements AsyncGenerator<ExecutionResult> {
     await this.iterator.return?.();
   }
 
-  private resultFor(payload: unknown): Promise<ExecutionResult> {
+  private readonly resultOf = (item: IteratorResult<unknown>): Next => (item.done ? DONE : this.resultFor(item.value));
+
+  private resultFor(payload: unknown): Next {
     const { key, args } = this;
     if (key === undefined || typeof payload !== 'object' || payload === null) return this.run(payload);
     let byDocument = shared.get(payload);
@@ -92,7 +104,34 @@ class SharedResults implements AsyncGenerator<ExecutionResult> {
     return result;
   }
 
-  private async run(payload: unknown): Promise<ExecutionResult> {
-    return execute({ ...this.args, rootValue: payload });
+  /** Executes the event: a plain iterator result when execution finished at once (every field resolves synchronously), a promise otherwise. */
+  private run(payload: unknown): Next {
+    const result = execute({ ...this.args, rootValue: payload });
+    return isPromise(result) ? result.then((value) => ({ value, done: false })) : { value: result, done: false };
   }
+}
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/** A result's JSON text, made once per result object (see {@link serialisedOnce}). */
+export class SerialisedResult {
+  constructor(readonly json: string) {}
+}
+
+const serialised = new WeakMap<ExecutionResult, SerialisedResult>();
+
+/**
+ * The JSON text of an execution result, serialised once however many subscriptions send it:
+ * {@link subscribeShared} hands every subscription of a viewer class the same result object for
+ * an event, so the sockets of that class send one text instead of re-serialising it each (the
+ * text dies with the result, which dies with the event). A result with errors is not meant
+ * for this: each transport formats those itself.
+ */
+export function serialisedOnce(result: ExecutionResult): SerialisedResult {
+  let text = serialised.get(result);
+  if (!text) {
+    sharedExecutionStats.serialised++;
+    serialised.set(result, (text = new SerialisedResult(JSON.stringify(result))));
+  }
+  return text;
 }
