@@ -152,12 +152,15 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     // Every write fans out from what its writer knew: no log read, no ticket read back. On
     // PostgreSQL the writer's own NOTIFY often reaches the hub before the writer's answer; the hub
     // waits for its process's open writes instead of reading the log (event-hub.ts, LocalWrites).
-    // The one exception is the hub's periodic poll (PostgreSQL and Redis buses, every 2 s): a
-    // poll whose log read runs just after a commit reads that event before its local note comes.
-    // A write with no poll since the previous write began must fan out locally.
+    // The exceptions are the hub's periodic poll (PostgreSQL and Redis buses, every 2 s): a poll
+    // whose log read runs just after a commit reads that event before its local note comes; and
+    // the wait for the writer's note running out (LOCAL_WAIT_MS, 50 ms: on a loaded machine the
+    // writer's answer can be read more than that after its NOTIFY), after which the hub reads the
+    // log as for any note. A write with neither since the previous write began must fan out locally.
     let received = stream.events.length;
     let previous = hub.stats();
     let local = 0;
+    let waitedOut = 0;
     for (let round = 0; round < 5; round++) {
       for (const [operation, status] of [
         [REQUEST_INFORMATION, 'REQUEST_INFORMATION'],
@@ -169,14 +172,17 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
         expect(stream.events.at(-1)).toMatchObject({ kind: 'STATUS_CHANGED', ticket: { id: ticketId, status } });
         const after = hub.stats();
         const counted = { localFanOuts: after.localFanOuts - before.localFanOuts, ticketReads: after.ticketReads - before.ticketReads };
-        if (after.polls === previous.polls) expect(counted).toEqual({ localFanOuts: 1, ticketReads: 0 });
+        if (after.polls === previous.polls && after.localWaitTimeouts === previous.localWaitTimeouts) {
+          expect(counted).toEqual({ localFanOuts: 1, ticketReads: 0 });
+        }
         local += counted.localFanOuts;
+        if (after.localWaitTimeouts !== before.localWaitTimeouts) waitedOut++;
         previous = before;
       }
     }
     // A poll every 2 s can meet at most a few of the ten writes, and reads one back only if its read
-    // runs in the moment after a commit.
-    expect(local).toBeGreaterThanOrEqual(8);
+    // runs in the moment after a commit; a write whose wait ran out was read back.
+    expect(local + waitedOut).toBeGreaterThanOrEqual(8);
     stream.stop();
   });
   describe('the driver-level write transaction (db/write-transaction.ts)', () => {

@@ -175,7 +175,10 @@ describe('HTTP limits, headers and early refusals', () => {
         },
       );
       expect(answer.closed).toBe(true);
-      expect(answer.ms).toBeLessThan(2_000);
+      // 1 s plus at most one connection check (500 ms), so at most 1.5 s; as for the headers above,
+      // a loaded machine adds most of a second (CI saw 0.8 s there), and the bound still comes
+      // before the 3 s the client would dribble for and far below the default request timeout.
+      expect(answer.ms).toBeLessThan(2_800);
       expect(answer.status).toBe(408);
       expect(JSON.parse(answer.body)).toEqual({ code: 408, message: 'The request did not arrive in time' });
     });

@@ -573,6 +573,15 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
       const actors = defaultActors(server);
       // A fresh ticket walked NEW → ASSIGNED → reply → FIXED → CLOSED, with refusals in between.
       const id = await createTicketAs(server, actors.owner, 'watched by the matrix');
+      // Each event delivered before the next change: an event the hub reads from the log (when the
+      // writer's own fan-out is not taken: a read already under way, a wait for it that ran out on
+      // a loaded machine) carries the ticket as it is then, status and visibility alike. The
+      // scheduler sees every event, and each event is one payload offered to every subscriber at once.
+      let events = 0;
+      const delivered = () =>
+        streams.scheduler.until((s) => s.events.filter((event) => event.ticket.id === id).length >= events, `${events} events of the watched ticket`);
+      events++;
+      await delivered();
       const steps: Array<{ kind: string; status: StatusName; run: () => Promise<unknown> }> = [
         {
           kind: 'STATUS_CHANGED',
@@ -596,6 +605,8 @@ describe.each(DATABASES)('authorization matrix across every surface (%s)', (kind
           gql(server, userOf('multi'), 'mutation($id: ID!) { addReply(ticketId: $id, content: "not mine") { id } }', { id }),
         ]);
         await step.run();
+        events++;
+        await delivered();
       }
       await settled(server);
       const got = Object.fromEntries(

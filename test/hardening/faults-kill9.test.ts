@@ -360,5 +360,7 @@ describe.each(DATABASES)('kill -9 in the middle of a burst of writes (%s)', (kin
         `${problems.length} problems; rounds ${JSON.stringify(rounds)}`,
     );
     expect(problems.slice(0, 10)).toEqual([]);
-  }, 120_000);
+    // Four server processes start here, each recovering the database: 6 to 16 s each on PostgreSQL
+    // at load 15, longer on the embedded one, which ran out of 120 s. Nothing here is timed.
+  }, 300_000);
 });

@@ -30,8 +30,13 @@ describeEachSharedBus('GraphQL over SSE across two server processes, notes over 
     };
     const streams = { customer: open(customer), otherCustomer: open(otherCustomer), staff: open(staff), scheduler: open(scheduler) };
     await subscribers(a, 4);
+    // A reads B's events from the log, with each ticket as it is when A reads it: each event is
+    // waited for before the next change, or CREATED read after the assignment would show the staff
+    // member an assigned ticket (and so reach them), which is not what this test is about.
     const { createTicket } = await gqlOk(b, customer, 'mutation { createTicket(input: { content: "from B to SSE on A" }) { id } }');
+    await streams.scheduler.count(1);
     await gqlOk(b, scheduler, `mutation($id: ID!) { assignTicket(id: $id, staffId: "${staff.id}") { id } }`, { id: createTicket.id });
+    await streams.staff.count(1);
     await legacyOk(b, staff, 'ticket-reply-create', { uuid: createTicket.id, reply: { userid: staff.id, content: 'legacy via B' } });
     await streams.scheduler.count(3);
     await streams.staff.count(2);

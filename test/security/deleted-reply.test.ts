@@ -1,5 +1,5 @@
 import { encodeEventCursor } from '../../src/modules/event/event-cursor';
-import { connect, EventStream, settled } from '../support/live-client';
+import { connect, EventStream, settled, subscribers } from '../support/live-client';
 import { legacyOk } from '../support/legacy-client';
 import { createTicketAs, gqlOk } from '../support/http';
 import { serverWithClients } from '../support/live-suite';
@@ -30,7 +30,8 @@ describe.each(DATABASES)('a deleted reply is gone (%s)', (kind) => {
     const live = connect(server, scheduler);
     clients.push(live);
     const liveStream = new EventStream(live.client, { ticketId: id });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Subscribed before the reply is added (a live subscription receives what commits after it).
+    await subscribers(server, 1);
     const replyId = (await gqlOk(server, customer, 'mutation($id: ID!, $c: String!) { addReply(ticketId: $id, content: $c) { id } }', { id, c: SECRET }))
       .addReply.id as string;
     await liveStream.count(1);

@@ -2,6 +2,7 @@ import { decodeEventCursor, encodeEventCursor } from '../../src/modules/event/ev
 import { createTicketAs, gqlOk } from '../support/http';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { rawConnect, type RawSocket } from '../support/raw-socket';
+import { subscribers } from '../support/live-client';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": a subscription resuming from an old
@@ -60,6 +61,9 @@ describe.each(DATABASES)('live events held during a replay (%s)', (kind) => {
     expect(await socket.acked).toBe(true);
     socket.subscribe('1', QUERY, { after: encodeEventCursor(start) });
     socket.ws.pause();
+    // Registered (its replay begun, live events held from now on) before the live traffic, however
+    // long a loaded machine takes; then a while for the first pages to fill the socket's buffers.
+    await subscribers(server, 1);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     // Live traffic while the replay is stuck behind the paused socket.

@@ -133,8 +133,11 @@ export class EventStream {
     return this.events.map((event) => event.kind);
   }
 
-  /** Resolves when `predicate` holds (checked on every result), or rejects after `timeoutMs`. */
-  async until(predicate: (stream: this) => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  /**
+   * Resolves when `predicate` holds (checked on every result), or rejects after `timeoutMs` (10 s
+   * by default, as SseStream's: on a loaded machine an event can take seconds, never ten).
+   */
+  async until(predicate: (stream: this) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
     if (predicate(this)) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
