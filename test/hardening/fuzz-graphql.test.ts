@@ -486,9 +486,7 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
     await fc.assert(property, { numRuns: MIN_INPUTS, endOnFailure: true });
     await fc.assert(property, { ...bounded(SEQUENTIAL.runs, SEQUENTIAL.ms), endOnFailure: true });
     expect(tally.fivexx('graphql')).toBe(0);
-    // However loaded the machine, the fuzz must have run for real: a quiet one sends ~400 inputs in
-    // the time limit, a 2-core one at load 15 sent 49, and none (a generator that never yields) is a bug.
-    expect(tally.inputs('graphql')).toBeGreaterThanOrEqual(20);
+    expect(tally.inputs('graphql')).toBeGreaterThan(50);
   }, 60_000);
 
   it('answers bursts of generated requests sent in parallel without a 5xx or an internal error', async () => {

@@ -454,9 +454,8 @@ describe.each(DATABASES)('hostile legacy requests (%s)', (kind) => {
     await fc.assert(property, { numRuns: MIN_INPUTS, endOnFailure: true });
     await fc.assert(property, { ...bounded(SEQUENTIAL.runs, SEQUENTIAL.ms), endOnFailure: true });
     expect(tally.fivexx('legacy')).toBe(0);
-    // However loaded the machine, the fuzz must have run for real: a quiet one sends ~400 inputs in
-    // the time limit, a 2-core one at load 15 sent 49, and none (a generator that never yields) is a bug.
-    expect(tally.inputs('legacy')).toBeGreaterThanOrEqual(20);
+    // However loaded the machine, the fuzz must have run for real.
+    expect(tally.inputs('legacy')).toBeGreaterThan(50);
   }, 60_000);
 
   it('answers bursts of generated requests sent in parallel with docs/contract.md statuses and shapes', async () => {
