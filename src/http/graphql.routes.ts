@@ -13,6 +13,7 @@ import { authorizationFromHeader } from '../modules/session/authorization';
 import type { Services } from '../services';
 import { verifiedViewerOf } from './auth-before-body';
 import { idempotencyKeyHeader } from './idempotency-header';
+import { stringifyResult, withNewline } from './json-body';
 import { MAX_JSON_BODY_BYTES } from './route-config';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -47,9 +48,17 @@ export async function graphqlRoutes(server: FastifyInstance, options: GraphQLRou
     if (route.url !== GRAPHQL_PATH) return;
     route.bodyLimit = MAX_JSON_BODY_BYTES;
     route.config = { ...route.config, largeBody: true, credentialInHeader: true };
+    // What Apollo's handler answers with (the text of `stringifyResult` below) goes out as one
+    // Buffer (http/json-body.ts); errors thrown before Apollo answers are not its text and pass.
+    const apolloHandler = route.handler;
+    route.handler = async function (request, reply) {
+      return withNewline(await apolloHandler.call(this, request, reply), reply.getHeader('content-type'));
+    };
   });
   const apollo = new ApolloServer<RequestContext>({
     gateway: jitGateway(options.schema),
+    // JSON.stringify alone: the route's handler adds Apollo's newline (http/json-body.ts).
+    stringifyResult,
     formatError: createFormatError((error) => server.log.error({ err: error }, 'unhandled GraphQL error')),
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM/SIGINT: Apollo's own handlers would stop it and re-raise the signal,
