@@ -141,7 +141,7 @@ const KIND_USER = 3;
  * Kinds share columns where their types agree, so each row is 11 values wide (it was 15, one
  * column per field; the pg driver's work per row and the garbage grow with the width).
  */
-const READ_COLUMNS = ['kind', 'id', 'status', 'text', 'list', 'user_id', 'scheduler_id', 'staff_id', 'created_at', 'updated_at', 'ticket_id'] as const;
+const READ_COLUMNS = ['kind', 'id', 'status', 'text', 'list', 'user_id', 'scheduler_id', 'staff_id', 'created_at', 'updated_at', 'ticket_id', 'ord'] as const;
 const C_KIND = 0;
 /** Ticket: its id; reply, history entry: theirs. */
 const C_ID = 1;
@@ -161,12 +161,19 @@ const C_CREATED_AT = 8;
 const C_UPDATED_AT = 9;
 /** Reply, history entry: their ticket. */
 const C_TICKET_ID = 10;
+/** Ticket: its rank in the page's ordering (from 1, or from the offset + 1). */
+const C_ORD = 11;
 
 /**
  * The read statement around a page of tickets: `pageSql` selects the page's tickets (aliased
- * `t`, with `row_number() over (<its ordering>) as ord`). One result: the tickets in page order,
- * then (when included) their replies and history by id, then every user they mention, once.
- * Columns are shared between kinds (`READ_COLUMNS`); `ord` only sorts and is not sent.
+ * `t`, with `row_number() over (<its ordering>) as ord`). One result, in no particular order: the
+ * tickets with their rank, (when included) their replies and history, and every user they mention,
+ * once; `assemble` puts them in order. Columns are shared between kinds (`READ_COLUMNS`).
+ *
+ * The statement does not sort: `order by kind, ord, id` over the whole result made PostgreSQL copy
+ * and sort every row, text included, about a tenth of its CPU per list page, where putting 50
+ * tickets in place by rank and checking that each ticket's few entries arrived by id costs
+ * JavaScript next to nothing (docs/performance.md, "Sixth round").
  */
 /**
  * {@link TicketReader.lockForChange}'s statement for each of its eight shapes (replies, history,
@@ -195,63 +202,72 @@ function readSql(pageSql: string, include: TicketInclude, options: { namedUser?:
     ...(include.history ? ['select actor_id from page_history'] : []),
     // A user the caller names (the staff member of an assignment), as the last parameter.
     ...(options.namedUser ? ['select ?::int'] : []),
-  ].join(' union ');
+    // `union all`: `= any` matches each user once however often the array names them, and
+    // removing the duplicates first only cost PostgreSQL a hash of every mention.
+  ].join(' union all ');
   return `with page as (${pageSql})${replies}${history}
-  select ${READ_COLUMNS.join(', ')} from (
-  select ${KIND_TICKET} as kind, p.ord, p.id, p.status, p.content as text, p.image_ids::text[] as list, p.customer_id as user_id,
+  select ${KIND_TICKET} as kind, p.id, p.status, p.content as text, p.image_ids::text[] as list, p.customer_id as user_id,
     p.scheduler_id, p.staff_id, ${epochMs('p.created_at')} as created_at, ${epochMs('p.updated_at')} as updated_at,
-    null::uuid as ticket_id
+    null::uuid as ticket_id, p.ord::int as ord
   from page p
-  ${include.replies ? `union all select ${KIND_REPLY}, null, r.id, null, r.content, null, r.author_id, null, null, ${epochMs('r.created_at')}, null, r.ticket_id from page_replies r` : ''}
-  ${include.history ? `union all select ${KIND_HISTORY}, null, h.id, h.status, null, null, h.actor_id, null, null, ${epochMs('h.at')}, null, h.ticket_id from page_history h` : ''}
-  union all select ${KIND_USER}, null, null, null, u.username, u.roles, u.id, ${options.namedUser ? 'u.active::int' : 'null'}, null, null, null, null
-  from users u where u.id = any(array(${mentioned}))
-  ) x order by kind, ord, id`;
+  ${include.replies ? `union all select ${KIND_REPLY}, r.id, null, r.content, null, r.author_id, null, null, ${epochMs('r.created_at')}, null, r.ticket_id, null from page_replies r` : ''}
+  ${include.history ? `union all select ${KIND_HISTORY}, h.id, h.status, null, null, h.actor_id, null, null, ${epochMs('h.at')}, null, h.ticket_id, null from page_history h` : ''}
+  union all select ${KIND_USER}, null, null, u.username, u.roles, u.id, ${options.namedUser ? 'u.active::int' : 'null'}, null, null, null, null, null
+  from users u where u.id = any(array(${mentioned}))`;
 }
 
 /** The page's tickets (before `readSql` wraps them): every column `readSql` reads, and their rank. */
 const PAGE_COLUMNS = 't.id, t.status, t.content, t.image_ids, t.customer_id, t.scheduler_id, t.staff_id, t.created_at, t.updated_at';
 
 /** One row of the read statement: its values in `READ_COLUMNS` order; which are set depends on the kind. */
-type ReadRow = unknown[];
+export type ReadRow = unknown[];
 
-/** The views of the read statement's rows, in page order. */
-function assemble(rows: readonly ReadRow[], include: TicketInclude): TicketView[] {
-  // Users arrive last: collect them first, then build the views in one pass.
+/** The views of the read statement's rows (in any order), in page order. */
+export function assemble(rows: readonly ReadRow[], include: TicketInclude): TicketView[] {
   const users = new Map<number, UserSummary>();
-  for (let i = rows.length - 1; i >= 0 && rows[i]![C_KIND] === KIND_USER; i--) {
-    const row = rows[i]!;
+  for (const row of rows) {
+    if (row[C_KIND] !== KIND_USER) continue;
     const id = row[C_USER_ID] as number;
     users.set(id, { id, username: row[C_TEXT] as string, roles: row[C_LIST] as Role[] });
   }
   const userOf = (id: unknown): UserSummary => users.get(id as number)!;
   const tickets: TicketView[] = [];
+  const ranks: number[] = [];
+  let ranked = true;
   const byId = new Map<string, { replies: ReplyView[]; history: HistoryView[] }>();
   for (const row of rows) {
+    if (row[C_KIND] !== KIND_TICKET) continue;
+    const id = row[C_ID] as string;
+    const replies: ReplyView[] = [];
+    const history: HistoryView[] = [];
+    byId.set(id, { replies, history });
+    const schedulerId = row[C_SCHEDULER_ID];
+    const staffId = row[C_STAFF_ID] as number | null;
+    const rank = row[C_ORD] as number;
+    if (ranks.length > 0 && rank < ranks[ranks.length - 1]!) ranked = false;
+    ranks.push(rank);
+    tickets.push({
+      id,
+      status: statusFromCode(row[C_STATUS] as number),
+      content: row[C_TEXT] as string,
+      imageIds: (row[C_LIST] as string[] | null) ?? [],
+      customerId: row[C_USER_ID] as number,
+      staffId,
+      customer: userOf(row[C_USER_ID]),
+      scheduler: schedulerId === null ? null : userOf(schedulerId),
+      staff: staffId === null ? null : userOf(staffId),
+      replies: include.replies ? replies : undefined,
+      history: include.history ? history : undefined,
+      createdAt: Number(row[C_CREATED_AT]),
+      updatedAt: Number(row[C_UPDATED_AT]),
+    });
+  }
+  // Page order is the rank's (`row_number()` of the page's ordering, counted before any offset).
+  // They nearly always arrive in it; when not, one sort of the page's indexes.
+  const page = ranked ? tickets : [...tickets.keys()].sort((a, b) => ranks[a]! - ranks[b]!).map((index) => tickets[index]!);
+  for (const row of rows) {
     const kind = row[C_KIND];
-    if (kind === KIND_TICKET) {
-      const id = row[C_ID] as string;
-      const replies: ReplyView[] = [];
-      const history: HistoryView[] = [];
-      byId.set(id, { replies, history });
-      const schedulerId = row[C_SCHEDULER_ID];
-      const staffId = row[C_STAFF_ID] as number | null;
-      tickets.push({
-        id,
-        status: statusFromCode(row[C_STATUS] as number),
-        content: row[C_TEXT] as string,
-        imageIds: (row[C_LIST] as string[] | null) ?? [],
-        customerId: row[C_USER_ID] as number,
-        staffId,
-        customer: userOf(row[C_USER_ID]),
-        scheduler: schedulerId === null ? null : userOf(schedulerId),
-        staff: staffId === null ? null : userOf(staffId),
-        replies: include.replies ? replies : undefined,
-        history: include.history ? history : undefined,
-        createdAt: Number(row[C_CREATED_AT]),
-        updatedAt: Number(row[C_UPDATED_AT]),
-      });
-    } else if (kind === KIND_REPLY) {
+    if (kind === KIND_REPLY) {
       const ticketId = row[C_TICKET_ID] as string;
       byId.get(ticketId)!.replies.push({
         id: row[C_ID] as string,
@@ -267,9 +283,26 @@ function assemble(rows: readonly ReadRow[], include: TicketInclude): TicketView[
         actor: userOf(row[C_USER_ID]),
         at: Number(row[C_CREATED_AT]),
       });
-    } else break;
+    }
   }
-  return tickets;
+  for (const { replies, history } of byId.values()) {
+    inIdOrder(replies);
+    inIdOrder(history);
+  }
+  return page;
+}
+
+/**
+ * Puts a ticket's replies or history entries in id order (oldest first: ids are UUIDv7), as the
+ * statement no longer sorts them. They nearly always arrive so (read through the (ticket_id, id)
+ * indexes), which one pass confirms. Canonical UUID texts of one length compare as their bytes,
+ * which is how PostgreSQL orders the uuid type.
+ */
+export function inIdOrder<T extends { readonly id: string }>(entries: T[]): T[] {
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i - 1]!.id > entries[i]!.id) return entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  return entries;
 }
 
 /** Collects a WHERE clause and its positional parameters (knex-style `?`). */
