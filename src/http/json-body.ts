@@ -5,7 +5,7 @@
  * `Buffer.byteLength` flattens into a new string, and Node's `OutgoingMessage` prepends the
  * header block to a string body, another concatenation flattened when it is written. For the
  * 50-ticket list page that was 2 × 184 KB of heap per request, a sixth of what it allocates
- * (docs/performance.md, "Response bodies"). Here the flat text from `JSON.stringify` is encoded
+ * (docs/performance.md, "Sixth round"). Here the flat text from `JSON.stringify` is encoded
  * once into a Buffer outside the heap, with the newline written after it, and the header block
  * travels beside it (`writev`).
  */

@@ -138,8 +138,9 @@ const KIND_USER = 3;
 
 /**
  * The read statement's output columns, in order (rows arrive as arrays of them, see `ReadRow`).
- * Kinds share columns where their types agree, so each row is 11 values wide (it was 15, one
- * column per field; the pg driver's work per row and the garbage grow with the width).
+ * Kinds share columns where their types agree, so each row is 12 values wide (it was 15, one
+ * column per field; the pg driver's work per row and the garbage grow with the width); the
+ * twelfth, a ticket's rank, replaced sorting the result in PostgreSQL (`readSql`).
  */
 const READ_COLUMNS = ['kind', 'id', 'status', 'text', 'list', 'user_id', 'scheduler_id', 'staff_id', 'created_at', 'updated_at', 'ticket_id', 'ord'] as const;
 const C_KIND = 0;
