@@ -290,6 +290,8 @@ async function signIn(server: ServerProcess, headers: Record<string, string>): P
 }
 
 interface Row {
+  /** Which entry of `--writers` this step measured. */
+  step: number;
   writers: number;
   target: string;
   result: LoadResult;
@@ -400,7 +402,7 @@ async function main(): Promise<void> {
       order.splice(3, 0, 'before-transition');
       order.push('before-reply');
     }
-    for (const writers of options.writers) {
+    for (const [step, writers] of options.writers.entries()) {
       if (walk.pool.length < 2 * writers) log(`Warning: ${walk.pool.length} tickets for ${writers} writers`);
       for (const name of order) {
         if (options.targets.length && !options.targets.some((part) => name.includes(part))) continue;
@@ -423,7 +425,7 @@ async function main(): Promise<void> {
         const cpuMsPerWrite = perWrite(((after.cpuMicros ?? 0) - (before.cpuMicros ?? 0)) / 1000);
         const pgCpuMsPerWrite = pgCpu?.available && pgBefore && pgAfter ? perWrite(PostgresCpu.elapsedMs(pgBefore, pgAfter)) : undefined;
         const load1 = os.loadavg()[0]!;
-        rows.push({ writers, target: name, result, cpuMsPerWrite, pgCpuMsPerWrite, load1 });
+        rows.push({ step, writers, target: name, result, cpuMsPerWrite, pgCpuMsPerWrite, load1 });
         log(
           `${String(writers).padStart(3)} writers  ${name.padEnd(27)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
             `p99 ${String(result.p99).padStart(4)} ms  failed ${result.failed}  server CPU ${cpuMsPerWrite.toFixed(2)} ms/write  ` +
@@ -439,8 +441,9 @@ async function main(): Promise<void> {
         'CPU ms/write, server + PG: bound | project | before | load avg |',
     );
     log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const writers of options.writers) {
-      const at = (name: string) => rows.find((row) => row.writers === writers && row.target === name);
+    // By step, not by count: `--writers 1,1` measures one writer twice.
+    for (const [step, writers] of options.writers.entries()) {
+      const at = (name: string) => rows.find((row) => row.step === step && row.target === name);
       for (const kind of ['transition', 'reply']) {
         const bound = at(`bound-${kind}`);
         const app = at(`app-${kind}`);
