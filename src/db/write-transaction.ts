@@ -6,8 +6,10 @@ import type { SqlEntityManager } from '@mikro-orm/postgresql';
 /**
  * A short write transaction sent to the driver directly, in as few round trips as its
  * statements allow: `begin` travels with the first statement, and `commit` with the one the
- * work marks as its last ({@link WriteTransaction.commitWithNextStatement}). A write that locks
- * a row, lets JavaScript decide on it, then writes, costs two round trips instead of four.
+ * work marks as its last ({@link WriteTransaction.commitWithNextStatement}); statements that do
+ * not wait for JavaScript travel together ({@link WriteTransaction.executeAll}). A write that
+ * locks a row and writes under a condition the database checks on it costs one round trip; one
+ * that lets JavaScript decide between the lock and the write, two.
  *
  * Why not `em.transactional`: the write path (transitions, replies) uses no identity map and no
  * unit of work, only raw statements; MikroORM's transactional fork and knex's transaction and
@@ -15,21 +17,34 @@ import type { SqlEntityManager } from '@mikro-orm/postgresql';
  *
  * While the work runs, every `execute(em, …)` (db/sql.ts) on the `em` it was given goes to this
  * transaction, so code written against an EntityManager (the reader's locking read, the event
- * log) joins it unchanged. Statements travel as one simple-protocol message. Each statement text
+ * log) joins it unchanged. Each message is one simple-protocol query. Each statement text
  * is prepared once per connection (SQL `PREPARE`, sent in the message of its first use there,
  * ahead of the rest) and then sent as `execute <name>(<values>)`, the values inlined by
  * MikroORM's own formatting (as every raw statement of the ORM already is): PostgreSQL parses
- * and analyses a write's two statements once per session instead of on every request, and the
- * round trips stay two (the extended protocol would need one per statement, `pg` does not
- * pipeline). The connection comes from the ORM's pool, with its timeouts (db/database.ts); on
+ * and analyses a write's statements once per session instead of on every request, and they
+ * still share one message (the extended protocol would need a round trip per statement, `pg`
+ * does not pipeline). The connection comes from the ORM's pool, with its timeouts (db/database.ts); on
  * an error the transaction is rolled back, or the connection discarded when it cannot be.
  */
 export interface WriteTransaction {
   /**
-   * The next statement also commits: it and `commit` travel together. When it fails, nothing
-   * was committed (the transaction rolls back). A statement after it is a programming error.
+   * The next statement (or batch of statements) also commits: it and `commit` travel together.
+   * When it fails, nothing was committed (the transaction rolls back). A statement after it is a
+   * programming error.
    */
   commitWithNextStatement(): void;
+  /**
+   * Runs the statements in order as one message (after `begin` when they open the transaction,
+   * before `commit` when it was marked): one round trip for all of them. Answers each one's rows.
+   * PostgreSQL stops at the first that fails and the transaction is then rolled back.
+   */
+  executeAll(statements: readonly SqlStatement[]): Promise<unknown[][]>;
+}
+
+/** A statement with knex's `?` placeholders and its values. */
+export interface SqlStatement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
 }
 
 interface Result {
@@ -140,8 +155,8 @@ class DriverTransaction implements WriteTransaction {
   private committing = false;
   /** ...and it succeeded. */
   private committed = false;
-  /** A statement whose PREPARE travelled in the message not answered yet (or that failed). */
-  private preparing: string | undefined;
+  /** Statements whose PREPARE travelled in the message not answered yet (or that failed). */
+  private preparing: string[] = [];
 
   constructor(private readonly em: EntityManager) {}
 
@@ -152,16 +167,26 @@ class DriverTransaction implements WriteTransaction {
 
   /** Runs one statement in the transaction: the rows of that statement. */
   async execute<T>(sql: string, params: readonly unknown[]): Promise<T> {
+    return (await this.executeAll([{ sql, params }]))[0] as T;
+  }
+
+  async executeAll(statements: readonly SqlStatement[]): Promise<unknown[][]> {
     if (this.committing) throw new Error('A statement after the write transaction committed');
     if (!this.connection) {
       this.connection = await this.client().acquireConnection();
       this.send = sender(this.connection);
     }
-    const { prepare, statement } = this.statement(sql, params);
+    const prepares: string[] = [];
+    const sent: string[] = [];
+    for (const { sql, params } of statements) {
+      const { prepare, statement } = this.statement(sql, params);
+      if (prepare) prepares.push(prepare);
+      sent.push(statement);
+    }
     const opens = !this.begun;
     const commits = this.commitNext;
-    // PREPARE first: a session-level definition, outside what the transaction decides.
-    const text = `${prepare ? `${prepare};\n` : ''}${opens ? 'begin;\n' : ''}${statement}${commits ? ';\ncommit' : ''}`;
+    // PREPAREs first: session-level definitions, outside what the transaction decides.
+    const text = [...prepares, ...(opens ? ['begin'] : []), ...sent, ...(commits ? ['commit'] : [])].join(';\n');
     this.begun = true;
     this.committing = commits;
     this.log(text);
@@ -178,9 +203,10 @@ class DriverTransaction implements WriteTransaction {
       }
       throw error;
     }
-    if (prepare) this.confirmPrepared();
+    if (prepares.length) this.confirmPrepared();
     this.committed = commits;
-    return (results[(prepare ? 1 : 0) + (opens ? 1 : 0)]?.rows ?? []) as T;
+    const first = prepares.length + (opens ? 1 : 0);
+    return sent.map((_, index) => results[first + index]?.rows ?? []);
   }
 
   /**
@@ -195,15 +221,16 @@ class DriverTransaction implements WriteTransaction {
     const statement = params.length ? `execute ${name}(${params.map((value) => literal(platform, value)).join(', ')})` : `execute ${name}`;
     let names = preparedOn.get(this.connection!);
     if (!names) preparedOn.set(this.connection!, (names = new Set()));
-    if (names.has(name)) return { statement };
-    this.preparing = name;
+    if (names.has(name) || this.preparing.includes(name)) return { statement };
+    this.preparing.push(name);
     return { prepare: `prepare ${name} as ${numbered(sql)}`, statement };
   }
 
-  /** The message that carried a PREPARE succeeded: the session holds that statement. */
-  private confirmPrepared(): void {
-    if (this.preparing) preparedOn.get(this.connection!)?.add(this.preparing);
-    this.preparing = undefined;
+  /** The message that carried PREPAREs succeeded (or these names were found held): the session holds them. */
+  private confirmPrepared(held: readonly string[] = this.preparing): void {
+    const names = preparedOn.get(this.connection!);
+    for (const name of held) names?.add(name);
+    this.preparing = [];
   }
 
   /** Commits what is still open (a work that did not mark its last statement). */
@@ -234,16 +261,17 @@ class DriverTransaction implements WriteTransaction {
     }
     // The failed message carried a PREPARE: whether it ran before the failure, the session says
     // (PREPARE is not undone by a rollback). Only after a failure on a connection's first use.
-    if (this.preparing) {
+    if (this.preparing.length) {
       try {
-        const query = `select 1 from pg_prepared_statements where name = '${this.preparing}'`;
+        // Names are `hw_` and hex digits (preparedWriteName): nothing to quote.
+        const query = `select name from pg_prepared_statements where name in (${this.preparing.map((name) => `'${name}'`).join(', ')})`;
         this.log(query);
         const [held] = await this.send!(query);
-        if (held?.rows.length) this.confirmPrepared();
+        this.confirmPrepared((held?.rows ?? []).map((row) => (row as { name: string }).name));
       } catch (error) {
         this.connection.__knex__disposed = error instanceof Error ? error.message : 'prepared statements unknown';
       }
-      this.preparing = undefined;
+      this.preparing = [];
     }
   }
 

@@ -50,7 +50,6 @@ function setUp() {
   const events: LoggedEvent[] = [];
   let current = view(TicketStatus.NEW, null);
   const reads = { log: 0, ticket: 0 };
-  let answer: { seq: number; notifyFirst: boolean } | undefined;
   let slow: Promise<void> | undefined;
   const log = {
     lastSeq: async () => events.at(-1)?.seq ?? 0,
@@ -61,14 +60,9 @@ function setUp() {
       if (slow) await slow;
       return found;
     },
-    appendWith: async (_tem: EntityManager, change: TicketChange) => {
-      const seq = (events.at(-1)?.seq ?? 0) + 1;
-      events.push({ seq, kind: change.kind, ticketId: change.ticketId, actor: CUSTOMER, reply: null, at: 0 });
-      answer = { seq, notifyFirst: answer?.notifyFirst ?? false };
-      // The commit is done: the listener may hear of it before this answer reaches the writer.
-      if (answer.notifyFirst) bus.wire({ seq, ticketId: change.ticketId });
-      return seq;
-    },
+    // The writer's statement; `write` below plays what PostgreSQL does with it.
+    appendWithStatement: (change: TicketChange) => ({ sql: 'append', params: [change] }),
+    appendedSeq: (rows: readonly unknown[]) => (rows[0] as { seq: number } | undefined)?.seq,
   } as unknown as EventLog;
   const reader = {
     findById: async () => {
@@ -108,9 +102,15 @@ function setUp() {
     },
     /** One write of this process: records (its NOTIFY first when asked), then publishes its local note. */
     async write(ticket: TicketView, options: { notifyFirst?: boolean; publish?: boolean } = {}) {
-      answer = { seq: 0, notifyFirst: options.notifyFirst ?? false };
       const change: TicketChange = { kind: TicketEventKind.CREATED, ticketId: TICKET, actorId: CUSTOMER.id, at: new Date(0) };
-      await sink.recordWith({} as EntityManager, change, WRITES);
+      const record = sink.recordWith(change, WRITES);
+      await Promise.resolve();
+      // PostgreSQL runs the statement and commits: the event is in the log, and the listener may
+      // hear of it before the answer reaches the writer.
+      const seq = (events.at(-1)?.seq ?? 0) + 1;
+      events.push({ seq, kind: change.kind, ticketId: change.ticketId, actor: CUSTOMER, reply: null, at: 0 });
+      if (options.notifyFirst) bus.wire({ seq, ticketId: change.ticketId });
+      record.settle([{ seq }]);
       change.outcome = { ticket, actor: CUSTOMER, reply: null };
       if (options.publish ?? true) sink.committed(change);
       return change;

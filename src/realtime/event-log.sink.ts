@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventLog } from '../modules/event/event-log';
-import type { ChangeSink, ChangeWrites, TicketChange } from '../modules/event/ticket-change';
+import type { ChangeSink, ChangeWrites, RecordWith, TicketChange } from '../modules/event/ticket-change';
 import type { EventBus } from './event-bus';
 import { LocalWrites } from './local-writes';
 import type { LiveObserver } from '../metrics/observers';
@@ -35,21 +35,25 @@ export class EventLogSink implements ChangeSink {
     }
   }
 
-  async recordWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites): Promise<boolean> {
+  recordWith(change: TicketChange, writes: ChangeWrites): RecordWith {
+    // Begun now, before the caller sends the statement: its NOTIFY may arrive before its answer.
     const entry = this.begin(change);
-    try {
-      // PostgreSQL's NOTIFY rides in the same statement; other buses announce after the commit.
-      entry.seq = await this.log.appendWith(tem, change, writes, this.bus.notifyChannel);
-      if (entry.seq === undefined) {
-        this.failed(change);
-        return false;
-      }
-      if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq: entry.seq, ticketId: change.ticketId });
-      return true;
-    } catch (error) {
-      this.failed(change);
-      throw error;
-    }
+    // PostgreSQL's NOTIFY rides in the same statement; the other buses announce after the commit
+    // (their in-transaction announcement is nothing).
+    const statement = this.log.appendWithStatement(change, writes, this.bus.notifyChannel);
+    return {
+      statement,
+      settle: (rows) => {
+        try {
+          entry.seq = this.log.appendedSeq(rows);
+        } catch (error) {
+          this.failed(change);
+          throw error;
+        }
+        if (entry.seq === undefined) this.failed(change);
+        return entry.seq !== undefined;
+      },
+    };
   }
 
   committed(change: TicketChange): void {

@@ -4,6 +4,7 @@ import type { VisibilityScope } from '../ticket/ticket.rules';
 import { ChangeWrites, TicketChange, TicketEventKind } from './ticket-change';
 import { execute } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
+import type { SqlStatement } from '../../db/write-transaction';
 
 /**
  * The event log: every committed change to a ticket, in commit order.
@@ -166,18 +167,18 @@ export class EventLog {
   }
 
   /**
-   * `append` in the same statement as the service's writes (see ChangeWrites): the event is
-   * inserted only if the gate returned its row, and, with `notifyChannel`, a NOTIFY carrying
-   * `<seq>:<ticketId>` is queued in that statement too (delivered on commit). Returns the event's
-   * seq, or undefined when the gate refused.
+   * `append` in the same statement as the service's writes (see ChangeWrites), for the caller to
+   * send: the event is inserted only if the gate returned its row, and, with `notifyChannel`, a
+   * NOTIFY carrying `<seq>:<ticketId>` is queued in that statement too (delivered on commit).
+   * {@link appendedSeq} reads its rows.
    */
-  async appendWith(tem: EntityManager, change: TicketChange, writes: ChangeWrites, notifyChannel?: string): Promise<number | undefined> {
-    const rows = await execute<Array<{ seq: string | number }>>(tem, appendWithSql(writes, notifyChannel !== undefined), [
-      ...writes.params,
-      ...eventParams(change, notifyChannel),
-    ]);
-    if (!rows.length) return undefined;
-    return seqOf(rows);
+  appendWithStatement(change: TicketChange, writes: ChangeWrites, notifyChannel?: string): SqlStatement {
+    return { sql: appendWithSql(writes, notifyChannel !== undefined), params: [...writes.params, ...eventParams(change, notifyChannel)] };
+  }
+
+  /** The event's seq from {@link appendWithStatement}'s rows, or undefined when the gate refused. */
+  appendedSeq(rows: readonly unknown[]): number | undefined {
+    return rows.length ? seqOf(rows as Array<{ seq: string | number }>) : undefined;
   }
 
   /** Events after `seq`, oldest first. */

@@ -4,12 +4,12 @@ import { DEFAULT_LIMITS } from '../../config';
 import { conflict, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
-import { type ChangeSink, type TicketChange, TicketEventKind } from '../event/ticket-change';
+import { type ChangeSink, TicketEventKind } from '../event/ticket-change';
 import { TicketReader } from '../ticket/ticket.query';
 import { uuidv7 } from '../../shared/uuid';
-import { writeTransaction } from '../../db/write-transaction';
 import { assertCan, MESSAGES, TicketOperation } from '../ticket/ticket.rules';
-import { lockTicket, TicketUnitOfWork } from '../ticket/ticket-unit-of-work';
+import { ruleConditionSql, ruleParams } from '../ticket/ticket.rules.sql';
+import { lockTicket, TicketUnitOfWork, writeLocked, type PlannedChange } from '../ticket/ticket-unit-of-work';
 import { Viewer } from '../user/viewer';
 
 export interface ReplyServiceOptions {
@@ -39,11 +39,13 @@ export class ReplyService {
    * Adds a reply as the viewer; the ticket's row lock orders it against a concurrent close and
    * makes the count of its replies exact, so the cap holds under concurrent replies.
    *
-   * Two round trips (db/write-transaction.ts): begin with the statement that locks and reads the
-   * ticket (the rule table decides on it); one statement that counts the ticket's replies (its
-   * snapshot is taken after the lock was granted, so it sees every reply committed before),
-   * inserts the reply only under the cap, moves the ticket's updatedAt and appends the event,
-   * sent with the commit (over the cap it writes nothing, so nothing is committed).
+   * One round trip (ticket-unit-of-work.ts `writeLocked`): `begin`, the statement that locks and
+   * reads the ticket, the statement that inserts the reply only where the rule table allows the
+   * viewer to reply to the locked row (ticket.rules.sql.ts) and the ticket holds fewer replies
+   * than the cap (counted by that statement, whose snapshot is taken after the lock was granted,
+   * so it sees every reply committed before), moves the ticket's updatedAt and appends the event,
+   * and `commit`, in one message. The rule table then words a refusal from the row as read; an
+   * allowed reply that was not written met the cap. A refusal writes nothing.
    */
   async add(
     em: EntityManager,
@@ -53,43 +55,55 @@ export class ReplyService {
   ): Promise<{ id: string; ticketId: string; content: string; createdAt: number }> {
     const id = parseUuid(ticketId, 'ticketId');
     const text = validateText(content, 'content');
-    let change: TicketChange | undefined;
-    const reply = await writeTransaction(em, async (transaction) => {
-      const locked = await this.reader.lockForChange(em, id, {});
-      if (!locked) throw notFound('Ticket not found');
-      assertCan(viewer, TicketOperation.REPLY, locked.ticket);
-      const replyId = uuidv7();
-      const at = new Date();
-      change = { kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId, at };
-      transaction.commitWithNextStatement();
-      const written = await this.changes.recordWith(em, change, {
-        // One customer's chatter must not grow every reader's page of this ticket without limit.
-        ctes: `reply as (
-            insert into replies (id, ticket_id, author_id, content, created_at)
-            select ?::uuid, ?::uuid, ?, ?, ?::timestamptz
-            where (select count(*) from replies where ticket_id = ? and deleted_at is null) < ?
-            returning id),
-          touched as (update tickets set updated_at = ?::timestamptz from reply where tickets.id = ?)`,
-        // A reply is a change subscribers see: the ticket's updatedAt moves with it.
-        params: [replyId, id, viewer.id, text, at, id, this.maxRepliesPerTicket, at, id],
-        gate: 'reply',
-      });
-      if (!written) {
-        throw conflict(`This ticket has reached its limit of ${this.maxRepliesPerTicket} replies; no more replies can be added`);
-      }
-      const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
-      const createdAt = at.getTime();
-      // The ticket as this transaction leaves it; its replies were not read, so none are claimed.
-      const ticket = { ...locked.ticket, updatedAt: createdAt };
-      change.outcome = { ticket, actor, reply: { id: replyId, ticketId: id, content: text, createdAt, author: actor } };
-      return { id: replyId, ticketId: id, content: text, createdAt };
-    }).catch((error: unknown) => {
-      // Nothing (or not known to be anything) committed: the sink stops waiting for this write.
-      if (change) this.changes.failed(change);
-      throw error;
+    return writeLocked(em, this.changes, {
+      lock: this.reader.lockStatement(id, {}),
+      decide: (rows) => {
+        const locked = this.reader.lockedTicket(rows, {});
+        if (!locked) throw notFound('Ticket not found');
+        assertCan(viewer, TicketOperation.REPLY, locked.ticket);
+        return locked.ticket;
+      },
+      plan: (at, _decided, changedBefore): PlannedChange => {
+        const replyId = uuidv7(at.getTime());
+        return {
+          change: { kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId, at },
+          writes: {
+            ctes: REPLY_CTES,
+            // A reply is a change subscribers see: the ticket's updatedAt moves with it.
+            params: [
+              replyId,
+              id,
+              viewer.id,
+              text,
+              at,
+              id,
+              ...ruleParams(viewer, TicketOperation.REPLY),
+              changedBefore ?? 'infinity',
+              id,
+              this.maxRepliesPerTicket,
+              at,
+              id,
+            ],
+            gate: 'reply',
+          },
+        };
+      },
+      answer: (ticket, { change }, written) => {
+        if (!written) {
+          throw conflict(`This ticket has reached its limit of ${this.maxRepliesPerTicket} replies; no more replies can be added`);
+        }
+        const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
+        const createdAt = change.at.getTime();
+        const replyId = change.replyId!;
+        // The ticket as this transaction leaves it; its replies were not read, so none are claimed.
+        change.outcome = {
+          ticket: { ...ticket, updatedAt: createdAt },
+          actor,
+          reply: { id: replyId, ticketId: id, content: text, createdAt, author: actor },
+        };
+        return { id: replyId, ticketId: id, content: text, createdAt };
+      },
     });
-    if (change) this.changes.committed(change);
-    return reply;
   }
 
   /**
@@ -129,3 +143,17 @@ export class ReplyService {
     });
   }
 }
+
+/**
+ * A reply's writes: the reply, if the rule table allows it on the locked ticket, the ticket's last
+ * change is before the bound (`infinity` once decided under the lock: ticket-unit-of-work.ts
+ * `writeLocked`) and the ticket is under the cap (one customer's chatter must not grow every
+ * reader's page of it without limit), and the ticket's updatedAt.
+ */
+const REPLY_CTES = `reply as (
+    insert into replies (id, ticket_id, author_id, content, created_at)
+    select ?::uuid, ?::uuid, ?, ?, ?::timestamptz
+    where exists (select 1 from tickets t where t.id = ? and ${ruleConditionSql('t')} and t.updated_at < ?::timestamptz)
+      and (select count(*) from replies where ticket_id = ? and deleted_at is null) < ?
+    returning id),
+  touched as (update tickets set updated_at = ?::timestamptz from reply where tickets.id = ?)`;

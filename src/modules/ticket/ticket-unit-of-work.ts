@@ -1,6 +1,7 @@
 import { EntityManager, LockMode } from '@mikro-orm/core';
 import { notFound } from '../../shared/errors';
-import type { ChangeSink, TicketChange } from '../event/ticket-change';
+import type { ChangeSink, ChangeWrites, TicketChange } from '../event/ticket-change';
+import { writeTransaction, type SqlStatement } from '../../db/write-transaction';
 import { Ticket } from './ticket.entity';
 
 /** Loads a ticket for change, holding its row lock until the transaction ends. */
@@ -44,4 +45,105 @@ export class TicketUnitOfWork {
     for (const change of changes) this.changes.committed(change);
     return result;
   }
+}
+
+/** A change planned at a time: what it records and the writes it makes (see {@link LockedWrite.plan}). */
+export interface PlannedChange {
+  readonly change: TicketChange;
+  readonly writes: ChangeWrites;
+}
+
+/**
+ * A write to one ticket that locks its row and writes only where the rule table allows it on the
+ * row it locked (transitions, replies): the statements and the decisions {@link writeLocked} runs.
+ */
+export interface LockedWrite<D extends { readonly updatedAt: number }, P extends PlannedChange, T> {
+  /** The statement that locks the ticket's row and reads it (TicketReader.lockStatement). */
+  readonly lock: SqlStatement;
+  /** Reads the locked ticket's rows and decides on them (throws the refusal); `updatedAt`: the ticket's last change. */
+  decide(rows: readonly unknown[]): D;
+  /**
+   * The change at `at` and its writes (ids drawn now), on the decision when it was made before
+   * the write was sent; the writes' condition includes the rule table's (ticket.rules.sql.ts) and,
+   * with `changedBefore`, that the ticket's `updated_at` is before it (else they write nothing).
+   */
+  plan(at: Date, decided: D | undefined, changedBefore: Date | undefined): P;
+  /** The answer once the write ran: throws when it did not write (`written` false) on an allowed decision. */
+  answer(decided: D, planned: P, written: boolean): T;
+}
+
+/**
+ * Runs a {@link LockedWrite} in **one round trip** where it can: `begin`, the locking read, the
+ * writes (only where the rule table allows them on the locked row, and only when the ticket's
+ * last change is before this write's time) and `commit`, in one message (db/write-transaction.ts
+ * `executeAll`); then `decide` on the locked row as read words a refusal, which wrote nothing.
+ *
+ * The time (and the ids, UUIDv7, drawn with it) is taken before the lock is held, so another
+ * write may commit on the ticket in between: then the ticket's `updated_at` is at or after this
+ * time, this write's statement writes nothing, and it runs again **locked first** (two round
+ * trips: the lock and read, the decision in JavaScript, then the time and the writes with the
+ * commit). So every change of a ticket still carries a later time and a larger id than the
+ * changes committed before it (every change moves `updated_at`), as when the time was always
+ * taken under the lock. `lockFirst` starts there (ASSIGN: its staff member is checked between).
+ */
+export async function writeLocked<D extends { readonly updatedAt: number }, P extends PlannedChange, T>(
+  em: EntityManager,
+  sink: ChangeSink,
+  write: LockedWrite<D, P, T>,
+  options: { lockFirst?: boolean } = {},
+): Promise<T> {
+  if (!options.lockFirst) {
+    const done = await attempt(em, sink, write, false);
+    if (done) return done.value;
+  }
+  return (await attempt(em, sink, write, true))!.value;
+}
+
+/** One transaction of {@link writeLocked}; undefined when the ticket changed at or after this write's time (nothing written). */
+async function attempt<D extends { readonly updatedAt: number }, P extends PlannedChange, T>(
+  em: EntityManager,
+  sink: ChangeSink,
+  write: LockedWrite<D, P, T>,
+  lockFirst: boolean,
+): Promise<{ value: T } | undefined> {
+  let change: TicketChange | undefined;
+  const result = await writeTransaction(em, async (transaction) => {
+    let decided: D;
+    let planned: P;
+    let written: boolean;
+    if (lockFirst) {
+      const [rows] = await transaction.executeAll([write.lock]);
+      decided = write.decide(rows!);
+      planned = write.plan(new Date(), decided, undefined);
+      change = planned.change;
+      const record = sink.recordWith(change, planned.writes);
+      transaction.commitWithNextStatement();
+      const [writeRows] = await transaction.executeAll([record.statement]);
+      written = record.settle(writeRows!);
+    } else {
+      const at = new Date();
+      planned = write.plan(at, undefined, at);
+      change = planned.change;
+      const record = sink.recordWith(change, planned.writes);
+      transaction.commitWithNextStatement();
+      const [rows, writeRows] = await transaction.executeAll([write.lock, record.statement]);
+      written = record.settle(writeRows!);
+      try {
+        decided = write.decide(rows!);
+      } catch (error) {
+        // The statement's condition is the rule table's own answer on the same locked row.
+        if (written) throw new Error(`A write to ticket ${change.ticketId} was refused by the rule table and made by its statement`, { cause: error });
+        throw error;
+      }
+      if (!written && decided.updatedAt >= at.getTime()) return undefined;
+    }
+    return { value: write.answer(decided, planned, written) };
+  }).catch((error: unknown) => {
+    // Nothing (or not known to be anything) committed: the sink stops waiting for this write.
+    if (change) sink.failed(change);
+    throw error;
+  });
+  // A write that wrote nothing was reported failed by `settle`; this is then a no-op.
+  if (change) sink.committed(change);
+  return result;
 }

@@ -8,6 +8,7 @@ import { containsPattern, isBigramTerm } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
 import { execute, executePreparedArrays, rowArrays } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
+import type { SqlStatement } from '../../db/write-transaction';
 
 /**
  * The read path. Reads are the hot path of the product, so they never hydrate entities: one SQL
@@ -399,22 +400,28 @@ export class TicketReader {
    * One ticket under its row lock (`for update of t`: the ticket's row only, held until the
    * transaction ends), as a view, in one statement: what a write decides on and answers from.
    * With `userId`, that user's summary and `active` flag come along (ASSIGN's staff member).
+   * The write path sends it in the same message as its write (db/write-transaction.ts
+   * `executeAll`) and reads its rows with {@link lockedTicket}.
    */
-  async lockForChange(
-    tem: EntityManager,
-    id: string,
-    include: TicketInclude,
-    userId?: number,
-  ): Promise<{ ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null> {
+  lockStatement(id: string, include: TicketInclude, userId?: number): SqlStatement {
     const withUser = userId !== undefined;
     const shape = (include.replies ? 1 : 0) | (include.history ? 2 : 0) | (withUser ? 4 : 0);
     const sql = (LOCK_SQL[shape] ??= readSql(`select ${PAGE_COLUMNS}, 1 as ord from tickets t where t.id = ? for update of t`, include, {
       namedUser: withUser,
     }));
-    const rows = rowArrays(await execute<Record<string, unknown>[]>(tem, sql, withUser ? [id, userId] : [id]), READ_COLUMNS);
+    return { sql, params: withUser ? [id, userId] : [id] };
+  }
+
+  /** What {@link lockStatement} read: the ticket (null when there is none) and the named user (null when there is none). */
+  lockedTicket(
+    result: readonly unknown[],
+    include: TicketInclude,
+    userId?: number,
+  ): { ticket: TicketView; user: (UserSummary & { active: boolean }) | null } | null {
+    const rows = rowArrays(result as Record<string, unknown>[], READ_COLUMNS);
     const ticket = assemble(rows, include)[0];
     if (!ticket) return null;
-    const named = withUser ? rows.find((row) => row[C_KIND] === KIND_USER && row[C_USER_ID] === userId) : undefined;
+    const named = userId === undefined ? undefined : rows.find((row) => row[C_KIND] === KIND_USER && row[C_USER_ID] === userId);
     return {
       ticket,
       user: named

@@ -3,8 +3,7 @@ import { badInput, forbidden, notFound } from '../../shared/errors';
 import { parseUuid } from '../../shared/ids';
 import { validateText } from '../../shared/text';
 import { uuidv7 } from '../../shared/uuid';
-import { writeTransaction } from '../../db/write-transaction';
-import { ChangeSink, TicketChange, TicketEventKind } from '../event/ticket-change';
+import { ChangeSink, TicketEventKind } from '../event/ticket-change';
 import { ImageService } from '../image/image.service';
 import type { ImageRef } from '../image/image-ref';
 import { Role } from '../user/role';
@@ -13,9 +12,10 @@ import { HistoryEntry } from './history-entry.entity';
 import { claimIdempotencyKey, createFingerprint, parseIdempotencyKey } from './idempotency';
 import { Ticket } from './ticket.entity';
 import { TicketReader, type TicketInclude, type TicketView, type UserSummary } from './ticket.query';
-import { lockTicket, TicketUnitOfWork } from './ticket-unit-of-work';
+import { lockTicket, TicketUnitOfWork, writeLocked, type PlannedChange } from './ticket-unit-of-work';
 import { STATUS_CODE, TicketStatus } from './ticket-status';
 import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
+import { ruleConditionSql, ruleParams } from './ticket.rules.sql';
 
 export interface CreateTicketCommand {
   readonly content: unknown;
@@ -146,11 +146,14 @@ export class TicketService {
    * collections `include` asks for). ASSIGN names the staff member (who must hold the staff role)
    * and records the acting scheduler.
    *
-   * Two round trips (db/write-transaction.ts): begin with one statement that locks the ticket's
-   * row and reads it (ASSIGN: and the named staff member); the rule table decides on that locked
-   * row; one statement that updates it, appends the history entry and the event (and queues the
-   * NOTIFY), sent with the commit. The answer is built from the locked row and what was written:
-   * no read after the commit.
+   * One round trip (ticket-unit-of-work.ts `writeLocked`): `begin`, the statement that locks the
+   * ticket's row and reads it, the statement that updates it, appends the history entry and the
+   * event (and queues the NOTIFY) only where the rule table allows it on the locked row
+   * (ticket.rules.sql.ts), and `commit`, in one message; the rule table then words a refusal from
+   * the row as read. ASSIGN takes two (lock and read; the rule table and the staff check; the
+   * write with the commit): its staff member's row is not locked, so the write must not decide
+   * on it again. The answer is built from the locked row and what was written: no read after the
+   * commit.
    */
   async transition(
     em: EntityManager,
@@ -163,57 +166,67 @@ export class TicketService {
     const target = OPERATION_RULES[operation].to;
     if (!target) throw new Error(`${operation} is not a transition`);
     const assigning = operation === TicketOperation.ASSIGN;
+    const named = assigning ? options.staffId : undefined;
     const include = options.include ?? {};
-    let change: TicketChange | undefined;
-    const view = await writeTransaction(em, async (transaction) => {
-      const locked = await this.reader.lockForChange(em, id, include, assigning ? options.staffId : undefined);
-      if (!locked) throw notFound('Ticket not found');
-      const { ticket } = locked;
-      assertCan(viewer, operation, ticket);
-      let { staffId, staff, scheduler } = ticket;
-      let schedulerId: number | null = ticket.scheduler?.id ?? null;
-      const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
-      if (assigning) {
-        // After the rule table: someone who may not assign hears FORBIDDEN, whatever they sent.
-        if (options.staffId === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
-        const user = checkStaffMember(locked.user, options.staffId);
-        staffId = user.id;
-        staff = { id: user.id, username: user.username, roles: user.roles };
-        schedulerId = viewer.id;
-        scheduler = actor;
-      }
-      const at = new Date();
-      const historyId = uuidv7();
-      const code = STATUS_CODE[target];
-      change = { kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at };
-      transaction.commitWithNextStatement();
-      const written = await this.changes.recordWith(em, change, {
-        ctes: `changed as (
-            update tickets set status = ?, updated_at = ?::timestamptz, staff_id = ?, scheduler_id = ? where id = ? returning id),
-          history as (insert into ticket_history (id, ticket_id, actor_id, status, at) select ?::uuid, id, ?, ?, ?::timestamptz from changed)`,
-        params: [code, at, staffId, schedulerId, id, historyId, viewer.id, code, at],
-        gate: 'changed',
-      });
-      // The row is locked: it cannot have gone; if it did, nothing was written (and nothing committed).
-      if (!written) throw notFound('Ticket not found');
-      const after: TicketView = {
-        ...ticket,
-        status: target,
-        updatedAt: at.getTime(),
-        staffId,
-        staff,
-        scheduler,
-        history: ticket.history && [...ticket.history, { id: historyId, status: target, actor, at: at.getTime() }],
-      };
-      change.outcome = { ticket: after, actor, reply: null };
-      return after;
-    }).catch((error: unknown) => {
-      // Nothing (or not known to be anything) committed: the sink stops waiting for this write.
-      if (change) this.changes.failed(change);
-      throw error;
-    });
-    if (change) this.changes.committed(change);
-    return view;
+    const code = STATUS_CODE[target];
+    const actor = { id: viewer.id, username: viewer.username, roles: [...viewer.roles] };
+    type Planned = PlannedChange & { readonly historyId: string };
+    return writeLocked<TicketView, Planned, TicketView>(
+      em,
+      this.changes,
+      {
+        lock: this.reader.lockStatement(id, include, named),
+        decide: (rows) => {
+          const locked = this.reader.lockedTicket(rows, include, named);
+          if (!locked) throw notFound('Ticket not found');
+          assertCan(viewer, operation, locked.ticket);
+          if (!assigning) return locked.ticket;
+          // After the rule table: someone who may not assign hears FORBIDDEN, whatever they sent.
+          if (named === undefined) throw badInput('staffId', 'staffId is required to assign a ticket');
+          const staff = checkStaffMember(locked.user, named);
+          return { ...locked.ticket, staffId: staff.id, staff, scheduler: actor };
+        },
+        plan: (at, decided, changedBefore) => {
+          const historyId = uuidv7(at.getTime());
+          return {
+            historyId,
+            change: { kind: TicketEventKind.STATUS_CHANGED, ticketId: id, actorId: viewer.id, at },
+            writes: {
+              ctes: TRANSITION_CTES,
+              params: [
+                code,
+                at,
+                // ASSIGN (always decided first): the staff member and the acting scheduler; others keep them.
+                assigning ? decided!.staffId : null,
+                assigning ? viewer.id : null,
+                id,
+                ...ruleParams(viewer, operation),
+                changedBefore ?? 'infinity',
+                historyId,
+                viewer.id,
+                code,
+                at,
+              ],
+              gate: 'changed',
+            },
+          };
+        },
+        answer: (decided, { change, historyId }, written) => {
+          // The statement's condition is the rule table's own answer on the same locked row.
+          if (!written) throw new Error(`The ${operation} of ticket ${id} was allowed by the rule table and refused by its statement`);
+          const at = change.at.getTime();
+          const after: TicketView = {
+            ...decided,
+            status: target,
+            updatedAt: at,
+            history: decided.history && [...decided.history, { id: historyId, status: target, actor, at }],
+          };
+          change.outcome = { ticket: after, actor, reply: null };
+          return after;
+        },
+      },
+      { lockFirst: assigning },
+    );
   }
 
   private appendHistory(tem: EntityManager, ticket: Ticket, viewer: Viewer, status: TicketStatus): HistoryEntry {
@@ -230,3 +243,14 @@ function checkStaffMember(user: (UserSummary & { active: boolean }) | null, staf
   if (!user.active) throw badInput('staffId', `User ${staffId} is deactivated`);
   return { id: user.id, username: user.username, roles: user.roles };
 }
+
+/**
+ * A transition's writes: the status (ASSIGN: the staff member and the acting scheduler too), if
+ * the rule table allows it on the locked row and the ticket's last change is before the bound
+ * (`infinity` once decided under the lock: ticket-unit-of-work.ts `writeLocked`), then its history entry.
+ */
+const TRANSITION_CTES = `changed as (
+    update tickets t set status = ?, updated_at = ?::timestamptz, staff_id = coalesce(?::int, t.staff_id), scheduler_id = coalesce(?::int, t.scheduler_id)
+    where t.id = ? and ${ruleConditionSql('t')} and t.updated_at < ?::timestamptz
+    returning t.id),
+  history as (insert into ticket_history (id, ticket_id, actor_id, status, at) select ?::uuid, id, ?, ?, ?::timestamptz from changed)`;
