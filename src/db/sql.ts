@@ -24,6 +24,12 @@ export function execute<T>(em: EntityManager, sql: string, params: readonly unkn
   return (em as SqlEntityManager).execute<T & object>(sql, [...params], 'all');
 }
 
+/** One SQL statement with knex's `?` placeholders and its values, in order. */
+export interface SqlStatement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
 /** Runs one statement with `?` placeholders and answers its rows. */
 export type SqlRunner = <T>(sql: string, params: unknown[]) => Promise<T[]>;
 

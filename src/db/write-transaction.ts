@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager, Platform } from '@mikro-orm/core';
 import { escapeLiteral } from 'pg';
 import type { SqlEntityManager } from '@mikro-orm/postgresql';
+import type { SqlStatement } from './sql';
 
 /**
  * A short write transaction sent to the driver directly, in as few round trips as its
@@ -39,12 +40,6 @@ export interface WriteTransaction {
    * PostgreSQL stops at the first that fails and the transaction is then rolled back.
    */
   executeAll(statements: readonly SqlStatement[]): Promise<unknown[][]>;
-}
-
-/** A statement with knex's `?` placeholders and its values. */
-export interface SqlStatement {
-  readonly sql: string;
-  readonly params: readonly unknown[];
 }
 
 interface Result {

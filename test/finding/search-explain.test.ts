@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { OrderDirection, TicketOrderField } from '../../src/modules/ticket/ticket-order';
-import type { Statement } from '../../src/modules/ticket/ticket.query';
+import type { SqlStatement } from '../../src/db/sql';
 import { parseSearch } from '../../src/modules/ticket/ticket-search';
 import { DATABASES, startServer, type TestServer } from '../support/server';
 import { viewerOf } from '../support/finding-fixtures';
@@ -18,8 +18,8 @@ describe.each(DATABASES)('search plans on 20,000 tickets (%s)', (kind) => {
   let server: TestServer;
   let em: EntityManager;
 
-  const plan = async ({ sql, params }: Statement): Promise<string> => {
-    const rows = await em.getConnection().execute<Array<Record<string, string>>>(`explain ${sql}`, params, 'all');
+  const plan = async ({ sql, params }: SqlStatement): Promise<string> => {
+    const rows = await em.getConnection().execute<Array<Record<string, string>>>(`explain ${sql}`, [...params], 'all');
     return rows.map((row: Record<string, string>) => Object.values(row)[0]).join('\n');
   };
 

@@ -4,6 +4,7 @@ import { errorCode, gql, gqlOk, PNG_BYTES, upload, walkTo, createTicketAs } from
 import { freshUser, login, LOGIN, outcomeOf, UPDATE_USER, within } from '../support/people';
 import { sseClient, SseStream } from '../realtime/sse-client';
 import { countStatement, pageStatement } from '../../src/modules/user/user-directory';
+import type { SqlStatement } from '../../src/db/sql';
 import { Role } from '../../src/modules/user/role';
 import type { Client as SseClient } from 'graphql-sse';
 import { serverWithClients } from '../support/live-suite';
@@ -588,8 +589,8 @@ describe.each(DATABASES)('the directory search on 20,000 users (%s)', (kind) => 
 
   it('a search of three characters or more uses users_username_trgm_idx for the page and its count, never a sequential scan of users', async () => {
     const em = server.app.database.orm.em.fork();
-    const plan = async ({ sql, params }: { sql: string; params: unknown[] }) =>
-      (await em.getConnection().execute<Array<Record<string, string>>>(`explain ${sql}`, params, 'all'))
+    const plan = async ({ sql, params }: SqlStatement) =>
+      (await em.getConnection().execute<Array<Record<string, string>>>(`explain ${sql}`, [...params], 'all'))
         .map((row: Record<string, string>) => Object.values(row)[0])
         .join('\n');
     for (const filter of [{ search: 'printer' }, { search: 'PRINTER.p', roles: [Role.STAFF], active: true }]) {

@@ -4,7 +4,7 @@ import type { VisibilityScope } from '../ticket/ticket.rules';
 import { ChangeWrites, TicketChange, TicketEventKind } from './ticket-change';
 import { execute } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
-import type { SqlStatement } from '../../db/write-transaction';
+import type { SqlStatement } from '../../db/sql';
 
 /**
  * The event log: every committed change to a ticket, in commit order.

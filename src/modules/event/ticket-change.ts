@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { TicketView, UserSummary } from '../ticket/ticket.query';
 import type { EventReply } from './event-log';
-import type { SqlStatement } from '../../db/write-transaction';
+import type { SqlStatement } from '../../db/sql';
 
 /** What happened to a ticket; subscriptions push these (docs/contract.md `TicketEventKind`). */
 export enum TicketEventKind {

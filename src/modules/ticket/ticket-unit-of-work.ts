@@ -1,7 +1,8 @@
 import { EntityManager, LockMode } from '@mikro-orm/core';
 import { notFound } from '../../shared/errors';
 import type { ChangeSink, ChangeWrites, TicketChange } from '../event/ticket-change';
-import { writeTransaction, type SqlStatement } from '../../db/write-transaction';
+import type { SqlStatement } from '../../db/sql';
+import { writeTransaction } from '../../db/write-transaction';
 import { Ticket } from './ticket.entity';
 
 /** Loads a ticket for change, holding its row lock until the transaction ends. */

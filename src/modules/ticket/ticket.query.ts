@@ -6,9 +6,8 @@ import { STATUS_CODE, statusFromCode, TicketStatus } from './ticket-status';
 import { OrderDirection, TicketOrder, TicketOrderField, TicketPosition } from './ticket-order';
 import { containsPattern, isBigramTerm } from './ticket-search';
 import { HIDDEN_FROM_STAFF, MESSAGES, TicketFacts, VisibilityScope, visibilityScope } from './ticket.rules';
-import { execute, executePreparedArrays, rowArrays } from '../../db/sql';
+import { execute, executePreparedArrays, rowArrays, type SqlStatement } from '../../db/sql';
 import { epochMs, parsedJson, userJson } from '../../db/sql-json';
-import type { SqlStatement } from '../../db/write-transaction';
 
 /**
  * The read path. Reads are the hot path of the product, so they never hydrate entities: one SQL
@@ -372,12 +371,6 @@ function addRange(where: Where, column: string, range: TimeRange | undefined): v
   if (range?.lt !== undefined) where.add(`${column} < ?::timestamptz`, new Date(range.lt).toISOString());
 }
 
-/** One SQL statement and its positional (`?`) parameters. */
-export interface Statement {
-  readonly sql: string;
-  readonly params: unknown[];
-}
-
 interface StatsRow {
   status: number | null;
   staff_id: number | null;
@@ -446,7 +439,7 @@ export class TicketReader {
   }
 
   /** The statement `list` runs (tests EXPLAIN it). */
-  listStatement(viewer: Viewer, query: TicketListQuery): Statement {
+  listStatement(viewer: Viewer, query: TicketListQuery): SqlStatement {
     const where = this.filter(viewer, query);
     const include = query.include ?? INCLUDE_ALL;
     let orderBy = 'order by t.id desc';
@@ -484,7 +477,7 @@ export class TicketReader {
   }
 
   /** The statement `count` runs. */
-  countStatement(viewer: Viewer, query: TicketFilter): Statement {
+  countStatement(viewer: Viewer, query: TicketFilter): SqlStatement {
     const where = this.filter(viewer, query);
     return { sql: `select count(*)::int as count from tickets t ${where.toSql()}`, params: where.params };
   }
@@ -516,7 +509,7 @@ export class TicketReader {
   }
 
   /** The statement `stats` runs. */
-  statsStatement(viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): Statement {
+  statsStatement(viewer: Viewer, query: TicketFilter, options: { byStaff: boolean }): SqlStatement {
     const where = this.filter(viewer, query);
     const sets = options.byStaff ? '(), (t.status), (t.staff_id)' : '(), (t.status)';
     const sql = `select g.status, g.staff_id, g.by_status, g.by_staff, g.count,
@@ -571,7 +564,7 @@ export class TicketReader {
     return where;
   }
 
-  private async run(em: EntityManager, sql: string, params: unknown[], include: TicketInclude): Promise<TicketView[]> {
+  private async run(em: EntityManager, sql: string, params: readonly unknown[], include: TicketInclude): Promise<TicketView[]> {
     // Prepared: the statement's text depends only on the filter's shape, and planning it cost
     // PostgreSQL about as much as running it (docs/performance.md).
     return assemble(await executePreparedArrays(em, sql, params, READ_COLUMNS), include);

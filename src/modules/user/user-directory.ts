@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { execute } from '../../db/sql';
+import { execute, type SqlStatement } from '../../db/sql';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { STATUS_CODE, TicketStatus } from '../ticket/ticket-status';
 import { normalizeRoles, Role } from './role';
@@ -113,14 +113,8 @@ function whereOf(filter: UserFilter): { sql: string; params: unknown[] } {
   return { sql: conditions.length ? `where ${conditions.join(' and ')}` : '', params };
 }
 
-/** A directory read as SQL and its parameters (exported for the plan test, test/graphql/people.test.ts). */
-export interface DirectoryStatement {
-  readonly sql: string;
-  readonly params: unknown[];
-}
-
 /** The page of `list`: the filter's users after `after` in username order, one more than `limit`. */
-export function pageStatement(filter: UserFilter, page: { limit: number; after?: string }): DirectoryStatement {
+export function pageStatement(filter: UserFilter, page: { limit: number; after?: string }): SqlStatement {
   const where = whereOf(filter);
   const conditions = where.sql ? [where.sql] : [];
   const params = [...where.params];
@@ -132,7 +126,7 @@ export function pageStatement(filter: UserFilter, page: { limit: number; after?:
 }
 
 /** The count of `count`: every user the filter matches. */
-export function countStatement(filter: UserFilter): DirectoryStatement {
+export function countStatement(filter: UserFilter): SqlStatement {
   const where = whereOf(filter);
   return { sql: `select count(*)::int as count from users u ${where.sql}`, params: where.params };
 }
