@@ -8,8 +8,7 @@ import { type ChangeSink, TicketEventKind } from '../event/ticket-change';
 import { TicketReader } from '../ticket/ticket.query';
 import { uuidv7 } from '../../shared/uuid';
 import { assertCan, MESSAGES, TicketOperation } from '../ticket/ticket.rules';
-import { ruleConditionSql, ruleParams } from '../ticket/ticket.rules.sql';
-import { lockTicket, TicketUnitOfWork, writeLocked, type PlannedChange } from '../ticket/ticket-unit-of-work';
+import { lockedWriteConditionSql, lockTicket, TicketUnitOfWork, writeLocked, type PlannedChange } from '../ticket/ticket-unit-of-work';
 import { Viewer } from '../user/viewer';
 
 export interface ReplyServiceOptions {
@@ -56,6 +55,8 @@ export class ReplyService {
     const id = parseUuid(ticketId, 'ticketId');
     const text = validateText(content, 'content');
     return writeLocked(em, this.changes, {
+      viewer,
+      operation: TicketOperation.REPLY,
       lock: this.reader.lockStatement(id, {}),
       decide: (rows) => {
         const locked = this.reader.lockedTicket(rows, {});
@@ -63,27 +64,14 @@ export class ReplyService {
         assertCan(viewer, TicketOperation.REPLY, locked.ticket);
         return locked.ticket;
       },
-      plan: (at, _decided, changedBefore): PlannedChange => {
+      plan: (at, _decided, condition): PlannedChange => {
         const replyId = uuidv7(at.getTime());
         return {
           change: { kind: TicketEventKind.REPLY_ADDED, ticketId: id, actorId: viewer.id, replyId, at },
           writes: {
             ctes: REPLY_CTES,
             // A reply is a change subscribers see: the ticket's updatedAt moves with it.
-            params: [
-              replyId,
-              id,
-              viewer.id,
-              text,
-              at,
-              id,
-              ...ruleParams(viewer, TicketOperation.REPLY),
-              changedBefore ?? 'infinity',
-              id,
-              this.maxRepliesPerTicket,
-              at,
-              id,
-            ],
+            params: [replyId, id, viewer.id, text, at, id, ...condition, id, this.maxRepliesPerTicket, at, id],
             gate: 'reply',
           },
         };
@@ -146,14 +134,14 @@ export class ReplyService {
 
 /**
  * A reply's writes: the reply, if the rule table allows it on the locked ticket, the ticket's last
- * change is before the bound (`infinity` once decided under the lock: ticket-unit-of-work.ts
- * `writeLocked`) and the ticket is under the cap (one customer's chatter must not grow every
- * reader's page of it without limit), and the ticket's updatedAt.
+ * change is before the bound (ticket-unit-of-work.ts `lockedWriteConditionSql`) and the ticket is
+ * under the cap (one customer's chatter must not grow every reader's page of it without limit),
+ * and the ticket's updatedAt.
  */
 const REPLY_CTES = `reply as (
     insert into replies (id, ticket_id, author_id, content, created_at)
     select ?::uuid, ?::uuid, ?, ?, ?::timestamptz
-    where exists (select 1 from tickets t where t.id = ? and ${ruleConditionSql('t')} and t.updated_at < ?::timestamptz)
+    where exists (select 1 from tickets t where t.id = ? and ${lockedWriteConditionSql('t')})
       and (select count(*) from replies where ticket_id = ? and deleted_at is null) < ?
     returning id),
   touched as (update tickets set updated_at = ?::timestamptz from reply where tickets.id = ?)`;

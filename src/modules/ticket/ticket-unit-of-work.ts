@@ -3,7 +3,10 @@ import { notFound } from '../../shared/errors';
 import type { ChangeSink, ChangeWrites, TicketChange } from '../event/ticket-change';
 import type { SqlStatement } from '../../db/sql';
 import { writeTransaction } from '../../db/write-transaction';
+import type { Viewer } from '../user/viewer';
 import { Ticket } from './ticket.entity';
+import type { TicketOperation } from './ticket.rules';
+import { ruleConditionSql, ruleParams } from './ticket.rules.sql';
 
 /** Loads a ticket for change, holding its row lock until the transaction ends. */
 export async function lockTicket(tem: EntityManager, id: string): Promise<Ticket> {
@@ -55,20 +58,31 @@ export interface PlannedChange {
 }
 
 /**
+ * The condition a {@link LockedWrite}'s statement puts on the ticket's row `alias`: the rule table
+ * allows the write on it (ticket.rules.sql.ts), and its last change is before a bound (this
+ * write's time, or `infinity` once the write was decided under the lock). Its parameters are the
+ * `condition` {@link LockedWrite.plan} is given, in order.
+ */
+export const lockedWriteConditionSql = (alias: string): string => `${ruleConditionSql(alias)} and ${alias}.updated_at < ?::timestamptz`;
+
+/**
  * A write to one ticket that locks its row and writes only where the rule table allows it on the
  * row it locked (transitions, replies): the statements and the decisions {@link writeLocked} runs.
  */
 export interface LockedWrite<D extends { readonly updatedAt: number }, P extends PlannedChange, T> {
+  /** Who writes and what the rule table is asked about it. */
+  readonly viewer: Viewer;
+  readonly operation: TicketOperation;
   /** The statement that locks the ticket's row and reads it (TicketReader.lockStatement). */
   readonly lock: SqlStatement;
   /** Reads the locked ticket's rows and decides on them (throws the refusal); `updatedAt`: the ticket's last change. */
   decide(rows: readonly unknown[]): D;
   /**
    * The change at `at` and its writes (ids drawn now), on the decision when it was made before
-   * the write was sent; the writes' condition includes the rule table's (ticket.rules.sql.ts) and,
-   * with `changedBefore`, that the ticket's `updated_at` is before it (else they write nothing).
+   * the write was sent. The writes must hold {@link lockedWriteConditionSql} on the ticket's row,
+   * with `condition` as its parameters (else they write nothing).
    */
-  plan(at: Date, decided: D | undefined, changedBefore: Date | undefined): P;
+  plan(at: Date, decided: D | undefined, condition: readonly unknown[]): P;
   /** The answer once the write ran: throws when it did not write (`written` false) on an allowed decision. */
   answer(decided: D, planned: P, written: boolean): T;
 }
@@ -100,7 +114,11 @@ export async function writeLocked<D extends { readonly updatedAt: number }, P ex
   return (await attempt(em, sink, write, true))!.value;
 }
 
-/** One transaction of {@link writeLocked}; undefined when the ticket changed at or after this write's time (nothing written). */
+/**
+ * One transaction of {@link writeLocked}: locked first (lock and decide, then write and commit),
+ * or in one message (lock, write and commit; then decide). Undefined when the ticket changed at
+ * or after this write's time (nothing written).
+ */
 async function attempt<D extends { readonly updatedAt: number }, P extends PlannedChange, T>(
   em: EntityManager,
   sink: ChangeSink,
@@ -109,28 +127,18 @@ async function attempt<D extends { readonly updatedAt: number }, P extends Plann
 ): Promise<{ value: T } | undefined> {
   let change: TicketChange | undefined;
   const result = await writeTransaction(em, async (transaction) => {
-    let decided: D;
-    let planned: P;
-    let written: boolean;
-    if (lockFirst) {
-      const [rows] = await transaction.executeAll([write.lock]);
-      decided = write.decide(rows!);
-      planned = write.plan(new Date(), decided, undefined);
-      change = planned.change;
-      const record = sink.recordWith(change, planned.writes);
-      transaction.commitWithNextStatement();
-      const [writeRows] = await transaction.executeAll([record.statement]);
-      written = record.settle(writeRows!);
-    } else {
-      const at = new Date();
-      planned = write.plan(at, undefined, at);
-      change = planned.change;
-      const record = sink.recordWith(change, planned.writes);
-      transaction.commitWithNextStatement();
-      const [rows, writeRows] = await transaction.executeAll([write.lock, record.statement]);
-      written = record.settle(writeRows!);
+    let decided: D | undefined;
+    if (lockFirst) decided = write.decide((await transaction.executeAll([write.lock]))[0]!);
+    const at = new Date();
+    const planned = write.plan(at, decided, [...ruleParams(write.viewer, write.operation), lockFirst ? 'infinity' : at]);
+    change = planned.change;
+    const record = sink.recordWith(change, planned.writes);
+    transaction.commitWithNextStatement();
+    const rows = await transaction.executeAll(lockFirst ? [record.statement] : [write.lock, record.statement]);
+    const written = record.settle(rows.at(-1)!);
+    if (!decided) {
       try {
-        decided = write.decide(rows!);
+        decided = write.decide(rows[0]!);
       } catch (error) {
         // The statement's condition is the rule table's own answer on the same locked row.
         if (written) throw new Error(`A write to ticket ${change.ticketId} was refused by the rule table and made by its statement`, { cause: error });

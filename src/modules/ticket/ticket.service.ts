@@ -12,10 +12,9 @@ import { HistoryEntry } from './history-entry.entity';
 import { claimIdempotencyKey, createFingerprint, parseIdempotencyKey } from './idempotency';
 import { Ticket } from './ticket.entity';
 import { TicketReader, type TicketInclude, type TicketView, type UserSummary } from './ticket.query';
-import { lockTicket, TicketUnitOfWork, writeLocked, type PlannedChange } from './ticket-unit-of-work';
+import { lockedWriteConditionSql, lockTicket, TicketUnitOfWork, writeLocked, type PlannedChange } from './ticket-unit-of-work';
 import { STATUS_CODE, TicketStatus } from './ticket-status';
 import { assertCan, canCreate, MESSAGES, OPERATION_RULES, TicketOperation } from './ticket.rules';
-import { ruleConditionSql, ruleParams } from './ticket.rules.sql';
 
 export interface CreateTicketCommand {
   readonly content: unknown;
@@ -175,6 +174,8 @@ export class TicketService {
       em,
       this.changes,
       {
+        viewer,
+        operation,
         lock: this.reader.lockStatement(id, include, named),
         decide: (rows) => {
           const locked = this.reader.lockedTicket(rows, include, named);
@@ -186,7 +187,7 @@ export class TicketService {
           const staff = checkStaffMember(locked.user, named);
           return { ...locked.ticket, staffId: staff.id, staff, scheduler: actor };
         },
-        plan: (at, decided, changedBefore) => {
+        plan: (at, decided, condition) => {
           const historyId = uuidv7(at.getTime());
           return {
             historyId,
@@ -200,8 +201,7 @@ export class TicketService {
                 assigning ? decided!.staffId : null,
                 assigning ? viewer.id : null,
                 id,
-                ...ruleParams(viewer, operation),
-                changedBefore ?? 'infinity',
+                ...condition,
                 historyId,
                 viewer.id,
                 code,
@@ -247,10 +247,10 @@ function checkStaffMember(user: (UserSummary & { active: boolean }) | null, staf
 /**
  * A transition's writes: the status (ASSIGN: the staff member and the acting scheduler too), if
  * the rule table allows it on the locked row and the ticket's last change is before the bound
- * (`infinity` once decided under the lock: ticket-unit-of-work.ts `writeLocked`), then its history entry.
+ * (ticket-unit-of-work.ts `lockedWriteConditionSql`), then its history entry.
  */
 const TRANSITION_CTES = `changed as (
     update tickets t set status = ?, updated_at = ?::timestamptz, staff_id = coalesce(?::int, t.staff_id), scheduler_id = coalesce(?::int, t.scheduler_id)
-    where t.id = ? and ${ruleConditionSql('t')} and t.updated_at < ?::timestamptz
+    where t.id = ? and ${lockedWriteConditionSql('t')}
     returning t.id),
   history as (insert into ticket_history (id, ticket_id, actor_id, status, at) select ?::uuid, id, ?, ?, ?::timestamptz from changed)`;
