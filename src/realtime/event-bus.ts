@@ -45,16 +45,11 @@ export interface BusLogger {
 export interface EventBus {
   readonly kind: 'in-process' | 'postgres' | 'redis';
   /**
-   * PostgreSQL: the NOTIFY channel, so a writer can queue its note in the statement that appends
-   * the event (EventLog.appendWith) instead of one more round trip; then `announceInTransaction`
-   * is not called for that event. Undefined for the other buses.
+   * PostgreSQL: the NOTIFY channel. A writer queues its note in the statement that appends the
+   * event (EventLog.append, appendWithStatement), and the server delivers it only if and when the
+   * transaction commits. Undefined for the other buses, which announce after the commit.
    */
   readonly notifyChannel?: string;
-  /**
-   * Inside the writing transaction, after the event row is written. PostgreSQL queues a NOTIFY
-   * here: the server delivers it only if and when the transaction commits.
-   */
-  announceInTransaction(tem: EntityManager, note: EventNote): Promise<void>;
   /** After the commit. Every bus also wakes this process's own listeners here, at once. */
   announceCommitted(note: EventNote): void;
   /** Registers the (single) receiver of notes. */
@@ -100,8 +95,6 @@ export abstract class BaseEventBus implements EventBus {
   protected deliver(note?: EventNote): void {
     this.listener(note);
   }
-
-  async announceInTransaction(_tem: EntityManager, _note: EventNote): Promise<void> {}
 
   announceCommitted(note: EventNote): void {
     this.deliver(note);

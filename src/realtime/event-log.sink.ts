@@ -27,8 +27,8 @@ export class EventLogSink implements ChangeSink {
   async record(tem: EntityManager, change: TicketChange): Promise<void> {
     const entry = this.begin(change);
     try {
+      // PostgreSQL's NOTIFY rides in the statement; the other buses announce after the commit.
       entry.seq = await this.log.append(tem, change, this.bus.notifyChannel);
-      if (this.bus.notifyChannel === undefined) await this.bus.announceInTransaction(tem, { seq: entry.seq, ticketId: change.ticketId });
     } catch (error) {
       this.failed(change);
       throw error;

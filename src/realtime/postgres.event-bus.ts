@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { Client } from 'pg';
 import { execute } from '../db/sql';
 import { formatUserChange, parseUserChange, type UserChange } from '../modules/user/user-change';
-import { BaseEventBus, BusLogger, EventNote, formatNote, parseNote } from './event-bus';
+import { BaseEventBus, BusLogger, parseNote } from './event-bus';
 
 /** The notification channel; NOTIFY is scoped to one database, so one name serves all. */
 export const POSTGRES_CHANNEL = 'helpdesk_ticket_events';
@@ -39,10 +39,6 @@ export class PostgresEventBus extends BaseEventBus {
 
   override ready(): Promise<void> {
     return this.firstConnect;
-  }
-
-  override async announceInTransaction(tem: EntityManager, note: EventNote): Promise<void> {
-    await execute(tem, 'select pg_notify(?, ?)', [POSTGRES_CHANNEL, formatNote(note)]);
   }
 
   override async announceUserChangeInTransaction(tem: EntityManager, change: UserChange): Promise<void> {

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { openDatabase, type Database } from '../../src/db/database';
-import type { EventBus, EventNote } from '../../src/realtime/event-bus';
+import type { EntityManager } from '@mikro-orm/core';
+import { execute } from '../../src/db/sql';
+import { formatNote, type EventBus, type EventNote } from '../../src/realtime/event-bus';
 import { InProcessEventBus } from '../../src/realtime/in-process.event-bus';
 import { PostgresEventBus } from '../../src/realtime/postgres.event-bus';
 import { RedisEventBus } from '../../src/realtime/redis.event-bus';
@@ -69,6 +71,8 @@ describe('InProcessEventBus', () => {
     reader = new PostgresEventBus(url, quiet);
     await Promise.all([writer.ready(), reader.ready()]);
   });
+  /** Queues a note in the transaction on the writer's channel, as the event log's statement does. */
+  const notify = (tem: EntityManager, note: EventNote) => execute(tem, 'select pg_notify(?, ?)', [writer.notifyChannel, formatNote(note)]);
   afterAll(async () => {
     await writer?.close();
     await reader?.close();
@@ -81,7 +85,7 @@ describe('InProcessEventBus', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     const committed = database.orm.em.fork().transactional(async (tem) => {
-      await writer.announceInTransaction(tem, { seq: 1, ticketId: TICKET });
+      await notify(tem, { seq: 1, ticketId: TICKET });
       await held;
     });
     await sleep(300);
@@ -92,11 +96,11 @@ describe('InProcessEventBus', () => {
 
     await expect(
       database.orm.em.fork().transactional(async (tem) => {
-        await writer.announceInTransaction(tem, { seq: 2, ticketId: TICKET });
+        await notify(tem, { seq: 2, ticketId: TICKET });
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
-    await database.orm.em.fork().transactional((tem) => writer.announceInTransaction(tem, { seq: 3, ticketId: TICKET }));
+    await database.orm.em.fork().transactional((tem) => notify(tem, { seq: 3, ticketId: TICKET }));
     expect(await received.next()).toEqual({ seq: 3, ticketId: TICKET });
     expect(received.notes.map((note) => note?.seq)).toEqual([1, 3]);
   });
@@ -116,7 +120,7 @@ describe('InProcessEventBus', () => {
     // Both listeners (writer's and reader's) come back; the reader says "read the log".
     expect(await received.next()).toBeUndefined();
     await sleep(100);
-    await database.orm.em.fork().transactional((tem) => writer.announceInTransaction(tem, { seq: 4, ticketId: TICKET }));
+    await database.orm.em.fork().transactional((tem) => notify(tem, { seq: 4, ticketId: TICKET }));
     expect(await received.next((note) => note !== undefined)).toEqual({ seq: 4, ticketId: TICKET });
   });
 });
