@@ -278,6 +278,8 @@ describe.each(DATABASES)('concurrent writes to one ticket (%s)', (kind) => {
       // Exactly the acknowledged replies exist, and nothing else was written.
       const stored = await rows<ReplyRow>('select id, created_at from replies where ticket_id = ?', [id]);
       expect(stored.map((row) => row.id).sort()).toEqual(acknowledged);
+      // The count the reply cap reads moved once for each of them, and for nothing else.
+      expect(await rows<{ reply_count: number }>('select reply_count from tickets where id = ?', [id])).toEqual([{ reply_count: acknowledged.length }]);
       const history = await historyOf(id);
       expect(history.slice(before.history).map((row) => statusFromCode(row.status))).toEqual([TicketStatus.CLOSED]);
       const closedAt = new Date(history.at(-1)!.at).getTime();

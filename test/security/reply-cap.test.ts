@@ -1,16 +1,25 @@
 import { DEFAULT_LIMITS, loadConfig } from '../../src/config';
+import { openDatabase, type Database } from '../../src/db/database';
 import { legacy } from '../support/legacy-client';
 import { createTicketAs, errorCode, gql, gqlOk } from '../support/http';
-import { DATABASES, startServer, type TestServer } from '../support/server';
+import { createPostgresDatabase, DATABASES, startServer, type TestServer } from '../support/server';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": every reader of a ticket gets all its
  * replies, so one customer could grow every scheduler's page without limit. A ticket holds at most
  * MAX_REPLIES_PER_TICKET replies that are not deleted (default 1,000); the next is refused with
  * CONFLICT (GraphQL) / 409 (legacy) and a message naming the limit, and writes nothing.
+ *
+ * The count the cap reads is the ticket's `reply_count` (Migration20261208000000_reply_count),
+ * moved by every reply added and deleted: after each test here, every ticket's count equals its
+ * replies that are not deleted.
  */
 const ADD = 'mutation($id: ID!, $content: String!) { addReply(ticketId: $id, content: $content) { id } }';
 const CAP = 3;
+
+/** Tickets whose `reply_count` is not the number of their replies that are not deleted. */
+const MISCOUNTED = `select t.id, t.reply_count, (select count(*)::integer from replies r where r.ticket_id = t.id and r.deleted_at is null) as replies
+  from tickets t where t.reply_count <> (select count(*) from replies r where r.ticket_id = t.id and r.deleted_at is null)`;
 
 describe.each(DATABASES)('replies per ticket (%s)', (kind) => {
   let server: TestServer;
@@ -20,6 +29,9 @@ describe.each(DATABASES)('replies per ticket (%s)', (kind) => {
   });
   afterAll(async () => {
     await server?.close();
+  });
+  afterEach(async () => {
+    expect(await server.app.database.orm.em.fork().getConnection().execute(MISCOUNTED)).toEqual([]);
   });
 
   const replyCount = async (id: string): Promise<number> =>
@@ -71,6 +83,83 @@ describe.each(DATABASES)('replies per ticket (%s)', (kind) => {
     expect(refused).toHaveLength(12 - CAP);
     expect(await replyCount(id)).toBe(CAP);
     expect(await events(id)).toBe(CAP);
+  });
+
+  it('concurrent deletions of one reply take it off the count once: one succeeds, the rest are NOT_FOUND, and one reply fits again', async () => {
+    const { customer, scheduler } = server.users;
+    const id = await createTicketAs(server, customer);
+    const ids: string[] = [];
+    for (let i = 0; i < CAP; i++) ids.push((await gqlOk(server, customer, ADD, { id, content: `reply ${i}` })).addReply.id);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        i % 2
+          ? gql(server, customer, 'mutation($id: ID!) { deleteReply(id: $id) }', { id: ids[1] })
+          : legacy(server, customer, 'ticket-reply-delete', { uuid: id, 'reply-uuid': ids[1] }),
+      ),
+    );
+    const deleted = results.filter((result) => ('body' in result ? result.status === 200 : !result.errors?.length));
+    const missing = results.filter((result) => ('body' in result ? result.status === 404 : errorCode(result) === 'NOT_FOUND'));
+    expect(deleted).toHaveLength(1);
+    expect(missing).toHaveLength(7);
+    expect(await replyCount(id)).toBe(CAP - 1);
+    expect((await gqlOk(server, scheduler, ADD, { id, content: 'fits' })).addReply.id).toEqual(expect.any(String));
+    expect(errorCode(await gql(server, scheduler, ADD, { id, content: 'does not' }))).toBe('CONFLICT');
+  });
+});
+
+describe.each(DATABASES)('the reply count migration (%s)', (kind) => {
+  let database: Database;
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    if (kind === 'postgres') {
+      const created = await createPostgresDatabase();
+      drop = created.drop;
+      database = await openDatabase({ databaseUrl: created.url, poolSize: 2 });
+    } else {
+      database = await openDatabase({});
+    }
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it('fills the count of every ticket from its replies that are not deleted, and the count cannot go below zero', async () => {
+    const migrator = database.orm.getMigrator();
+    const connection = database.orm.em.getConnection();
+    await migrator.down({ to: 'Migration20261207000000_search_bigrams' });
+    const [{ id: userId }] = await connection.execute<Array<{ id: number }>>(
+      "insert into users (username, password_hash, roles) values ('counted', 'x', '{CUSTOMER}') returning id",
+    );
+    const tickets = ['01900000-0000-7000-8000-00000000c001', '01900000-0000-7000-8000-00000000c002', '01900000-0000-7000-8000-00000000c003'];
+    for (const id of tickets) await connection.execute('insert into tickets (id, customer_id, content, status) values (?, ?, ?, 1)', [id, userId, 'text']);
+    // The first: 3 replies, one deleted; the second: 1 reply, deleted; the third: none.
+    const replies: Array<[string, number, boolean]> = [
+      [tickets[0], 1, false],
+      [tickets[0], 2, true],
+      [tickets[0], 3, false],
+      [tickets[1], 4, true],
+    ];
+    for (const [ticket, n, deleted] of replies) {
+      await connection.execute('insert into replies (id, ticket_id, author_id, content, deleted_at) values (?, ?, ?, ?, ?)', [
+        `01900000-0000-7000-8000-0000000d000${n}`,
+        ticket,
+        userId,
+        deleted ? null : `reply ${n}`,
+        deleted ? new Date() : null,
+      ]);
+    }
+    await migrator.up();
+    const counts = await connection.execute<Array<{ id: string; reply_count: number }>>(
+      'select id, reply_count from tickets where customer_id = ? order by id',
+      [userId],
+    );
+    expect(counts).toEqual([
+      { id: tickets[0], reply_count: 2 },
+      { id: tickets[1], reply_count: 0 },
+      { id: tickets[2], reply_count: 0 },
+    ]);
+    await expect(connection.execute('update tickets set reply_count = -1 where id = ?', [tickets[2]])).rejects.toThrow(/tickets_reply_count_check/);
   });
 });
 

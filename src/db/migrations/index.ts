@@ -8,6 +8,7 @@ import { Migration20261204000000_people } from './Migration20261204000000_people
 import { Migration20261205000000_ticket_finding } from './Migration20261205000000_ticket_finding';
 import { Migration20261206000000_rate_limit_budget } from './Migration20261206000000_rate_limit_budget';
 import { Migration20261207000000_search_bigrams } from './Migration20261207000000_search_bigrams';
+import { Migration20261208000000_reply_count } from './Migration20261208000000_reply_count';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -23,4 +24,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205000000_ticket_finding', class: Migration20261205000000_ticket_finding },
   { name: 'Migration20261206000000_rate_limit_budget', class: Migration20261206000000_rate_limit_budget },
   { name: 'Migration20261207000000_search_bigrams', class: Migration20261207000000_search_bigrams },
+  { name: 'Migration20261208000000_reply_count', class: Migration20261208000000_reply_count },
 ];

@@ -12,7 +12,7 @@ import type { TicketFacts } from './ticket.rules';
  */
 @Entity({ tableName: 'tickets' })
 export class Ticket implements TicketFacts {
-  [OptionalProps]?: 'statusCode' | 'status' | 'schedulerId' | 'staffId' | 'imageIds' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'statusCode' | 'status' | 'schedulerId' | 'staffId' | 'imageIds' | 'replyCount' | 'createdAt' | 'updatedAt';
 
   /** UUID v7: sorts by creation, so "newest first" is the primary key descending. */
   @PrimaryKey({ type: 'uuid' })
@@ -38,6 +38,13 @@ export class Ticket implements TicketFacts {
   /** Ordered ids of rows in `images`. */
   @Property({ type: 'uuid[]', columnType: 'uuid[]' })
   imageIds: string[] = [];
+
+  /**
+   * How many of its replies are not deleted: what MAX_REPLIES_PER_TICKET caps. Moved by the
+   * statement that adds a reply (reply.service.ts) and by a deletion, under the row lock.
+   */
+  @Property({ type: 'integer' })
+  replyCount: number = 0;
 
   @Property({ type: 'datetime', columnType: 'timestamptz(3)' })
   createdAt: Date = new Date();
