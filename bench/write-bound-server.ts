@@ -57,14 +57,13 @@ const transitionSql = (ordered: boolean): string => `
 
 const REPLY_SQL = `
   with locked as (
-    select id from tickets where id = $1 and customer_id = $2 and status = any($3::smallint[]) for update
+    select id from tickets where id = $1 and customer_id = $2 and status = any($3::smallint[]) and reply_count < ${MAX_REPLIES} for update
   ), reply as (
     insert into replies (id, ticket_id, author_id, content, created_at)
     select $4::uuid, locked.id, $2, $5, now() from locked
-    where (select count(*) from replies where ticket_id = $1 and deleted_at is null) < ${MAX_REPLIES}
     returning id, ticket_id, content, created_at
   ), touched as (
-    update tickets t set updated_at = reply.created_at from reply where t.id = reply.ticket_id
+    update tickets t set updated_at = reply.created_at, reply_count = t.reply_count + 1 from reply where t.id = reply.ticket_id
   ), ordered as (select pg_advisory_xact_lock(${EVENT_ORDER_LOCK_KEY}::bigint) from reply)
   , event as (
     insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)
