@@ -63,7 +63,7 @@ const REPLY_SQL = `
     select $4::uuid, locked.id, $2, $5, now() from locked
     returning id, ticket_id, content, created_at
   ), touched as (
-    update tickets t set updated_at = reply.created_at, reply_count = t.reply_count + 1 from reply where t.id = reply.ticket_id
+    update tickets t set updated_at = reply.created_at from reply where t.id = reply.ticket_id
   ), ordered as (select pg_advisory_xact_lock(${EVENT_ORDER_LOCK_KEY}::bigint) from reply)
   , event as (
     insert into ticket_events (kind, ticket_id, actor_id, reply_id, at)

@@ -11,8 +11,8 @@ import { createPostgresDatabase, DATABASES, startServer, type TestServer } from 
  * CONFLICT (GraphQL) / 409 (legacy) and a message naming the limit, and writes nothing.
  *
  * The count the cap reads is the ticket's `reply_count` (Migration20261208000000_reply_count),
- * moved by every reply added and deleted: after each test here, every ticket's count equals its
- * replies that are not deleted.
+ * kept by a trigger for every reply added, deleted or moved: after each test here, every ticket's
+ * count equals its replies that are not deleted.
  */
 const ADD = 'mutation($id: ID!, $content: String!) { addReply(ticketId: $id, content: $content) { id } }';
 const CAP = 3;
@@ -124,7 +124,7 @@ describe.each(DATABASES)('the reply count migration (%s)', (kind) => {
     await drop?.();
   });
 
-  it('fills the count of every ticket from its replies that are not deleted, and the count cannot go below zero', async () => {
+  it('fills the count of every ticket from its replies that are not deleted, keeps it for any writer, and the count cannot go below zero', async () => {
     const migrator = database.orm.getMigrator();
     const connection = database.orm.em.getConnection();
     await migrator.down({ to: 'Migration20261207000000_search_bigrams' });
@@ -150,15 +150,28 @@ describe.each(DATABASES)('the reply count migration (%s)', (kind) => {
       ]);
     }
     await migrator.up();
-    const counts = await connection.execute<Array<{ id: string; reply_count: number }>>(
-      'select id, reply_count from tickets where customer_id = ? order by id',
-      [userId],
-    );
-    expect(counts).toEqual([
-      { id: tickets[0], reply_count: 2 },
-      { id: tickets[1], reply_count: 0 },
-      { id: tickets[2], reply_count: 0 },
-    ]);
+    const counts = async (): Promise<number[]> =>
+      (await connection.execute<Array<{ reply_count: number }>>('select reply_count from tickets where customer_id = ? order by id', [userId])).map(
+        (row: { reply_count: number }) => row.reply_count,
+      );
+    expect(await counts()).toEqual([2, 0, 0]);
+
+    // Writers that know nothing of the column (the previous version during a rolling upgrade, a
+    // repair by hand) still move it: the database keeps it.
+    const extra = '01900000-0000-7000-8000-0000000d0009';
+    await connection.execute('insert into replies (id, ticket_id, author_id, content) values (?, ?, ?, ?)', [extra, tickets[2], userId, 'by hand']);
+    expect(await counts()).toEqual([2, 0, 1]);
+    await connection.execute('update replies set deleted_at = now(), content = null where id = ?', [extra]);
+    expect(await counts()).toEqual([2, 0, 0]);
+    await connection.execute("update replies set deleted_at = null, content = 'back' where id = ?", [extra]);
+    expect(await counts()).toEqual([2, 0, 1]);
+    await connection.execute('update replies set ticket_id = ? where id = ?', [tickets[2], '01900000-0000-7000-8000-0000000d0001']);
+    expect(await counts()).toEqual([1, 0, 2]);
+    await connection.execute('delete from replies where id = ?', ['01900000-0000-7000-8000-0000000d0003']);
+    expect(await counts()).toEqual([0, 0, 2]);
+    await connection.execute('update replies set author_id = author_id where ticket_id = ?', [tickets[2]]);
+    expect(await counts()).toEqual([0, 0, 2]);
+
     await expect(connection.execute('update tickets set reply_count = -1 where id = ?', [tickets[2]])).rejects.toThrow(/tickets_reply_count_check/);
   });
 });

@@ -42,8 +42,9 @@ export class ReplyService {
    * reads the ticket, the statement that inserts the reply only where the rule table allows the
    * viewer to reply to the locked row (ticket.rules.sql.ts) and the ticket holds fewer replies
    * than the cap (its row's `reply_count`, read by that statement, whose snapshot is taken after
-   * the lock was granted, so it counts every reply committed before), moves the ticket's updatedAt
-   * and reply count and appends the event, and `commit`, in one message. The rule table then words a refusal from the row as read; an
+   * the lock was granted, so it counts every reply committed before; the database's trigger moves
+   * it with every reply written), moves the ticket's updatedAt and appends the event, and
+   * `commit`, in one message. The rule table then words a refusal from the row as read; an
    * allowed reply that was not written met the cap. A refusal writes nothing.
    */
   async add(
@@ -100,9 +101,9 @@ export class ReplyService {
    *
    * Lock first, then decide: the first read only finds the ticket to lock; once its row lock is
    * held, one conditional update (`… where deleted_at is null`) marks the reply deleted. Of
-   * several concurrent deletions of one reply exactly one updates the row, takes one from the
-   * ticket's reply count and records REPLY_DELETED; the others find it gone (NOT_FOUND) and write
-   * nothing.
+   * several concurrent deletions of one reply exactly one updates the row (and so takes one from
+   * the ticket's reply count: Migration20261208000000_reply_count) and records REPLY_DELETED; the
+   * others find it gone (NOT_FOUND) and write nothing.
    */
   async delete(em: EntityManager, viewer: Viewer, replyId: string, ticketId?: string): Promise<string> {
     const id = parseUuid(replyId, 'replyId');
@@ -127,7 +128,6 @@ export class ReplyService {
       if (!erased.length) throw notFound('Reply not found');
       // A deletion is a change subscribers see: the ticket's updatedAt moves with it.
       ticket.updatedAt = at;
-      ticket.replyCount -= 1;
       changes.push({ kind: TicketEventKind.REPLY_DELETED, ticketId: found.ticket_id, actorId: viewer.id, replyId: id, at });
       return found.ticket_id;
     });
@@ -138,12 +138,11 @@ export class ReplyService {
  * A reply's writes: the reply, if the rule table allows it on the locked ticket, the ticket's last
  * change is before the bound (ticket-unit-of-work.ts `lockedWriteConditionSql`) and the ticket is
  * under the cap (one customer's chatter must not grow every reader's page of it without limit;
- * its `reply_count`, one row read instead of counting the replies), and the ticket's updatedAt and
- * reply count.
+ * its `reply_count`, kept by a trigger, instead of counting the replies), and the ticket's updatedAt.
  */
 const REPLY_CTES = `reply as (
     insert into replies (id, ticket_id, author_id, content, created_at)
     select ?::uuid, ?::uuid, ?, ?, ?::timestamptz
     where exists (select 1 from tickets t where t.id = ? and ${lockedWriteConditionSql('t')} and t.reply_count < ?)
     returning id),
-  touched as (update tickets set updated_at = ?::timestamptz, reply_count = reply_count + 1 from reply where tickets.id = ?)`;
+  touched as (update tickets set updated_at = ?::timestamptz from reply where tickets.id = ?)`;

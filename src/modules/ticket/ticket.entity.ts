@@ -40,8 +40,8 @@ export class Ticket implements TicketFacts {
   imageIds: string[] = [];
 
   /**
-   * How many of its replies are not deleted: what MAX_REPLIES_PER_TICKET caps. Moved by the
-   * statement that adds a reply (reply.service.ts) and by a deletion, under the row lock.
+   * How many of its replies are not deleted: what MAX_REPLIES_PER_TICKET caps. Kept by the
+   * database (a trigger on `replies`, Migration20261208000000_reply_count); never written here.
    */
   @Property({ type: 'integer' })
   replyCount: number = 0;
