@@ -12,7 +12,7 @@ import type { TicketFacts } from './ticket.rules';
  */
 @Entity({ tableName: 'tickets' })
 export class Ticket implements TicketFacts {
-  [OptionalProps]?: 'statusCode' | 'status' | 'schedulerId' | 'staffId' | 'imageIds' | 'replyCount' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'statusCode' | 'status' | 'schedulerId' | 'staffId' | 'imageIds' | 'createdAt' | 'updatedAt';
 
   /** UUID v7: sorts by creation, so "newest first" is the primary key descending. */
   @PrimaryKey({ type: 'uuid' })
@@ -38,13 +38,6 @@ export class Ticket implements TicketFacts {
   /** Ordered ids of rows in `images`. */
   @Property({ type: 'uuid[]', columnType: 'uuid[]' })
   imageIds: string[] = [];
-
-  /**
-   * How many of its replies are not deleted: what MAX_REPLIES_PER_TICKET caps. Kept by the
-   * database (a trigger on `replies`, Migration20261208000000_reply_count); never written here.
-   */
-  @Property({ type: 'integer' })
-  replyCount: number = 0;
 
   @Property({ type: 'datetime', columnType: 'timestamptz(3)' })
   createdAt: Date = new Date();
