@@ -1,6 +1,6 @@
-import { openDatabase, type Database } from '../../src/db/database';
+import type { Database } from '../../src/db/database';
 import { execute, executePrepared, executePreparedArrays } from '../../src/db/sql';
-import { createPostgresDatabase, DATABASES } from '../support/server';
+import { DATABASES, openFreshDatabase } from '../support/server';
 
 /**
  * The ticket reads run as prepared statements (src/db/sql.ts `executePrepared`): a named pg
@@ -9,22 +9,13 @@ import { createPostgresDatabase, DATABASES } from '../support/server';
  */
 describe.each(DATABASES)('prepared reads (%s)', (kind) => {
   let database: Database;
-  let drop: (() => Promise<void>) | undefined;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    if (kind === 'postgres') {
-      const created = await createPostgresDatabase();
-      drop = created.drop;
-      // One pooled session, so the statement lost below is the one the next read runs on.
-      database = await openDatabase({ databaseUrl: created.url, poolSize: 1 });
-    } else {
-      database = await openDatabase({});
-    }
+    // One pooled session, so the statement lost below is the one the next read runs on.
+    ({ database, close } = await openFreshDatabase(kind, { poolSize: 1 }));
   });
-  afterAll(async () => {
-    await database?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   // Text parameters typed by the statement as PostgreSQL infers them: text, int, an array literal, a uuid.
   const sql = `select ?::text as text, ?::int + 1 as next, cardinality(?::smallint[]) as size, ?::uuid as id`;

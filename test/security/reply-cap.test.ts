@@ -1,8 +1,8 @@
 import { DEFAULT_LIMITS, loadConfig } from '../../src/config';
-import { openDatabase, type Database } from '../../src/db/database';
+import type { Database } from '../../src/db/database';
 import { legacy } from '../support/legacy-client';
 import { createTicketAs, errorCode, gql, gqlOk } from '../support/http';
-import { createPostgresDatabase, DATABASES, startServer, type TestServer } from '../support/server';
+import { DATABASES, openFreshDatabase, startServer, type TestServer } from '../support/server';
 
 /**
  * Issue 9, "Buffers that grow with someone else's traffic": every reader of a ticket gets all its
@@ -109,20 +109,11 @@ describe.each(DATABASES)('replies per ticket (%s)', (kind) => {
 
 describe.each(DATABASES)('the reply count migration (%s)', (kind) => {
   let database: Database;
-  let drop: (() => Promise<void>) | undefined;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    if (kind === 'postgres') {
-      const created = await createPostgresDatabase();
-      drop = created.drop;
-      database = await openDatabase({ databaseUrl: created.url, poolSize: 2 });
-    } else {
-      database = await openDatabase({});
-    }
+    ({ database, close } = await openFreshDatabase(kind, { poolSize: 2 }));
   });
-  afterAll(async () => {
-    await database?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it('fills the count of every ticket from its replies that are not deleted, keeps it for any writer, and the count cannot go below zero', async () => {
     const migrator = database.orm.getMigrator();

@@ -5,7 +5,7 @@ import type { AppConfig } from '../../src/config';
 import { encodeCredential } from '../../src/modules/auth/credential';
 import { Role } from '../../src/modules/user/role';
 import { User } from '../../src/modules/user/user.entity';
-import type { DatabaseKind } from '../../src/db/database';
+import { openDatabase, type Database, type DatabaseKind } from '../../src/db/database';
 import { embeddedTemplate } from './embedded-template';
 import { createDatabaseOn } from './postgres';
 
@@ -65,6 +65,32 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
   const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set');
   return createDatabaseOn(base, 'helpdesk_test');
+}
+
+/**
+ * A database of its own for a suite that works below the server (migrations, the SQL helpers): a
+ * fresh PostgreSQL database, dropped by `close`, or an in-memory PGlite.
+ */
+export async function openFreshDatabase(kind: DatabaseKind, options: { poolSize?: number } = {}): Promise<{ database: Database; close: () => Promise<void> }> {
+  if (kind === 'embedded') {
+    const database = await openDatabase({});
+    return { database, close: () => database.close() };
+  }
+  const { url, drop } = await createPostgresDatabase();
+  let database: Database;
+  try {
+    database = await openDatabase({ databaseUrl: url, ...options });
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      await drop();
+    },
+  };
 }
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
