@@ -8,9 +8,11 @@ import type { SqlStatement } from './sql';
  * A short write transaction sent to the driver directly, in as few round trips as its
  * statements allow: `begin` travels with the first statement, and `commit` with the one the
  * work marks as its last ({@link WriteTransaction.commitWithNextStatement}); statements that do
- * not wait for JavaScript travel together ({@link WriteTransaction.executeAll}). A write that
- * locks a row and writes under a condition the database checks on it costs one round trip; one
- * that lets JavaScript decide between the lock and the write, two.
+ * not wait for JavaScript travel together ({@link WriteTransaction.executeAll}). A transaction
+ * whose first message also commits is that one message, without `begin` and `commit`:
+ * PostgreSQL runs a simple-protocol message's statements as one implicit transaction. A write
+ * that locks a row and writes under a condition the database checks on it costs one round trip;
+ * one that lets JavaScript decide between the lock and the write, two.
  *
  * Why not `em.transactional`: the write path (transitions, replies) uses no identity map and no
  * unit of work, only raw statements; MikroORM's transactional fork and knex's transaction and
@@ -142,7 +144,7 @@ const numbered = (sql: string): string => {
 class DriverTransaction implements WriteTransaction {
   private connection: PooledConnection | undefined;
   private send: SendText | undefined;
-  /** `begin` was sent. */
+  /** `begin` was sent: the session holds this transaction open between messages. */
   private begun = false;
   /** The next statement carries `commit`. */
   private commitNext = false;
@@ -178,11 +180,16 @@ class DriverTransaction implements WriteTransaction {
       if (prepare) prepares.push(prepare);
       sent.push(statement);
     }
-    const opens = !this.begun;
     const commits = this.commitNext;
+    // A message that both opens and commits is one implicit transaction without `begin` and
+    // `commit`: PostgreSQL runs the statements of one simple-protocol message as one transaction
+    // (none committed when one fails, nothing left open after it) unless it holds transaction
+    // control. Two statements less to parse and answer on every one-message write.
+    const implicit = !this.begun && commits;
+    const opens = !this.begun && !implicit;
     // PREPAREs first: session-level definitions, outside what the transaction decides.
-    const text = [...prepares, ...(opens ? ['begin'] : []), ...sent, ...(commits ? ['commit'] : [])].join(';\n');
-    this.begun = true;
+    const text = [...prepares, ...(opens ? ['begin'] : []), ...sent, ...(commits && !implicit ? ['commit'] : [])].join(';\n');
+    this.begun ||= opens;
     this.committing = commits;
     this.log(text);
     let results: Result[];

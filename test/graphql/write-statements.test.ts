@@ -12,11 +12,11 @@ import { Role } from '../../src/modules/user/role';
 import type { Viewer } from '../../src/modules/user/viewer';
 
 /**
- * The write path's round trips (issue 15): a transition costs one — `begin`, the statement that
- * locks and reads the ticket, the statement that updates it and appends history and event (and
- * queues the NOTIFY) only where the rule table allows it on that locked row (ticket.rules.sql.ts),
- * and `commit`, in one message — and its answer is built from them, with no read after the
- * commit. A reply costs the same one; an assignment two (its staff member is checked between).
+ * The write path's round trips (issue 15): a transition costs one — the statement that locks and
+ * reads the ticket and the statement that updates it and appends history and event (and queues
+ * the NOTIFY) only where the rule table allows it on that locked row (ticket.rules.sql.ts), in one
+ * message, which PostgreSQL runs as one implicit transaction — and its answer is built from them,
+ * with no read after the commit. A reply costs the same one; an assignment two (its staff member is checked between).
  * `server.queries` records every message sent to the database, one per round trip, begin and
  * commit included. The write statements are prepared once per connection (SQL `PREPARE`, in the
  * message of their first use there) and sent as `execute <name>(<values>)`; `expanded` reads a
@@ -67,19 +67,18 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     await server?.close();
   });
 
-  it('a transition is one round trip (begin, the lock and read, the write, commit) — and answers what a fresh read shows', async () => {
+  it('a transition is one round trip (the lock and read, the write: one implicit transaction) — and answers what a fresh read shows', async () => {
     const { staff } = server.users;
     let answer: Record<string, any> = {};
     const { request } = await statementsOf(staff, async () => {
       answer = (await gqlOk(server, staff, REQUEST_INFORMATION, { id: ticketId })).requestInformation;
     });
-    // One message: begin, the locking read, the write, commit; both prepared statements.
+    // One message: the locking read and the write, both prepared statements, no begin or commit.
     expect(request.map(normalized)).toEqual([
-      expect.stringMatching(/^(prepare hw_\w+ as .*;\s*)?begin;\s*execute hw_\w+\('[-0-9a-f]{36}'\);\s*execute hw_\w+\(.*\);\s*commit$/),
+      expect.stringMatching(/^(prepare hw_\w+ as .*;\s*)?execute hw_\w+\('[-0-9a-f]{36}'\);\s*execute hw_\w+\([^;]*\)$/),
     ]);
-    expect(request.map(expanded)).toEqual([
-      expect.stringMatching(/^begin;\s*with page as \(select t\.id.* for update of t\).*;\s*with changed as .*;\s*commit$/i),
-    ]);
+    expect(request.map(expanded)).toEqual([expect.stringMatching(/^with page as \(select t\.id.* for update of t\).*;\s*with changed as .*$/i)]);
+    expect(request.join(';')).not.toMatch(/\b(begin|commit)\b/i);
     expect(answer.status).toBe('REQUEST_INFORMATION');
     expect(answer.history.map((entry: any) => entry.status)).toEqual(['NEW', 'ASSIGNED', 'IN_PROCESSING', 'REQUEST_INFORMATION']);
     expect(answer.history.at(-1).actor).toEqual({ id: String(staff.id), username: staff.username });
@@ -100,7 +99,7 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
       answer = (await gqlOk(server, staff, REQUEST_INFORMATION, { id: ticketId })).requestInformation;
     });
     expect(request.map(expanded)).toEqual([
-      expect.stringMatching(/^begin;\s*with page as .* for update of t\).*;\s*with changed as .*;\s*commit$/i),
+      expect.stringMatching(/^with page as .* for update of t\).*;\s*with changed as (?!.*;\s*commit$).*$/i),
       expect.stringMatching(/^begin;\s*with page as .* for update of t\)/i),
       expect.stringMatching(/^with changed as .*;\s*commit$/i),
     ]);
@@ -116,7 +115,7 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
       await gqlOk(server, customer, ADD_REPLY, { id: ticketId, c: 'after the clock' });
     });
     expect(replying.map(expanded)).toEqual([
-      expect.stringMatching(/^begin;.*;\s*with reply as .*;\s*commit$/i),
+      expect.stringMatching(/^with page as .*;\s*with reply as (?!.*;\s*commit$).*$/i),
       expect.stringMatching(/^begin;\s*with page as .* for update of t\)/i),
       expect.stringMatching(/^with reply as .*;\s*commit$/i),
     ]);
@@ -191,16 +190,15 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
     expect(answer).toEqual({ status: 'ASSIGNED', staff: { id: String(staff.id), username: staff.username }, scheduler: { id: String(scheduler.id) } });
   });
 
-  it('a reply is one round trip: begin, the lock and read, the write, commit', async () => {
+  it('a reply is one round trip: the lock and read, the write (one implicit transaction)', async () => {
     const { customer } = server.users;
     let answer: Record<string, any> = {};
     const { request } = await statementsOf(customer, async () => {
       answer = (await gqlOk(server, customer, ADD_REPLY, { id: ticketId, c: 'counted' })).addReply;
     });
     expect(answer).toEqual({ id: expect.any(String), content: 'counted', author: { id: String(customer.id) } });
-    expect(request.map(expanded)).toEqual([
-      expect.stringMatching(/^begin;\s*with page as \(select t\.id.* for update of t\).*;\s*with reply as .*;\s*commit$/i),
-    ]);
+    expect(request.map(expanded)).toEqual([expect.stringMatching(/^with page as \(select t\.id.* for update of t\).*;\s*with reply as .*$/i)]);
+    expect(request.join(';')).not.toMatch(/\b(begin|commit)\b/i);
   });
 
   it('with a subscriber, the writer process fans out without reading the event back', async () => {
@@ -284,6 +282,44 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
         ).rejects.toThrow(/division by zero/);
       }
       expect(await contentOf(ticketId)).toBe(before);
+    });
+
+    it('a first message that also commits is one implicit transaction: a failing statement undoes the ones before it, and nothing stays open', async () => {
+      const before = await contentOf(ticketId);
+      // More attempts than the pool has connections: a connection left in a failed transaction would refuse the next.
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const em = server.app.database.orm.em.fork();
+        server.queries.length = 0;
+        await expect(
+          writeTransaction(em, async (transaction) => {
+            transaction.commitWithNextStatement();
+            await transaction.executeAll([
+              { sql: 'update tickets set content = ? where id = ? returning id', params: [`undone ${attempt}`, ticketId] },
+              { sql: 'select 1 / (select count(*) - count(*) from tickets) as boom', params: [] },
+            ]);
+          }),
+        ).rejects.toThrow(/division by zero/);
+        // One message, no begin or commit in it, and no rollback after it (nothing was left open).
+        expect(server.queries.map(expanded).filter((sql) => /content = |boom|rollback|begin|commit/.test(sql))).toEqual([
+          expect.stringMatching(/^update tickets set content = .*;\s*select 1 \/ .* as boom$/),
+        ]);
+      }
+      expect(await contentOf(ticketId)).toBe(before);
+      const em = server.app.database.orm.em.fork();
+      const [[row], [open]] = (await writeTransaction(em, async (transaction) => {
+        transaction.commitWithNextStatement();
+        return transaction.executeAll([
+          { sql: 'update tickets set content = ? where id = ? returning content', params: ['in one implicit transaction', ticketId] },
+          // Both statements see one transaction: the second reads the first's uncommitted write.
+          { sql: 'select content, pg_current_xact_id_if_assigned() is not null as written from tickets where id = ?', params: [ticketId] },
+        ]);
+      })) as [[{ content: string }], [{ content: string; written: boolean }]];
+      expect(row.content).toBe('in one implicit transaction');
+      expect(open).toEqual({ content: 'in one implicit transaction', written: true });
+      expect(await contentOf(ticketId)).toBe('in one implicit transaction');
+      await writeTransaction(em, async () => {
+        await edit(em, ticketId, before);
+      });
     });
 
     it('commits with the marked statement, then refuses another one; a work that marks none is committed at its end', async () => {

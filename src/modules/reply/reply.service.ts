@@ -38,13 +38,13 @@ export class ReplyService {
    * Adds a reply as the viewer; the ticket's row lock orders it against a concurrent close and
    * keeps the count of its replies exact, so the cap holds under concurrent replies.
    *
-   * One round trip (ticket-unit-of-work.ts `writeLocked`): `begin`, the statement that locks and
-   * reads the ticket, the statement that inserts the reply only where the rule table allows the
+   * One round trip (ticket-unit-of-work.ts `writeLocked`): the statement that locks and reads the
+   * ticket, and the statement that inserts the reply only where the rule table allows the
    * viewer to reply to the locked row (ticket.rules.sql.ts) and the ticket holds fewer replies
    * than the cap (its row's `reply_count`, read by that statement, whose snapshot is taken after
    * the lock was granted, so it counts every reply committed before; the database's trigger moves
-   * it with every reply written), moves the ticket's updatedAt and appends the event, and
-   * `commit`, in one message. The rule table then words a refusal from the row as read; an
+   * it with every reply written), moves the ticket's updatedAt and appends the event, in one
+   * message, one implicit transaction. The rule table then words a refusal from the row as read; an
    * allowed reply that was not written met the cap. A refusal writes nothing.
    */
   async add(

@@ -145,10 +145,10 @@ export class TicketService {
    * collections `include` asks for). ASSIGN names the staff member (who must hold the staff role)
    * and records the acting scheduler.
    *
-   * One round trip (ticket-unit-of-work.ts `writeLocked`): `begin`, the statement that locks the
-   * ticket's row and reads it, the statement that updates it, appends the history entry and the
-   * event (and queues the NOTIFY) only where the rule table allows it on the locked row
-   * (ticket.rules.sql.ts), and `commit`, in one message; the rule table then words a refusal from
+   * One round trip (ticket-unit-of-work.ts `writeLocked`): the statement that locks the ticket's
+   * row and reads it, and the statement that updates it, appends the history entry and the event
+   * (and queues the NOTIFY) only where the rule table allows it on the locked row
+   * (ticket.rules.sql.ts), in one message, one implicit transaction; the rule table then words a refusal from
    * the row as read. ASSIGN takes two (lock and read; the rule table and the staff check; the
    * write with the commit): its staff member's row is not locked, so the write must not decide
    * on it again. The answer is built from the locked row and what was written: no read after the
