@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { BOUND_FILTERED_SQL, BOUND_PAGE_SQL, BOUND_STATS_SQL, boundSearchSql } from './bound-sql';
-import { FLOOR_ENTRIES_SQL, FLOOR_PAGE_SQL, FLOOR_USERS_SQL, floorPage, mentionedUsers } from './floor';
+import { FLOOR_ENTRIES_SQL, FLOOR_USERS_SQL, floorPage, floorPageSql, mentionedUsers, type FloorScope, type FloorViewer } from './floor';
 import { announceReady, serveCommands } from './ipc';
 import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM, SHORT_SEARCH_TERM } from './queries';
 
@@ -19,12 +19,17 @@ import { PAGE_SIZE, SEARCH_PAGE_SIZE, SEARCH_TERM, SHORT_SEARCH_TERM } from './q
  * never run at the same time.
  *
  * `/floor` serves the same page the cheapest correct way (floor.ts): three plain prepared
- * statements on one connection, JSON assembled in JavaScript.
+ * statements on one connection, JSON assembled in JavaScript. `/floor/customer` and
+ * `/floor/staff` serve the list page of the customer (BOUND_CUSTOMER_ID, BOUND_CUSTOMER_ROLES)
+ * and of the staff member (BOUND_STAFF_ID, BOUND_STAFF_ROLES) the same way: their own tickets.
  */
 type Run = (name: string, sql: string, params: unknown[]) => Promise<string>;
 type Rows = Array<Record<string, unknown>>;
-/** Runs the floor's three statements on one connection: the page, its replies and history, the users they mention. */
-type Floor = (pageSize: number) => Promise<{ page: Rows; entries: Rows; users: Rows }>;
+/** Runs the floor's three statements on one connection: the viewer's page, its replies and history, the users they mention. */
+type Floor = (pageSize: number, viewer: FloorViewer) => Promise<{ page: Rows; entries: Rows; users: Rows }>;
+
+/** The page statement's parameters: the rows to read, and the viewer when the page is theirs only. */
+const pageParams = (pageSize: number, viewer: FloorViewer): unknown[] => (viewer.scope === 'all' ? [pageSize + 1] : [pageSize + 1, viewer.id]);
 
 /** The statement each path runs (the finding targets' bounds have their own paths). */
 const STATEMENTS: Record<string, { name: string; sql: string }> = {
@@ -44,10 +49,11 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
         const result = await pool.query<{ body: string }>({ name, text, values });
         return result.rows[0]!.body;
       },
-      floor: async (pageSize) => {
+      floor: async (pageSize, viewer) => {
         const client = await pool.connect();
         try {
-          const page = (await client.query({ name: 'floor-page', text: FLOOR_PAGE_SQL, values: [pageSize + 1] })).rows as Rows;
+          const text = floorPageSql(viewer.scope);
+          const page = (await client.query({ name: `floor-page-${viewer.scope}`, text, values: pageParams(pageSize, viewer) })).rows as Rows;
           const shown = page.slice(0, pageSize);
           const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
           const entries = (await client.query({ name: 'floor-entries', text: FLOOR_ENTRIES_SQL, values: [ids] })).rows as Rows;
@@ -69,8 +75,8 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
       const result = await pglite.query<{ body: string }>(sql, values);
       return result.rows[0]!.body;
     },
-    floor: async (pageSize) => {
-      const page = (await pglite.query<Record<string, unknown>>(FLOOR_PAGE_SQL, [pageSize + 1])).rows;
+    floor: async (pageSize, viewer) => {
+      const page = (await pglite.query<Record<string, unknown>>(floorPageSql(viewer.scope), pageParams(pageSize, viewer))).rows;
       const shown = page.slice(0, pageSize);
       const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
       const entries = (await pglite.query<Record<string, unknown>>(FLOOR_ENTRIES_SQL, [ids])).rows;
@@ -86,7 +92,15 @@ async function main(): Promise<void> {
   const roles = `{${process.env.BOUND_VIEWER_ROLES ?? ''}}`;
   if (!Number.isInteger(viewerId)) throw new Error('BOUND_VIEWER_ID is required');
   const staffId = Number(process.env.BOUND_STAFF_ID);
-  const viewer = { id: viewerId, roles: (process.env.BOUND_VIEWER_ROLES ?? '').split(',') };
+  const viewer = { id: viewerId, roles: (process.env.BOUND_VIEWER_ROLES ?? '').split(','), scope: 'all' as const };
+  const ownViewer = (id: string | undefined, roles: string | undefined, scope: FloorScope): FloorViewer | undefined =>
+    Number.isInteger(Number(id)) && roles ? { id: Number(id), roles: roles.split(','), scope } : undefined;
+  /** The floor's list page for each viewer: the scheduler's, and the customer's and staff member's own. */
+  const floors = new Map<string, FloorViewer>([['/floor', viewer]]);
+  const customer = ownViewer(process.env.BOUND_CUSTOMER_ID, process.env.BOUND_CUSTOMER_ROLES, 'customer');
+  const staff = ownViewer(process.env.BOUND_STAFF_ID, process.env.BOUND_STAFF_ROLES, 'staff');
+  if (customer) floors.set('/floor/customer', customer);
+  if (staff) floors.set('/floor/staff', staff);
   const database = await openDatabase();
   let queries = 0;
   let baseUrl = '';
@@ -94,11 +108,12 @@ async function main(): Promise<void> {
   const server = createServer((request, response) => {
     request.resume();
     request.once('end', () => {
-      if (request.url === '/floor') {
+      const floorViewer = floors.get(request.url ?? '');
+      if (floorViewer) {
         queries += 3;
-        database.floor(PAGE_SIZE).then(
+        database.floor(PAGE_SIZE, floorViewer).then(
           ({ page, entries, users }) => {
-            const body = floorPage(page, entries, users, viewer, baseUrl, PAGE_SIZE);
+            const body = floorPage(page, entries, users, floorViewer, baseUrl, PAGE_SIZE);
             response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
             response.end(body);
           },

@@ -10,12 +10,25 @@
  * it trusts a ratio, so a drift shows up as a mismatch instead of a flattering number.
  */
 
-/** Parameters: $1 page size + 1 (one more row says whether a next page exists). */
-export const FLOOR_PAGE_SQL = `
+/**
+ * Which tickets a floor page lists: every ticket (a scheduler), or the viewer's own as the
+ * product's visibility rule has them (docs/contract.md "Who sees what"): a customer the tickets
+ * they created, a staff member those assigned to them except while NEW (status 1).
+ */
+export type FloorScope = 'all' | 'customer' | 'staff';
+
+const SCOPE_CONDITION: Record<FloorScope, string> = {
+  all: '',
+  customer: 'where t.customer_id = $2::int',
+  staff: 'where t.staff_id = $2::int and t.status <> 1',
+};
+
+/** Parameters: $1 page size + 1 (one more row says whether a next page exists); $2 the viewer's id unless the scope is `all`. */
+export const floorPageSql = (scope: FloorScope): string => `
 select t.id, t.status, t.content, t.image_ids, t.customer_id, t.scheduler_id, t.staff_id,
   (extract(epoch from t.created_at) * 1000)::float8 as created_at,
   (extract(epoch from t.updated_at) * 1000)::float8 as updated_at
-from tickets t
+from tickets t ${SCOPE_CONDITION[scope]}
 order by t.created_at desc, t.id desc
 limit $1::int`;
 
@@ -45,6 +58,8 @@ const iso = (ms: unknown): string => new Date(ms as number).toISOString();
 export interface FloorViewer {
   readonly id: number;
   readonly roles: readonly string[];
+  /** The tickets this viewer's list page holds. */
+  readonly scope: FloorScope;
 }
 
 /** Rows of one ticket id, in the order the statement returned them. */

@@ -117,6 +117,13 @@ function firstByteDifference(a: string, b: string): string {
   return `${i}: ${JSON.stringify(a.slice(Math.max(0, i - 40), i + 40))} ≠ ${JSON.stringify(b.slice(Math.max(0, i - 40), i + 40))}`;
 }
 
+/** Each list page and its floor (targets.ts): the same page of the same viewer, served the cheapest way. */
+const LIST_PAGES: ReadonlyArray<readonly [list: string, floor: string]> = [
+  ['gql-list-scheduler', 'floor'],
+  ['gql-list-customer', 'floor-customer'],
+  ['gql-list-staff', 'floor-staff'],
+];
+
 /** How many tickets a response carries (a page that silently shrank would flatter the numbers). */
 function ticketsIn(body: string): number | undefined {
   try {
@@ -253,6 +260,9 @@ async function run(options: BenchOptions): Promise<void> {
       BOUND_VIEWER_ID: String(seed.scheduler.id),
       BOUND_VIEWER_ROLES: seed.scheduler.roles.join(','),
       BOUND_STAFF_ID: String(seed.staff.id),
+      BOUND_STAFF_ROLES: seed.staff.roles.join(','),
+      BOUND_CUSTOMER_ID: String(seed.customer.id),
+      BOUND_CUSTOMER_ROLES: seed.customer.roles.join(','),
     };
     if (environment.databaseUrl) env.DATABASE_URL = environment.databaseUrl;
     else delete env.DATABASE_URL;
@@ -285,7 +295,13 @@ async function run(options: BenchOptions): Promise<void> {
     // PostgreSQL's own CPU per request: its backends serving the benchmark's database.
     const postgres = environment.adminUrl ? await PostgresCpu.open(environment.adminUrl, environment.databaseName!) : undefined;
     if (postgres && !postgres.available) log('PostgreSQL backends are not visible in /proc here: its CPU is not measured');
-    const summaries: TargetSummary[] = targets.map((target) => ({ name: target.name, description: target.description, bound: target.bound, rounds: [] }));
+    const summaries: TargetSummary[] = targets.map((target) => ({
+      name: target.name,
+      description: target.description,
+      bound: target.bound,
+      floor: target.floor,
+      rounds: [],
+    }));
     const samples = new Map<string, string>();
     for (let round = 1; round <= options.rounds; round++) {
       // PGlite allows one process per data directory, so the bound and the app never overlap;
@@ -331,14 +347,17 @@ async function run(options: BenchOptions): Promise<void> {
 
     const bound = samples.get('sql-bound');
     const page = samples.get('gql-list-scheduler');
-    const floor = samples.get('floor');
-    let floorSame = 'not checked (run floor and gql-list-scheduler together)';
-    if (floor && page) {
-      floorSame =
-        floor === page
-          ? `yes, byte for byte (${Buffer.byteLength(page)} bytes, ${JSON.parse(page).data.tickets.edges.length} tickets)`
-          : `NO — ${firstDifference(JSON.parse(floor), JSON.parse(page)) ?? `same JSON, different bytes from offset ${firstByteDifference(floor, page)}`}`;
-    }
+    /** Each list page beside its floor: the same bytes, or where they differ. */
+    const floorChecks = LIST_PAGES.map(([list, floorName]) => {
+      const floor = samples.get(floorName);
+      const listed = samples.get(list);
+      if (!floor || !listed) return `${floorName} returns the same bytes as ${list}: not checked (run them together)`;
+      const same =
+        floor === listed
+          ? `yes, byte for byte (${Buffer.byteLength(listed)} bytes, ${JSON.parse(listed).data.tickets.edges.length} tickets)`
+          : `NO — ${firstDifference(JSON.parse(floor), JSON.parse(listed)) ?? `same JSON, different bytes from offset ${firstByteDifference(floor, listed)}`}`;
+      return `${floorName} returns the same bytes as ${list}: ${same}`;
+    });
     let sameJson = 'not checked (run sql-bound and gql-list-scheduler together)';
     if (bound && page) {
       const difference = firstDifference(JSON.parse(bound), JSON.parse(page));
@@ -376,7 +395,7 @@ async function run(options: BenchOptions): Promise<void> {
     log();
     log(targetList(summaries));
     log();
-    log(`floor returns the same bytes as gql-list-scheduler: ${floorSame}`);
+    for (const line of floorChecks) log(line);
     log(`SQL bound (json_agg) returns the same JSON as gql-list-scheduler: ${sameJson}`);
     for (const name of ['filtered', 'search', 'search-short', 'stats']) {
       const boundBody = samples.get(`sql-bound-${name}`);
@@ -392,10 +411,11 @@ async function run(options: BenchOptions): Promise<void> {
       if (app?.rounds.length && bound?.rounds.length) log(`gql-${name} / sql-bound-${name}: ${boundRatio(app, bound).toFixed(2)}×`);
     }
     const gqlList = summaries.find((summary) => summary.name === 'gql-list-scheduler');
-    const floorSummary = summaries.find((summary) => summary.name === 'floor');
-    const listNames = ['gql-list-scheduler', 'gql-list-customer', 'gql-list-staff'];
+    const listNames = LIST_PAGES.map(([list]) => list);
     for (const name of [...listNames, ...listNames.map((list) => `before:${list}`), 'sql-bound']) {
       const summary = summaries.find((candidate) => candidate.name === name);
+      const floorName = summary?.floor ?? 'floor';
+      const floorSummary = summaries.find((candidate) => candidate.name === floorName);
       if (!summary?.rounds.length || !floorSummary?.rounds.length) continue;
       const perRound = (value: (r: RoundResult, f: RoundResult) => number) =>
         summary.rounds.flatMap((r) => {
@@ -405,7 +425,7 @@ async function run(options: BenchOptions): Promise<void> {
       const throughput = perRound((r, f) => r.requestsPerSecond / f.requestsPerSecond);
       const cpu = perRound((r, f) => totalCpu(r) / totalCpu(f));
       log(
-        `${name} / floor: throughput ${median(throughput).toFixed(2)}× (per round ${throughput.map((x) => x.toFixed(2)).join(', ')}; goal ≥ 0.8), ` +
+        `${name} / ${floorName}: throughput ${median(throughput).toFixed(2)}× (per round ${throughput.map((x) => x.toFixed(2)).join(', ')}; goal ≥ 0.8), ` +
           `total CPU per request ${median(cpu).toFixed(2)}× (per round ${cpu.map((x) => x.toFixed(2)).join(', ')}; goal ≤ 1.3)`,
       );
     }

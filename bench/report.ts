@@ -29,6 +29,8 @@ export interface TargetSummary {
   readonly name: string;
   /** The bound its ratio is taken to; `sql-bound` when absent. */
   readonly bound?: string;
+  /** The floor its `× floor` ratios are taken to; `floor` when absent. */
+  readonly floor?: string;
   readonly description: string;
   /** Why it did not run, when it did not. */
   skipped?: string;
@@ -82,15 +84,15 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
 /** The results table (Markdown, so it can go into docs/performance.md as printed). */
 export function resultsTable(summaries: readonly TargetSummary[]): string {
   const boundOf = (summary: TargetSummary) => summaries.find((candidate) => candidate.name === (summary.bound ?? 'sql-bound') && !candidate.skipped);
-  const floor = summaries.find((candidate) => candidate.name === 'floor' && !candidate.skipped);
+  const floorOf = (summary: TargetSummary) => summaries.find((candidate) => candidate.name === (summary.floor ?? 'floor') && !candidate.skipped);
   const rows = summaries.map((summary) => {
     if (summary.skipped) {
       const reason = summary.skipped.length > 70 ? `${summary.skipped.slice(0, 69)}…` : summary.skipped;
       return [summary.name, '—', '—', '—', '—', '—', '—', '—', '—', '—', '—', '—', '—', reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')];
     }
     const rounds = summary.rounds;
-    // The floor answers the list page; the finding targets are compared with their own bounds only.
-    const againstFloor = summary.bound === undefined ? floor : undefined;
+    // A floor answers a viewer's list page; the finding targets are compared with their own bounds only.
+    const againstFloor = summary.bound === undefined ? floorOf(summary) : undefined;
     return [
       summary.name,
       fixed(median(rounds.map((r) => r.requestsPerSecond)), 0),

@@ -33,6 +33,8 @@ export interface Target {
   nextBody(): string;
   /** The bound target this one's ratio is taken to (default `sql-bound`). */
   readonly bound?: string;
+  /** The floor target this one's `× floor` ratio is taken to (default `floor`, the scheduler's list page): the same page the cheapest way. */
+  readonly floor?: string;
   /** Whether bodies differ from request to request (writes); reads send one fixed body. */
   readonly dynamic?: boolean;
   /** Whether a response body is a success (GraphQL errors come with HTTP 200). */
@@ -160,6 +162,12 @@ function replyTarget(user: BenchUser, credential: string, pool: readonly string[
   );
 }
 
+/** A floor (floor.ts): the list page of one viewer, served by the bound server on `path`. */
+function floorTarget(name: string, path: string, description: string): Target {
+  const page = graphqlBody(LIST_PAGE);
+  return { name, description, server: 'bound', path, headers: JSON_HEADERS, floor: name, nextBody: () => page, isSuccess: graphqlSuccess };
+}
+
 /** Every target, in the order the table lists them. */
 export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
   const credential = (user: BenchUser) => encodeCredential(user.username, BENCH_PASSWORD, key);
@@ -167,15 +175,21 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
   const detail = graphqlBody(DETAIL, { id: seed.detailTicketId });
   const scheduler = credential(seed.scheduler);
   return [
-    {
-      name: 'floor',
-      description: `the floor: three plain prepared statements (page with users, replies, history), JSON assembled in JavaScript, node:http (list page as ${seed.scheduler.username})`,
-      server: 'bound',
-      path: '/floor',
-      headers: JSON_HEADERS,
-      nextBody: () => page,
-      isSuccess: graphqlSuccess,
-    },
+    floorTarget(
+      'floor',
+      '/floor',
+      `the floor: three plain prepared statements (page with users, replies, history), JSON assembled in JavaScript, node:http (list page as ${seed.scheduler.username})`,
+    ),
+    floorTarget(
+      'floor-customer',
+      '/floor/customer',
+      `the floor of gql-list-customer: the same, the list page of ${seed.customer.username} (the tickets they created)`,
+    ),
+    floorTarget(
+      'floor-staff',
+      '/floor/staff',
+      `the floor of gql-list-staff: the same, the list page of ${seed.staff.username} (the tickets assigned to them, except while NEW)`,
+    ),
     {
       name: 'sql-bound',
       description: `reference: one hand-written json_agg statement that builds the whole response in PostgreSQL, over node:http (list page as ${seed.scheduler.username})`,
@@ -187,8 +201,11 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
       isSuccess: (status, body) => status === 200 && /^\{\s*"data"\s*:/.test(body),
     },
     graphqlTarget('gql-list-scheduler', `tickets(first: ${PAGE_SIZE}) as ${seed.scheduler.username}`, scheduler, () => page),
-    graphqlTarget('gql-list-customer', `tickets(first: ${PAGE_SIZE}) as ${seed.customer.username}`, credential(seed.customer), () => page),
-    graphqlTarget('gql-list-staff', `tickets(first: ${PAGE_SIZE}) as ${seed.staff.username}`, credential(seed.staff), () => page),
+    {
+      ...graphqlTarget('gql-list-customer', `tickets(first: ${PAGE_SIZE}) as ${seed.customer.username}`, credential(seed.customer), () => page),
+      floor: 'floor-customer',
+    },
+    { ...graphqlTarget('gql-list-staff', `tickets(first: ${PAGE_SIZE}) as ${seed.staff.username}`, credential(seed.staff), () => page), floor: 'floor-staff' },
     graphqlTarget('gql-detail', `ticket(id) of the newest ticket as ${seed.scheduler.username}`, scheduler, () => detail),
     legacyTarget('legacy-scheduler-list', `scheduler-list, page 1 of ${PAGE_SIZE}, as ${seed.scheduler.username}`, {
       action: 'scheduler-list',
