@@ -74,6 +74,9 @@ function preparedName(sql: string): string | undefined {
   return name;
 }
 
+/** The name `executePrepared` prepares `sql` under in each session, once it has run it (tests read `pg_prepared_statements` with it). */
+export const preparedReadName = (sql: string): string | undefined => preparedNames.get(sql);
+
 /**
  * A session answered that it does not hold the statement (a `DEALLOCATE`, a pooler that moved
  * us to another session): the next execution prepares it again under a new name, on every

@@ -1,6 +1,10 @@
 import type { Database } from '../../src/db/database';
-import { execute, executePrepared, executePreparedArrays } from '../../src/db/sql';
+import { execute, executePrepared, executePreparedArrays, preparedReadName } from '../../src/db/sql';
 import { DATABASES, openFreshDatabase } from '../support/server';
+import { INCLUDE_ALL, TicketReader, type TicketListQuery } from '../../src/modules/ticket/ticket.query';
+import { OrderDirection, TicketOrderField } from '../../src/modules/ticket/ticket-order';
+import { Role } from '../../src/modules/user/role';
+import type { Viewer } from '../../src/modules/user/viewer';
 
 /**
  * The ticket reads run as prepared statements (src/db/sql.ts `executePrepared`): a named pg
@@ -64,5 +68,55 @@ describe.each(DATABASES)('prepared reads (%s)', (kind) => {
     const em = database.orm.em.fork();
     await expect(executePrepared(em, sql, [awkward, 1, '{1}', 'not-a-uuid'])).rejects.toThrow(/uuid/);
     expect(await executePrepared<Array<{ next: number }>>(em, sql, params)).toMatchObject([{ next: 42 }]);
+  });
+
+  it("plans a list page's statement once: its page size is in the text, so PostgreSQL keeps the generic plan", async () => {
+    const em = database.orm.em.fork();
+    // A table of some size, analysed: PostgreSQL's choice between the generic and the custom plan
+    // compares their estimated costs, and over an empty table the two look alike.
+    const [first, second] = await execute<Array<{ id: number }>>(
+      em,
+      `insert into users (username, password_hash, roles) values ('plans-dispatcher', 'x', '{SCHEDULER}'), ('plans-customer', 'x', '{CUSTOMER}') returning id`,
+    );
+    await execute(
+      em,
+      `insert into tickets (id, customer_id, content, status, created_at, updated_at)
+       select gen_random_uuid(), ?, 'ticket ' || n, 1 + n % 8, now() - n * interval '1 minute', now() from generate_series(1, 2000) n`,
+      [second!.id],
+    );
+    await execute(
+      em,
+      `insert into replies (id, ticket_id, author_id, content) select gen_random_uuid(), t.id, t.customer_id, 'reply ' || n from tickets t, generate_series(1, 5) n`,
+    );
+    await execute(
+      em,
+      `insert into ticket_history (id, ticket_id, actor_id, status) select gen_random_uuid(), t.id, t.customer_id, 1 + n from tickets t, generate_series(1, 5) n`,
+    );
+    await execute(em, 'analyze tickets, replies, ticket_history, users');
+    const reader = new TicketReader();
+    const page: TicketListQuery = { limit: 50, order: { field: TicketOrderField.CREATED_AT, direction: OrderDirection.DESC }, include: INCLUDE_ALL };
+    const viewers: Viewer[] = [
+      { id: first!.id, username: 'plans-dispatcher', roles: [Role.SCHEDULER], isAdmin: false },
+      { id: second!.id, username: 'plans-customer', roles: [Role.CUSTOMER], isAdmin: false },
+    ];
+    for (const viewer of viewers) {
+      const { sql, params } = reader.listStatement(viewer, page);
+      expect(sql).toMatch(/ limit 51\b/);
+      for (let i = 0; i < 8; i++) await reader.list(em, viewer, page);
+      // One pooled session: the statement this suite's reads prepared there, and how PostgreSQL ran it.
+      const [plans] = await execute<Array<{ generic: number; custom: number }>>(
+        em,
+        'select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where name = ?',
+        [preparedReadName(sql)],
+      );
+      // With `limit $n` every execution was a custom plan (the statement planned again each time).
+      expect({ viewer: viewer.username, custom: plans!.custom <= 5, generic: plans!.generic >= 3 }).toEqual({
+        viewer: viewer.username,
+        custom: true,
+        generic: true,
+      });
+      // The scheduler's page has no parameter left; the customer's, the customer's id.
+      expect(params).toEqual(viewer.roles.includes(Role.SCHEDULER) ? [] : [viewer.id]);
+    }
   });
 });
