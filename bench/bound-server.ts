@@ -28,8 +28,8 @@ type Rows = Array<Record<string, unknown>>;
 /** Runs the floor's three statements on one connection: the viewer's page, its replies and history, the users they mention. */
 type Floor = (pageSize: number, viewer: FloorViewer) => Promise<{ page: Rows; entries: Rows; users: Rows }>;
 
-/** The page statement's parameters: the rows to read, and the viewer when the page is theirs only. */
-const pageParams = (pageSize: number, viewer: FloorViewer): unknown[] => (viewer.scope === 'all' ? [pageSize + 1] : [pageSize + 1, viewer.id]);
+/** The page statement's parameters: the viewer, when the page is theirs only. */
+const pageParams = (viewer: FloorViewer): unknown[] => (viewer.scope === 'all' ? [] : [viewer.id]);
 
 /** The statement each path runs (the finding targets' bounds have their own paths). */
 const STATEMENTS: Record<string, { name: string; sql: string }> = {
@@ -52,8 +52,8 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
       floor: async (pageSize, viewer) => {
         const client = await pool.connect();
         try {
-          const text = floorPageSql(viewer.scope);
-          const page = (await client.query({ name: `floor-page-${viewer.scope}`, text, values: pageParams(pageSize, viewer) })).rows as Rows;
+          const text = floorPageSql(viewer.scope, pageSize + 1);
+          const page = (await client.query({ name: `floor-page-${viewer.scope}-${pageSize}`, text, values: pageParams(viewer) })).rows as Rows;
           const shown = page.slice(0, pageSize);
           const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
           const entries = (await client.query({ name: 'floor-entries', text: FLOOR_ENTRIES_SQL, values: [ids] })).rows as Rows;
@@ -76,7 +76,7 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
       return result.rows[0]!.body;
     },
     floor: async (pageSize, viewer) => {
-      const page = (await pglite.query<Record<string, unknown>>(floorPageSql(viewer.scope), pageParams(pageSize, viewer))).rows;
+      const page = (await pglite.query<Record<string, unknown>>(floorPageSql(viewer.scope, pageSize + 1), pageParams(viewer))).rows;
       const shown = page.slice(0, pageSize);
       const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
       const entries = (await pglite.query<Record<string, unknown>>(FLOOR_ENTRIES_SQL, [ids])).rows;

@@ -19,18 +19,23 @@ export type FloorScope = 'all' | 'customer' | 'staff';
 
 const SCOPE_CONDITION: Record<FloorScope, string> = {
   all: '',
-  customer: 'where t.customer_id = $2::int',
-  staff: 'where t.staff_id = $2::int and t.status <> 1',
+  customer: 'where t.customer_id = $1::int',
+  staff: 'where t.staff_id = $1::int and t.status <> 1',
 };
 
-/** Parameters: $1 page size + 1 (one more row says whether a next page exists); $2 the viewer's id unless the scope is `all`. */
-export const floorPageSql = (scope: FloorScope): string => `
+/**
+ * The page of `rows` tickets (the page size + 1: one more row says whether a next page exists),
+ * the row count in the text as the product's statement has it (ticket.query.ts): with `limit $n`
+ * PostgreSQL would plan the statement at every execution. Parameter: $1 the viewer's id unless
+ * the scope is `all`.
+ */
+export const floorPageSql = (scope: FloorScope, rows: number): string => `
 select t.id, t.status, t.content, t.image_ids, t.customer_id, t.scheduler_id, t.staff_id,
   (extract(epoch from t.created_at) * 1000)::float8 as created_at,
   (extract(epoch from t.updated_at) * 1000)::float8 as updated_at
 from tickets t ${SCOPE_CONDITION[scope]}
 order by t.created_at desc, t.id desc
-limit $1::int`;
+limit ${Math.trunc(rows)}`;
 
 /**
  * Parameters: $1 the page's ticket ids (uuid[]). Replies (kind 'r') and history (kind 'h') of
