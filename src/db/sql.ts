@@ -101,8 +101,10 @@ const UNDEFINED_PSTATEMENT = '26000';
 
 /**
  * `execute` for the hot reads: the statement is prepared once per database session and then
- * only executed, so PostgreSQL parses and plans its text once instead of on every request (a
- * list page's statement, a CTE with four lookups, cost about as much to plan as to run).
+ * only executed, so PostgreSQL parses its text once instead of on every request. It also plans it
+ * once only if the generic plan costs no more than the plans for the values at hand: a statement
+ * whose values steer its cost (a `limit ?`) is planned again at every execution, so such values
+ * belong in the text where they are few (ticket.query.ts writes its page size there).
  *
  * - PostgreSQL: a named prepared statement of the pg driver (knex passes the name through);
  *   pg prepares it on each pooled connection the first time that connection runs it. The
