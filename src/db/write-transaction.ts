@@ -181,14 +181,15 @@ class DriverTransaction implements WriteTransaction {
       sent.push(statement);
     }
     const commits = this.commitNext;
-    // A message that both opens and commits is one implicit transaction without `begin` and
-    // `commit`: PostgreSQL runs the statements of one simple-protocol message as one transaction
-    // (none committed when one fails, nothing left open after it) unless it holds transaction
-    // control. Two statements less to parse and answer on every one-message write.
-    const implicit = !this.begun && commits;
-    const opens = !this.begun && !implicit;
+    // `begin` only when the transaction outlives this message, `commit` only when `begin` was
+    // sent: a message that both opens and commits is one implicit transaction (PostgreSQL runs
+    // the statements of one simple-protocol message as one transaction unless it holds
+    // transaction control: none committed when one fails, nothing left open after it). Two
+    // statements less to parse and answer on every one-message write.
+    const opens = !this.begun && !commits;
+    const closes = this.begun && commits;
     // PREPAREs first: session-level definitions, outside what the transaction decides.
-    const text = [...prepares, ...(opens ? ['begin'] : []), ...sent, ...(commits && !implicit ? ['commit'] : [])].join(';\n');
+    const text = [...prepares, ...(opens ? ['begin'] : []), ...sent, ...(closes ? ['commit'] : [])].join(';\n');
     this.begun ||= opens;
     this.committing = commits;
     this.log(text);
