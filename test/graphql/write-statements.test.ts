@@ -16,7 +16,8 @@ import type { Viewer } from '../../src/modules/user/viewer';
  * reads the ticket and the statement that updates it and appends history and event (and queues
  * the NOTIFY) only where the rule table allows it on that locked row (ticket.rules.sql.ts), in one
  * message, which PostgreSQL runs as one implicit transaction — and its answer is built from them,
- * with no read after the commit. A reply costs the same one; an assignment two (its staff member is checked between).
+ * with no read after the commit. A reply costs the same one; an assignment two (its staff member
+ * is checked between).
  * `server.queries` records every message sent to the database, one per round trip, begin and
  * commit included. The write statements are prepared once per connection (SQL `PREPARE`, in the
  * message of their first use there) and sent as `execute <name>(<values>)`; `expanded` reads a
@@ -286,7 +287,8 @@ describe.each(DATABASES)('statements per write (%s)', (kind) => {
 
     it('a first message that also commits is one implicit transaction: a failing statement undoes the ones before it, and nothing stays open', async () => {
       const before = await contentOf(ticketId);
-      // More attempts than the pool has connections: a connection left in a failed transaction would refuse the next.
+      // More attempts than the pool has connections: a connection left in a failed transaction
+      // would refuse the next.
       for (let attempt = 0; attempt < 12; attempt++) {
         const em = server.app.database.orm.em.fork();
         server.queries.length = 0;

@@ -44,8 +44,8 @@ export class ReplyService {
    * than the cap (its row's `reply_count`, read by that statement, whose snapshot is taken after
    * the lock was granted, so it counts every reply committed before; the database's trigger moves
    * it with every reply written), moves the ticket's updatedAt and appends the event, in one
-   * message, one implicit transaction. The rule table then words a refusal from the row as read; an
-   * allowed reply that was not written met the cap. A refusal writes nothing.
+   * message, one implicit transaction. The rule table then words a refusal from the row as read;
+   * an allowed reply that was not written met the cap. A refusal writes nothing.
    */
   async add(
     em: EntityManager,

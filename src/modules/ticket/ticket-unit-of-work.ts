@@ -91,7 +91,8 @@ export interface LockedWrite<D extends { readonly updatedAt: number }, P extends
  * Runs a {@link LockedWrite} in **one round trip** where it can: the locking read and the writes
  * (only where the rule table allows them on the locked row, and only when the ticket's last
  * change is before this write's time) in one message, one implicit transaction
- * (db/write-transaction.ts `executeAll`); then `decide` on the locked row as read words a refusal, which wrote nothing.
+ * (db/write-transaction.ts `executeAll`); then `decide` on the locked row as read words a
+ * refusal, which wrote nothing.
  *
  * The time (and the ids, UUIDv7, drawn with it) is taken before the lock is held, so another
  * write may commit on the ticket in between: then the ticket's `updated_at` is at or after this

@@ -148,8 +148,8 @@ export class TicketService {
    * One round trip (ticket-unit-of-work.ts `writeLocked`): the statement that locks the ticket's
    * row and reads it, and the statement that updates it, appends the history entry and the event
    * (and queues the NOTIFY) only where the rule table allows it on the locked row
-   * (ticket.rules.sql.ts), in one message, one implicit transaction; the rule table then words a refusal from
-   * the row as read. ASSIGN takes two (lock and read; the rule table and the staff check; the
+   * (ticket.rules.sql.ts), in one message, one implicit transaction; the rule table then words a
+   * refusal from the row as read. ASSIGN takes two (lock and read; the rule table and the staff check; the
    * write with the commit): its staff member's row is not locked, so the write must not decide
    * on it again. The answer is built from the locked row and what was written: no read after the
    * commit.
