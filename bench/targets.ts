@@ -163,8 +163,7 @@ function replyTarget(user: BenchUser, credential: string, pool: readonly string[
 }
 
 /** A floor (floor.ts): the list page of one viewer, served by the bound server on `path`. */
-function floorTarget(name: string, path: string, description: string): Target {
-  const page = graphqlBody(LIST_PAGE);
+function floorTarget(name: string, path: string, description: string, page: string): Target {
   return { name, description, server: 'bound', path, headers: JSON_HEADERS, floor: name, nextBody: () => page, isSuccess: graphqlSuccess };
 }
 
@@ -179,16 +178,19 @@ export function buildTargets(seed: SeedResult, key: Buffer): Target[] {
       'floor',
       '/floor',
       `the floor: three plain prepared statements (page with users, replies, history), JSON assembled in JavaScript, node:http (list page as ${seed.scheduler.username})`,
+      page,
     ),
     floorTarget(
       'floor-customer',
       '/floor/customer',
       `the floor of gql-list-customer: the same, the list page of ${seed.customer.username} (the tickets they created)`,
+      page,
     ),
     floorTarget(
       'floor-staff',
       '/floor/staff',
       `the floor of gql-list-staff: the same, the list page of ${seed.staff.username} (the tickets assigned to them, except while NEW)`,
+      page,
     ),
     {
       name: 'sql-bound',
