@@ -39,6 +39,9 @@ export const ADD_REPLY = `mutation AddReply($ticketId: ID!, $content: String!) {
 export const statusesQuery = (ids: readonly string[]): string =>
   `query Statuses { ${ids.map((id, i) => `t${i}: ticket(id: "${id}") { id status }`).join(' ')} }`;
 
+/** The smallest authenticated request: the viewer's id (cached after the first request, so no statement). */
+export const ME = 'query Me { me { id } }';
+
 /** A GraphQL request body. */
 export const graphqlBody = (query: string, variables?: Record<string, unknown>): string => JSON.stringify(variables ? { query, variables } : { query });
 

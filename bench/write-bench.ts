@@ -11,7 +11,7 @@ import { ServerProcess } from './ipc';
 import { PostgresCpu } from './pg-cpu';
 import autocannon from 'autocannon';
 import type { LoadResult } from './load';
-import { ADD_REPLY, graphqlBody, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
+import { ADD_REPLY, graphqlBody, ME, REQUEST_INFORMATION, START_PROCESSING, statusesQuery } from './queries';
 import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
 
 /**
@@ -22,7 +22,9 @@ import { BENCH_PASSWORD, seedDatabase, type SeedResult } from './seed';
  * - transition: one staff member's tickets flipped REQUEST_INFORMATION ⇄ IN_PROCESSING round
  *   robin (requestInformation / startProcessing), the same walk for the bound and for GraphQL;
  * - reply: addReply by one customer on their open tickets, round robin;
- * - transition-unordered: the bound without the event-order lock, to show what that lock costs.
+ * - transition-unordered: the bound without the event-order lock, to show what that lock costs;
+ * - app-request: not a write, the smallest authenticated GraphQL request (`me { id }`, no
+ *   statement), to tell the stack's own CPU per request from the write's.
  *
  * DATABASE_URL set: a fresh database on that server; else embedded PGlite. Each server runs
  * alone, started when its target's turn comes and stopped when another server's comes: a
@@ -249,6 +251,18 @@ function targets(seed: SeedResult, key: Buffer, walk: TransitionWalk): Record<st
       },
       done: walkDone,
     },
+    // Not a write: the smallest authenticated GraphQL request (its viewer is cached, so no
+    // statement), on the same server with the staff member's credential. Its CPU is what Fastify,
+    // Apollo, authentication and graphql-jit cost any request before the work it asks for.
+    'app-request': {
+      ...base,
+      name: 'app-request',
+      server: 'app',
+      path: '/graphql',
+      headers: { ...JSON_HEADERS, authorization: staff },
+      body: () => graphqlBody(ME),
+      done: () => undefined,
+    },
     'bound-reply': { ...base, name: 'bound-reply', server: 'bound', path: '/reply', body: (context) => JSON.stringify(replyBody(context)), done: replyDone },
     'app-reply': {
       ...base,
@@ -284,7 +298,7 @@ async function syncWalk(walk: TransitionWalk, server: ServerProcess, kind: Serve
 
 /** One authenticated request with these headers, checked to succeed. */
 async function signIn(server: ServerProcess, headers: Record<string, string>): Promise<void> {
-  const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers, body: graphqlBody('query Me { me { id } }') });
+  const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers, body: graphqlBody(ME) });
   const body = await response.text();
   if (!body.startsWith('{"data":')) throw new Error(`signing in failed: ${body.slice(0, 200)}`);
 }
@@ -397,9 +411,9 @@ async function main(): Promise<void> {
       all['before-transition'] = { ...all['app-transition']!, name: 'before-transition', server: 'before' };
       all['before-reply'] = { ...all['app-reply']!, name: 'before-reply', server: 'before' };
     }
-    const order = ['bound-transition', 'bound-transition-unordered', 'app-transition', 'bound-reply', 'app-reply'];
+    const order = ['bound-transition', 'bound-transition-unordered', 'app-transition', 'app-request', 'bound-reply', 'app-reply'];
     if (options.before) {
-      order.splice(3, 0, 'before-transition');
+      order.splice(4, 0, 'before-transition');
       order.push('before-reply');
     }
     for (const [step, writers] of options.writers.entries()) {
@@ -461,6 +475,16 @@ async function main(): Promise<void> {
             `${beforeCells} | ${unordered} | ${cpu(bound)} | ${cpu(app)} | ${cpu(before)} | ${bound.load1.toFixed(1)}–${app.load1.toFixed(1)} |`,
         );
       }
+    }
+    for (const [step, writers] of options.writers.entries()) {
+      const request = rows.find((row) => row.step === step && row.target === 'app-request');
+      const write = rows.find((row) => row.step === step && row.target === 'app-transition');
+      if (!request) continue;
+      log(
+        `${writers} writers: the smallest GraphQL request (app-request, no statement) ${request.result.requestsPerSecond.toFixed(0)} req/s, ` +
+          `server CPU ${request.cpuMsPerWrite.toFixed(2)} ms per request` +
+          (write ? `; a transition ${write.cpuMsPerWrite.toFixed(2)} ms, so its own work ${(write.cpuMsPerWrite - request.cpuMsPerWrite).toFixed(2)} ms` : ''),
+      );
     }
     for (const server of Object.values(servers)) await server!.stop();
     running.clear();
