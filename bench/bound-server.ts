@@ -28,8 +28,24 @@ type Rows = Array<Record<string, unknown>>;
 /** Runs the floor's three statements on one connection: the viewer's page, its replies and history, the users they mention. */
 type Floor = (pageSize: number, viewer: FloorViewer) => Promise<{ page: Rows; entries: Rows; users: Rows }>;
 
-/** The page statement's parameters: the viewer, when the page is theirs only. */
-const pageParams = (viewer: FloorViewer): unknown[] => (viewer.scope === 'all' ? [] : [viewer.id]);
+/**
+ * The floor's three statements, in order, through `query` (a named prepared statement on
+ * PostgreSQL, PGlite's own on the embedded database): the viewer's page (its statement's only
+ * parameter the viewer, when the page is theirs only), then its replies and history, then the
+ * users they mention.
+ */
+async function floorRows(
+  query: (name: string, text: string, values: unknown[]) => Promise<Rows>,
+  pageSize: number,
+  viewer: FloorViewer,
+): Promise<{ page: Rows; entries: Rows; users: Rows }> {
+  const page = await query(`floor-page-${viewer.scope}-${pageSize}`, floorPageSql(viewer.scope, pageSize + 1), viewer.scope === 'all' ? [] : [viewer.id]);
+  const shown = page.slice(0, pageSize);
+  const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
+  const entries = await query('floor-entries', FLOOR_ENTRIES_SQL, [ids]);
+  const users = await query('floor-users', FLOOR_USERS_SQL, [mentionedUsers(shown, entries)]);
+  return { page, entries, users };
+}
 
 /** The statement each path runs (the finding targets' bounds have their own paths). */
 const STATEMENTS: Record<string, { name: string; sql: string }> = {
@@ -52,13 +68,7 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
       floor: async (pageSize, viewer) => {
         const client = await pool.connect();
         try {
-          const text = floorPageSql(viewer.scope, pageSize + 1);
-          const page = (await client.query({ name: `floor-page-${viewer.scope}-${pageSize}`, text, values: pageParams(viewer) })).rows as Rows;
-          const shown = page.slice(0, pageSize);
-          const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
-          const entries = (await client.query({ name: 'floor-entries', text: FLOOR_ENTRIES_SQL, values: [ids] })).rows as Rows;
-          const users = (await client.query({ name: 'floor-users', text: FLOOR_USERS_SQL, values: [mentionedUsers(shown, entries)] })).rows as Rows;
-          return { page, entries, users };
+          return await floorRows(async (name, text, values) => (await client.query({ name, text, values })).rows as Rows, pageSize, viewer);
         } finally {
           client.release();
         }
@@ -75,14 +85,7 @@ async function openDatabase(): Promise<{ run: Run; floor: Floor; close: () => Pr
       const result = await pglite.query<{ body: string }>(sql, values);
       return result.rows[0]!.body;
     },
-    floor: async (pageSize, viewer) => {
-      const page = (await pglite.query<Record<string, unknown>>(floorPageSql(viewer.scope, pageSize + 1), pageParams(viewer))).rows;
-      const shown = page.slice(0, pageSize);
-      const ids = `{${shown.map((row) => row.id as string).join(',')}}`;
-      const entries = (await pglite.query<Record<string, unknown>>(FLOOR_ENTRIES_SQL, [ids])).rows;
-      const users = (await pglite.query<Record<string, unknown>>(FLOOR_USERS_SQL, [mentionedUsers(shown, entries)])).rows;
-      return { page, entries, users };
-    },
+    floor: (pageSize, viewer) => floorRows(async (_name, sql, values) => (await pglite.query<Record<string, unknown>>(sql, values)).rows, pageSize, viewer),
     close: () => pglite.close(),
   };
 }
