@@ -9,6 +9,7 @@ import { Migration20261205000000_ticket_finding } from './Migration2026120500000
 import { Migration20261206000000_rate_limit_budget } from './Migration20261206000000_rate_limit_budget';
 import { Migration20261207000000_search_bigrams } from './Migration20261207000000_search_bigrams';
 import { Migration20261208000000_reply_count } from './Migration20261208000000_reply_count';
+import { Migration20261209000000_viewer_page_indexes } from './Migration20261209000000_viewer_page_indexes';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed from disk so the same list
@@ -25,4 +26,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206000000_rate_limit_budget', class: Migration20261206000000_rate_limit_budget },
   { name: 'Migration20261207000000_search_bigrams', class: Migration20261207000000_search_bigrams },
   { name: 'Migration20261208000000_reply_count', class: Migration20261208000000_reply_count },
+  { name: 'Migration20261209000000_viewer_page_indexes', class: Migration20261209000000_viewer_page_indexes },
 ];
