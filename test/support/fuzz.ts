@@ -42,6 +42,21 @@ export async function fingerprint(server: Pick<TestServer, 'app'>): Promise<Data
   return Object.fromEntries(rows.map((row) => [row.name, { rows: Number(row.rows), digest: row.digest }]));
 }
 
+/**
+ * The tables whose rows differ between two fingerprints, with their row counts
+ * (`tickets 7 → 8 rows, users rows changed`), or undefined when nothing did: what a failure
+ * message names, beside the request that made the change.
+ */
+export function fingerprintChange(before: DatabaseFingerprint, after: DatabaseFingerprint): string | undefined {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const changes = names.flatMap((name) => {
+    const [was, now] = [before[name], after[name]];
+    if (was?.rows === now?.rows && was?.digest === now?.digest) return [];
+    return [was?.rows === now?.rows ? `${name} rows changed (${now?.rows})` : `${name} ${was?.rows ?? 'absent'} → ${now?.rows ?? 'absent'} rows`];
+  });
+  return changes.length ? changes.join(', ') : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // What a hostile request may get back
 // ---------------------------------------------------------------------------------------------
