@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/postgresql';
-import { writeTransactionOf } from './write-transaction';
+import { numbered, writeTransactionOf } from './write-transaction';
 import { SafePGliteConnection } from './pglite-driver';
 
 /**
@@ -86,12 +86,6 @@ function forgetPrepared(sql: string): void {
   generation++;
   preparedNames.delete(sql);
 }
-
-/** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …`. */
-const numbered = (sql: string): string => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
 
 /** PGlite: names prepared in its (single) session, or being prepared. */
 const pglitePrepared = new WeakMap<SafePGliteConnection, Map<string, Promise<void>>>();

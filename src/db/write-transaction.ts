@@ -135,8 +135,8 @@ function literal(platform: Platform, value: unknown): string {
   return String(platform.quoteValue(value));
 }
 
-/** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …`. */
-const numbered = (sql: string): string => {
+/** `sql` with knex's `?` placeholders numbered as PostgreSQL's `$1, $2, …` (for `prepare … as`). */
+export const numbered = (sql: string): string => {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
 };

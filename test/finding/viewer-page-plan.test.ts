@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { execute, type SqlStatement } from '../../src/db/sql';
+import { numbered } from '../../src/db/write-transaction';
 import { NEWEST_FIRST, TicketOrderField } from '../../src/modules/ticket/ticket-order';
 import { positionOf, type TicketListQuery } from '../../src/modules/ticket/ticket.query';
 import type { Viewer } from '../../src/modules/user/viewer';
@@ -47,12 +48,11 @@ describe.each(DATABASES)('a viewer page on 20,000 tickets reads a page (%s)', (k
     const explain = 'explain (analyze, format json)';
     const rows =
       plan === 'custom'
-        ? await em.getConnection().execute<Array<Record<string, unknown>>>(`${explain} ${sql}`, [...params], 'all')
+        ? await execute<Array<Record<string, unknown>>>(em, `${explain} ${sql}`, params)
         : await em.fork().transactional(async (tem) => {
             // All on the transaction's connection: the setting and the prepared statement are its session's.
-            let n = 0;
             await execute(tem, 'set local plan_cache_mode = force_generic_plan');
-            await execute(tem, `prepare viewer_page as ${sql.replace(/\?/g, () => `$${++n}`)}`);
+            await execute(tem, `prepare viewer_page as ${numbered(sql)}`);
             const explained = await execute<Array<Record<string, unknown>>>(tem, `${explain} execute viewer_page(${params.map(() => '?').join(', ')})`, params);
             await execute(tem, 'deallocate viewer_page');
             return explained;
@@ -105,9 +105,7 @@ describe.each(DATABASES)('a viewer page on 20,000 tickets reads a page (%s)', (k
 
   /** The ids of the tickets matching `where`, newest first. */
   const idsNewestFirst = async (where: string, params: unknown[]): Promise<string[]> =>
-    (
-      await em.getConnection().execute<Array<{ id: string }>>(`select id from tickets t where ${where} order by t.created_at desc, t.id desc`, params, 'all')
-    ).map((row: { id: string }) => row.id);
+    (await execute<Array<{ id: string }>>(em, `select id from tickets t where ${where} order by t.created_at desc, t.id desc`, params)).map((row) => row.id);
 
   beforeAll(async () => {
     server = await startServer(kind);
@@ -115,7 +113,8 @@ describe.each(DATABASES)('a viewer page on 20,000 tickets reads a page (%s)', (k
     const { customer, otherCustomer, staff, otherStaff } = server.users;
     // The first OWN rows (the oldest) are the viewer's: the customer's, assigned to the staff
     // member, every HIDDEN_EVERY-th still NEW; the rest are another customer's and staff member's.
-    await em.getConnection().execute(
+    await execute(
+      em,
       `insert into tickets (id, customer_id, staff_id, content, status, created_at, updated_at)
        select gen_random_uuid(), case when g <= ${OWN} then ? else ? end, case when g <= ${OWN} then ? else ? end,
          'ticket ' || g, case when g <= ${OWN} and g % ${HIDDEN_EVERY} = 0 then 1 else 2 end,
@@ -123,7 +122,7 @@ describe.each(DATABASES)('a viewer page on 20,000 tickets reads a page (%s)', (k
        from generate_series(1, ${TICKETS}) g`,
       [customer.id, otherCustomer.id, staff.id, otherStaff.id],
     );
-    await em.getConnection().execute('vacuum analyze tickets');
+    await execute(em, 'vacuum analyze tickets');
   }, 120_000);
   afterAll(() => server?.close());
 

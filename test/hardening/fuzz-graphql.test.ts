@@ -482,7 +482,10 @@ describe.each(DATABASES)('hostile GraphQL requests (%s)', (kind) => {
       const after = await fingerprint(server);
       if (!applied || sent.operation.kind === 'query') {
         const change = fingerprintChange(before, after);
-        if (change) throw new Error(`a ${sent.operation.kind === 'query' ? 'query' : 'refused request'} changed the database (${change})\nrequest: ${describeSent(input, sent)}\nanswer: ${sent.status} ${sent.text.slice(0, 500)}`);
+        if (change)
+          throw new Error(
+            `a ${sent.operation.kind === 'query' ? 'query' : 'refused request'} changed the database (${change})\nrequest: ${describeSent(input, sent)}\nanswer: ${sent.status} ${sent.text.slice(0, 500)}`,
+          );
       } else {
         harvest(sent, body);
       }

@@ -473,7 +473,10 @@ describe.each(DATABASES)('hostile legacy requests (%s)', (kind) => {
       if (status !== 200) {
         // A refusal is a refusal: nothing of it reaches the database.
         const change = fingerprintChange(before, after);
-        if (change) throw new Error(`a refused request changed the database (${change})\nrequest: ${describeInput(input, body)}\nanswer: ${status} ${text.slice(0, 500)}`);
+        if (change)
+          throw new Error(
+            `a refused request changed the database (${change})\nrequest: ${describeInput(input, body)}\nanswer: ${status} ${text.slice(0, 500)}`,
+          );
       } else {
         harvest(body, text);
       }

@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { numbered } from '../../db/write-transaction';
 import { DomainError, ErrorCode } from '../../shared/errors';
 import { DEFAULT_ADDRESS_LIMIT, DEFAULT_USERNAME_LIMIT, LoginThrottle, addressKey, type LoginThrottleOptions } from './login-throttle';
 import { MemoryThrottleStore, PostgresThrottleStore, type ThrottleStore } from './throttle-store';
@@ -44,11 +45,7 @@ const STORES: Array<[string, () => Promise<StoreUnderTest>]> = [
     async () => {
       const db = new PGlite();
       await db.exec(migrationSql());
-      const run = async <T>(sql: string, params: unknown[]): Promise<T[]> => {
-        let index = 0;
-        const numbered = sql.replace(/\?/g, () => `$${++index}`);
-        return (await db.query<T>(numbered, params)).rows;
-      };
+      const run = async <T>(sql: string, params: unknown[]): Promise<T[]> => (await db.query<T>(numbered(sql), params)).rows;
       return {
         store: new PostgresThrottleStore(run),
         reset: async () => {
