@@ -12,6 +12,7 @@ import { ANONYMOUS_BODY_BYTES, authBeforeBody } from './http/auth-before-body';
 import { BodyBudget, bodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, limitConnectionsPerAddress } from './http/body-guards';
 import { fastifyTrustProxy } from './http/client-address';
 import { httpErrorHandler } from './http/errors';
+import { jsonRequestBodies } from './http/json-request-body';
 import { graphqlRoutes } from './http/graphql.routes';
 import { boardRoutes } from './http/board.routes';
 import { healthRoutes } from './http/health.routes';
@@ -152,6 +153,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     clientErrorHandler: clientErrorHandler({ https }),
   });
   server.setErrorHandler(httpErrorHandler);
+  jsonRequestBodies(server);
   const scryptN = services.auth.hasher.params.N;
   if (scryptN < SCRYPT_PARAMS.N) {
     server.log.warn({ scryptN }, 'Password hashes use scrypt N below OWASP guidance (2^17): PASSWORD_SCRYPT_LOG2_N is for test environments');

@@ -223,6 +223,38 @@ describe.each(DATABASES)('bad input over GraphQL (%s)', (kind) => {
       expect(response.status).toBeLessThan(500);
       expect(await response.text()).not.toMatch(/\.ts:\d+|at [A-Za-z]+ \(/);
     });
+
+    it.each([
+      ['JSON cut short', '{"query": ', /^The request body is not valid JSON: .*(end of JSON|position 10)/],
+      ['a stray character', '{"query": "{ me { id } }"}}', /^The request body is not valid JSON: .*(position 26|"\}\}")/],
+      ['only whitespace', ' \n ', /^The request body is empty$/],
+      ['a __proto__ member', '{"query": "{ me { id } }", "variables": {"__proto__": {"polluted": true}}}', /"__proto__" member .*neither is accepted$/],
+      [
+        'a constructor.prototype member',
+        '{"query": "{ me { id } }", "variables": {"constructor": {"prototype": {"polluted": true}}}}',
+        /"constructor" with a "prototype"/,
+      ],
+    ])('a JSON body with %s is a 400 that says what is wrong, and changes no prototype', async (_, body, message) => {
+      const response = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Credential ${server.users.customer.credential}` },
+        body,
+      });
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { code: number; message: string };
+      expect(answer.code).toBe(400);
+      expect(answer.message).toMatch(message);
+      expect(Object.prototype).not.toHaveProperty('polluted');
+    });
+
+    it('"__proto__" and "constructor" inside a string are ordinary JSON', async () => {
+      const { customer } = server.users;
+      const content = 'see {"__proto__": 1} and "constructor"';
+      const created = await gqlOk(server, customer, 'mutation ($input: CreateTicketInput!) { createTicket(input: $input) { content } }', {
+        input: { content },
+      });
+      expect(created.createTicket).toEqual({ content });
+    });
   });
 
   describe('editTicket keeps what it is not given', () => {
